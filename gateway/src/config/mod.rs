@@ -1,0 +1,320 @@
+//! The gateway's configuration: the TOML shape, typed, and validated on every
+//! load path.
+//!
+//! Key names follow the Azure documents' vocabulary in snake_case
+//! (`listeners`, `backend_pools`, `backend_settings`, `probes`, `rules`).
+//! A file is parsed into these structs with serde, then [`Config::validate`]
+//! checks what serde cannot: references between sections, duplicates, TLS
+//! material for https listeners and zero durations. Every problem is reported
+//! with the file, line, column and key it concerns (see [`ConfigError`]).
+
+mod duration;
+mod error;
+mod locate;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use duration::Duration;
+pub use error::{ConfigError, Diagnostic};
+pub use locate::{KeyPath, Seg};
+
+use crate::profile::ProfileName;
+
+/// Default for [`Config::header_read_timeout`]: how long a client may take to
+/// send a complete request head before it gets 408.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Default for [`Config::max_header_bytes`]: a request head larger than this
+/// gets 431. The same order as nginx's `large_client_header_buffers`.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+/// The smallest header limit accepted; hyper's buffer cannot be smaller.
+pub const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// A whole gateway configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which documented system this gateway behaves like.
+    pub profile: ProfileName,
+    /// How long a client may take to send a request head (408 after).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: Duration,
+    /// The largest request head accepted (431 above).
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    #[serde(default)]
+    pub listeners: Vec<ListenerConfig>,
+    #[serde(default)]
+    pub backend_pools: Vec<BackendPoolConfig>,
+    #[serde(default)]
+    pub backend_settings: Vec<BackendSettingsConfig>,
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// Directory that relative paths (certificates, keys, CAs) resolve
+    /// against: the config file's own directory, or the working directory
+    /// for a config built from flags.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Where the gateway accepts client connections.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub name: String,
+    #[serde(default)]
+    pub protocol: Protocol,
+    pub address: SocketAddr,
+    /// PEM certificate chain; required for https.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key; required for https.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// A set of backend addresses traffic is balanced over.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendPoolConfig {
+    pub name: String,
+    /// `host:port` entries; the host may be a name or an IP address.
+    pub addresses: Vec<String>,
+}
+
+/// How the gateway talks to the members of a pool.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSettingsConfig {
+    pub name: String,
+    #[serde(default)]
+    pub protocol: Protocol,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Duration,
+    /// Replaces the client's `Host` on requests to the backend.
+    pub host_override: Option<String>,
+    /// Name of a `[[probes]]` entry; the profile's default probe otherwise.
+    pub probe: Option<String>,
+    /// PEM CA bundle that backend certificates must chain to (https only).
+    pub trusted_ca: Option<PathBuf>,
+}
+
+/// A health probe definition.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub name: String,
+    #[serde(default)]
+    pub protocol: Protocol,
+    pub host: Option<String>,
+    #[serde(default = "default_probe_path")]
+    pub path: String,
+    #[serde(default = "default_probe_interval")]
+    pub interval: Duration,
+    #[serde(default = "default_probe_interval")]
+    pub timeout: Duration,
+    #[serde(default = "default_unhealthy_threshold")]
+    pub unhealthy_threshold: u32,
+    #[serde(default = "default_match_status")]
+    pub match_status: Vec<String>,
+}
+
+/// A basic routing rule: everything arriving on `listener` goes to `pool`
+/// using `settings`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub name: String,
+    pub listener: String,
+    pub pool: String,
+    pub settings: String,
+}
+
+/// Plain or TLS, for listeners, backends and probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Http,
+    Https,
+}
+
+impl Protocol {
+    /// The scheme used in `X-Forwarded-Proto`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+        }
+    }
+}
+
+fn default_header_read_timeout() -> Duration {
+    Duration::from(DEFAULT_HEADER_READ_TIMEOUT)
+}
+fn default_max_header_bytes() -> usize {
+    DEFAULT_MAX_HEADER_BYTES
+}
+/// The documents' default request timeout for backend settings.
+pub fn default_request_timeout() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_probe_path() -> String {
+    "/".to_string()
+}
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_unhealthy_threshold() -> u32 {
+    3
+}
+fn default_match_status() -> Vec<String> {
+    vec!["200-399".to_string()]
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::from_toml(&source, &path.display().to_string(), base_dir)
+    }
+
+    /// Parses and validates a config held in memory. `origin` names it in
+    /// error messages (usually the file path).
+    pub fn from_toml(source: &str, origin: &str, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut config: Config =
+            toml::from_str(source).map_err(|err| ConfigError::from_parse(origin, source, &err))?;
+        config.base_dir = base_dir;
+        config
+            .validate()
+            .map_err(|issues| ConfigError::located(origin, Some(source), issues))?;
+        Ok(config)
+    }
+
+    /// Checks everything serde cannot: references, duplicates, TLS material,
+    /// zero durations. Returns every problem found, not just the first.
+    pub fn validate(&self) -> Result<(), Vec<validate::Issue>> {
+        let issues = validate::check(self);
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// Validates a config built in code (from flags), naming `origin` in
+    /// errors since there is no file to point into.
+    pub fn validated(self, origin: &str) -> Result<Config, ConfigError> {
+        self.validate()
+            .map_err(|issues| ConfigError::located(origin, None, issues))?;
+        Ok(self)
+    }
+
+    /// Resolves a path from the config against the config's directory.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// A minimal config: one http listener in front of one pool, the shape
+    /// the quick flags and the embedded default produce.
+    pub fn single_route(
+        profile: ProfileName,
+        listen: SocketAddr,
+        backends: Vec<String>,
+        request_timeout: Duration,
+    ) -> Config {
+        Config {
+            profile,
+            header_read_timeout: default_header_read_timeout(),
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            listeners: vec![ListenerConfig {
+                name: "default".into(),
+                protocol: Protocol::Http,
+                address: listen,
+                tls_cert: None,
+                tls_key: None,
+            }],
+            backend_pools: vec![BackendPoolConfig {
+                name: "default".into(),
+                addresses: backends,
+            }],
+            backend_settings: vec![BackendSettingsConfig {
+                name: "default".into(),
+                protocol: Protocol::Http,
+                request_timeout,
+                host_override: None,
+                probe: None,
+                trusted_ca: None,
+            }],
+            probes: Vec::new(),
+            rules: vec![RuleConfig {
+                name: "default".into(),
+                listener: "default".into(),
+                pool: "default".into(),
+                settings: "default".into(),
+            }],
+            base_dir: PathBuf::from("."),
+        }
+    }
+}
+
+/// A parsed `host:port` backend address. The host stays a name so that the
+/// transport resolves it (DNS on a real network, the simulator's names in
+/// turmoil).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BackendAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl BackendAddr {
+    /// Parses `host:port`, `1.2.3.4:port` or `[::1]:port`.
+    pub fn parse(text: &str) -> Result<BackendAddr, String> {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(BackendAddr {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            });
+        }
+        let (host, port) = text
+            .rsplit_once(':')
+            .ok_or_else(|| format!("expected host:port, found `{text}`"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("expected a port number after `:`, found `{port}`"))?;
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/' || c == ':') {
+            return Err(format!("expected a host name before `:`, found `{host}`"));
+        }
+        Ok(BackendAddr {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for BackendAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! Every config error names the file, line and key. One test per case.
+
+use std::path::PathBuf;
+
+use super::*;
+
+const GOOD: &str = r#"
+profile = "application-gateway"
+
+[[listeners]]
+name = "public"
+protocol = "http"
+address = "127.0.0.1:8080"
+
+[[backend_pools]]
+name = "chat"
+addresses = ["127.0.0.1:9001", "backend.internal:9002"]
+
+[[backend_settings]]
+name = "chat-settings"
+protocol = "http"
+request_timeout = "20s"
+host_override = "chat.internal"
+probe = "chat-probe"
+
+[[probes]]
+name = "chat-probe"
+protocol = "http"
+path = "/health"
+interval = "30s"
+timeout = "30s"
+unhealthy_threshold = 3
+match_status = ["200-399"]
+
+[[rules]]
+name = "chat-rule"
+listener = "public"
+pool = "chat"
+settings = "chat-settings"
+"#;
+
+fn load(src: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(src, "gw.toml", PathBuf::from("."))
+}
+
+/// Loads `src`, expects exactly one diagnostic, and returns it.
+fn one_error(src: &str) -> Diagnostic {
+    let err = load(src).expect_err("config should be rejected");
+    let diags = err.diagnostics();
+    assert_eq!(diags.len(), 1, "expected one diagnostic, got: {err}");
+    diags[0].clone()
+}
+
+/// The 1-based line holding `needle` in `src`.
+fn line_of(src: &str, needle: &str) -> usize {
+    let offset = src.find(needle).expect("needle is in the source");
+    src[..offset].matches('\n').count() + 1
+}
+
+fn assert_at(d: &Diagnostic, src: &str, needle: &str, key: &str, message_part: &str) {
+    assert_eq!(d.origin, "gw.toml");
+    let (line, _col) = d.position.expect("a located diagnostic");
+    assert_eq!(line, line_of(src, needle), "line of {key} in: {d}");
+    assert_eq!(d.key, key, "{d}");
+    assert!(
+        d.message.contains(message_part),
+        "message `{}` lacks `{message_part}`",
+        d.message
+    );
+    let shown = d.to_string();
+    assert!(shown.starts_with(&format!("gw.toml:{line}:")), "{shown}");
+}
+
+#[test]
+fn the_design_example_loads() {
+    let config = load(GOOD).unwrap();
+    assert_eq!(config.profile, ProfileName::ApplicationGateway);
+    assert_eq!(
+        config.backend_settings[0].request_timeout.get().as_secs(),
+        20
+    );
+    assert_eq!(config.probes[0].match_status, ["200-399"]);
+}
+
+#[test]
+fn unknown_pool_reference() {
+    let src = GOOD.replace("pool = \"chat\"", "pool = \"chatt\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "pool = \"chatt\"",
+        "rules[0].pool",
+        "unknown backend pool `chatt`; expected one of `chat`",
+    );
+}
+
+#[test]
+fn unknown_listener_reference() {
+    let src = GOOD.replace("listener = \"public\"", "listener = \"private\"");
+    let err = load(&src).unwrap_err();
+    let d = err
+        .diagnostics()
+        .iter()
+        .find(|d| d.key == "rules[0].listener")
+        .expect("the rule's listener is named");
+    assert_at(
+        d,
+        &src,
+        "listener = \"private\"",
+        "rules[0].listener",
+        "unknown listener `private`",
+    );
+}
+
+#[test]
+fn unknown_probe_reference() {
+    let src = GOOD.replace("probe = \"chat-probe\"", "probe = \"nope\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "probe = \"nope\"",
+        "backend_settings[0].probe",
+        "unknown probe `nope`",
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    let src =
+        format!("{GOOD}\n[[backend_pools]]\nname = \"chat\"\naddresses = [\"127.0.0.1:9003\"]\n");
+    let d = one_error(&src);
+    let second = src.rfind("name = \"chat\"").unwrap();
+    let line = src[..second].matches('\n').count() + 1;
+    assert_eq!(d.position.unwrap().0, line);
+    assert_eq!(d.key, "backend_pools[1].name");
+    assert!(d.message.contains("duplicate name `chat`"), "{d}");
+}
+
+#[test]
+fn https_listener_without_certificate() {
+    let src = GOOD.replace(
+        "protocol = \"http\"\naddress",
+        "protocol = \"https\"\naddress",
+    );
+    let err = load(&src).unwrap_err();
+    let keys: Vec<_> = err.diagnostics().iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys, ["listeners[0]", "listeners[0]"], "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("needs `tls_cert`") && text.contains("needs `tls_key`"),
+        "{text}"
+    );
+    // Reported at the listener's table.
+    let line = err.diagnostics()[0].position.unwrap().0;
+    assert!(
+        line >= line_of(&src, "[[listeners]]") && line <= line_of(&src, "address ="),
+        "{text}"
+    );
+}
+
+#[test]
+fn zero_duration() {
+    let src = GOOD.replace("request_timeout = \"20s\"", "request_timeout = \"0s\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "request_timeout = \"0s\"",
+        "backend_settings[0].request_timeout",
+        "greater than zero",
+    );
+}
+
+#[test]
+fn unknown_profile() {
+    let src = GOOD.replace("\"application-gateway\"", "\"azure-gateway\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "profile =",
+        "profile",
+        "unknown variant `azure-gateway`",
+    );
+    assert!(
+        d.message.contains("front-door"),
+        "lists the valid profiles: {d}"
+    );
+}
+
+#[test]
+fn bad_duration_text() {
+    let src = GOOD.replace("interval = \"30s\"", "interval = \"thirty\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "interval = \"thirty\"",
+        "probes[0].interval",
+        "expected a duration",
+    );
+}
+
+#[test]
+fn unknown_key() {
+    let src = GOOD.replace(
+        "request_timeout = \"20s\"",
+        "request_timeout = \"20s\"\nrequest_timeuot = \"5s\"",
+    );
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "request_timeuot",
+        "backend_settings[0].request_timeuot",
+        "unknown field `request_timeuot`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let src = GOOD.replace("unhealthy_threshold = 3", "unhealthy_threshold = \"three\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "unhealthy_threshold",
+        "probes[0].unhealthy_threshold",
+        "invalid type",
+    );
+}
+
+#[test]
+fn bad_backend_address() {
+    let src = GOOD.replace("\"backend.internal:9002\"", "\"backend.internal\"");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "\"backend.internal\"",
+        "backend_pools[0].addresses[1]",
+        "expected host:port",
+    );
+}
+
+#[test]
+fn syntax_error() {
+    let src = GOOD.replace("name = \"public\"", "name = \"public");
+    let d = one_error(&src);
+    assert_eq!(d.position.unwrap().0, line_of(&src, "name = \"public"));
+}
+
+#[test]
+fn listener_without_rule() {
+    let src = format!("{GOOD}\n[[listeners]]\nname = \"spare\"\naddress = \"127.0.0.1:8081\"\n");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "name = \"spare\"",
+        "listeners[1].name",
+        "no rule routes listener `spare`",
+    );
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let src = GOOD
+        .replace("request_timeout = \"20s\"", "request_timeout = \"0s\"")
+        .replace("pool = \"chat\"", "pool = \"x\"");
+    assert_eq!(load(&src).unwrap_err().diagnostics().len(), 2);
+}
+
+#[test]
+fn configs_built_from_flags_are_validated_too() {
+    let config = Config::single_route(
+        ProfileName::FrontDoor,
+        "127.0.0.1:0".parse().unwrap(),
+        vec!["no-port".into()],
+        Duration::from_secs(0),
+    );
+    let err = config.validated("--flags").unwrap_err();
+    let keys: Vec<_> = err.diagnostics().iter().map(|d| d.key.clone()).collect();
+    assert_eq!(
+        keys,
+        [
+            "backend_pools[0].addresses[0]",
+            "backend_settings[0].request_timeout"
+        ]
+    );
+    assert!(err.to_string().starts_with("--flags: "), "{err}");
+}
+
+#[test]
+fn a_missing_file_names_its_path() {
+    let err = Config::load(std::path::Path::new("/nonexistent/gw.toml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/gw.toml: cannot read"),
+        "{err}"
+    );
+}

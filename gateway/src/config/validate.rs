@@ -1,0 +1,322 @@
+//! Checks a typed [`Config`] for what serde cannot see. Pure: it reports
+//! every issue with the key it concerns and leaves locating it to the caller.
+
+use std::collections::BTreeMap;
+
+use super::{BackendAddr, Config, KeyPath, Protocol, MIN_MAX_HEADER_BYTES};
+
+/// One problem in a config, before it is located in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub key: KeyPath,
+    pub message: String,
+}
+
+impl Issue {
+    fn new(key: KeyPath, message: impl Into<String>) -> Issue {
+        Issue {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) fn check(config: &Config) -> Vec<Issue> {
+    let mut issues = Vec::new();
+
+    if config.header_read_timeout.is_zero() {
+        issues.push(zero(KeyPath::root().key("header_read_timeout")));
+    }
+    if config.max_header_bytes < MIN_MAX_HEADER_BYTES {
+        issues.push(Issue::new(
+            KeyPath::root().key("max_header_bytes"),
+            format!(
+                "expected at least {MIN_MAX_HEADER_BYTES} bytes, found {}",
+                config.max_header_bytes
+            ),
+        ));
+    }
+
+    let names = |section: &str, names: Vec<&str>, issues: &mut Vec<Issue>| {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let key = KeyPath::item(section, i).key("name");
+            if name.trim().is_empty() {
+                issues.push(Issue::new(key, "expected a non-empty name"));
+            } else if let Some(first) = seen.insert(name, i) {
+                issues.push(Issue::new(
+                    key,
+                    format!("duplicate name `{name}`: already used by {section}[{first}]"),
+                ));
+                seen.insert(name, first);
+            }
+        }
+    };
+    names(
+        "listeners",
+        config.listeners.iter().map(|l| l.name.as_str()).collect(),
+        &mut issues,
+    );
+    names(
+        "backend_pools",
+        config
+            .backend_pools
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect(),
+        &mut issues,
+    );
+    names(
+        "backend_settings",
+        config
+            .backend_settings
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect(),
+        &mut issues,
+    );
+    names(
+        "probes",
+        config.probes.iter().map(|p| p.name.as_str()).collect(),
+        &mut issues,
+    );
+    names(
+        "rules",
+        config.rules.iter().map(|r| r.name.as_str()).collect(),
+        &mut issues,
+    );
+
+    if config.listeners.is_empty() {
+        issues.push(Issue::new(
+            KeyPath::root().key("listeners"),
+            "expected at least one [[listeners]] entry",
+        ));
+    }
+    let mut addresses = BTreeMap::new();
+    for (i, listener) in config.listeners.iter().enumerate() {
+        let at = KeyPath::item("listeners", i);
+        if let Some(first) = addresses.insert(listener.address, i) {
+            issues.push(Issue::new(
+                at.clone().key("address"),
+                format!(
+                    "address {} is already used by listeners[{first}]",
+                    listener.address
+                ),
+            ));
+        }
+        match listener.protocol {
+            Protocol::Https => {
+                if listener.tls_cert.is_none() {
+                    issues.push(Issue::new(
+                        at.clone(),
+                        "an https listener needs `tls_cert` (a PEM certificate chain)",
+                    ));
+                }
+                if listener.tls_key.is_none() {
+                    issues.push(Issue::new(
+                        at.clone(),
+                        "an https listener needs `tls_key` (a PEM private key)",
+                    ));
+                }
+            }
+            Protocol::Http => {
+                if listener.tls_cert.is_some() || listener.tls_key.is_some() {
+                    issues.push(Issue::new(
+                        at.clone().key("protocol"),
+                        "`tls_cert`/`tls_key` are set but protocol is \"http\"; expected protocol = \"https\"",
+                    ));
+                }
+            }
+        }
+        if !config.rules.iter().any(|r| r.listener == listener.name) {
+            issues.push(Issue::new(
+                at.key("name"),
+                format!("no rule routes listener `{}`", listener.name),
+            ));
+        }
+    }
+
+    for (i, pool) in config.backend_pools.iter().enumerate() {
+        let at = KeyPath::item("backend_pools", i).key("addresses");
+        if pool.addresses.is_empty() {
+            issues.push(Issue::new(
+                at.clone(),
+                "expected at least one backend address",
+            ));
+        }
+        for (j, address) in pool.addresses.iter().enumerate() {
+            if let Err(message) = BackendAddr::parse(address) {
+                issues.push(Issue::new(at.clone().index(j), message));
+            }
+        }
+    }
+
+    for (i, settings) in config.backend_settings.iter().enumerate() {
+        let at = KeyPath::item("backend_settings", i);
+        if settings.request_timeout.is_zero() {
+            issues.push(zero(at.clone().key("request_timeout")));
+        }
+        if let Some(probe) = &settings.probe {
+            if !config.probes.iter().any(|p| &p.name == probe) {
+                issues.push(unknown(
+                    at.clone().key("probe"),
+                    "probe",
+                    probe,
+                    config.probes.iter().map(|p| &p.name),
+                ));
+            }
+        }
+        if settings.protocol == Protocol::Https && settings.trusted_ca.is_none() {
+            issues.push(Issue::new(
+                at.clone(),
+                "an https backend needs `trusted_ca` (a PEM bundle of the CAs its certificate chains to)",
+            ));
+        }
+        if settings.trusted_ca.is_some() && settings.protocol == Protocol::Http {
+            issues.push(Issue::new(
+                at.clone().key("trusted_ca"),
+                "`trusted_ca` applies to https backends; expected protocol = \"https\"",
+            ));
+        }
+        if let Some(host) = &settings.host_override {
+            if host.is_empty() || http::HeaderValue::from_str(host).is_err() {
+                issues.push(Issue::new(
+                    at.key("host_override"),
+                    "expected a valid host name",
+                ));
+            }
+        }
+    }
+
+    for (i, probe) in config.probes.iter().enumerate() {
+        let at = KeyPath::item("probes", i);
+        if probe.interval.is_zero() {
+            issues.push(zero(at.clone().key("interval")));
+        }
+        if probe.timeout.is_zero() {
+            issues.push(zero(at.clone().key("timeout")));
+        }
+        if probe.unhealthy_threshold == 0 {
+            issues.push(Issue::new(
+                at.clone().key("unhealthy_threshold"),
+                "expected at least 1",
+            ));
+        }
+        if !probe.path.starts_with('/') {
+            issues.push(Issue::new(
+                at.clone().key("path"),
+                format!("expected a path starting with `/`, found `{}`", probe.path),
+            ));
+        }
+        for (j, status) in probe.match_status.iter().enumerate() {
+            if let Err(message) = parse_status_range(status) {
+                issues.push(Issue::new(at.clone().key("match_status").index(j), message));
+            }
+        }
+    }
+
+    for (i, rule) in config.rules.iter().enumerate() {
+        let at = KeyPath::item("rules", i);
+        if !config.listeners.iter().any(|l| l.name == rule.listener) {
+            issues.push(unknown(
+                at.clone().key("listener"),
+                "listener",
+                &rule.listener,
+                config.listeners.iter().map(|l| &l.name),
+            ));
+        }
+        if !config.backend_pools.iter().any(|p| p.name == rule.pool) {
+            issues.push(unknown(
+                at.clone().key("pool"),
+                "backend pool",
+                &rule.pool,
+                config.backend_pools.iter().map(|p| &p.name),
+            ));
+        }
+        if !config
+            .backend_settings
+            .iter()
+            .any(|s| s.name == rule.settings)
+        {
+            issues.push(unknown(
+                at.clone().key("settings"),
+                "backend settings",
+                &rule.settings,
+                config.backend_settings.iter().map(|s| &s.name),
+            ));
+        }
+        if let Some(first) = config.rules[..i]
+            .iter()
+            .position(|r| r.listener == rule.listener)
+        {
+            issues.push(Issue::new(
+                at.key("listener"),
+                format!("listener `{}` is already routed by rules[{first}]; basic rules allow one per listener", rule.listener),
+            ));
+        }
+    }
+
+    issues
+}
+
+fn zero(key: KeyPath) -> Issue {
+    Issue::new(key, "expected a duration greater than zero")
+}
+
+fn unknown<'a>(
+    key: KeyPath,
+    kind: &str,
+    name: &str,
+    known: impl Iterator<Item = &'a String>,
+) -> Issue {
+    let known: Vec<String> = known.map(|n| format!("`{n}`")).collect();
+    let expected = if known.is_empty() {
+        "none is defined".to_string()
+    } else {
+        format!("expected one of {}", known.join(", "))
+    };
+    Issue::new(key, format!("unknown {kind} `{name}`; {expected}"))
+}
+
+/// Parses `"200"` or `"200-399"` into an inclusive range of status codes.
+pub fn parse_status_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let code = |s: &str| -> Result<u16, String> {
+        let n: u16 = s.trim().parse().map_err(|_| {
+            format!("expected a status code or range such as \"200-399\", found {text:?}")
+        })?;
+        if (100..=599).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!(
+                "expected a status code between 100 and 599, found {n}"
+            ))
+        }
+    };
+    match text.split_once('-') {
+        Some((lo, hi)) => {
+            let (lo, hi) = (code(lo)?, code(hi)?);
+            if lo > hi {
+                return Err(format!("expected the low end first, found {text:?}"));
+            }
+            Ok(lo..=hi)
+        }
+        None => {
+            let n = code(text)?;
+            Ok(n..=n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(parse_status_range("200-399").unwrap(), 200..=399);
+        assert_eq!(parse_status_range("200").unwrap(), 200..=200);
+        assert!(parse_status_range("399-200").is_err());
+        assert!(parse_status_range("abc").is_err());
+        assert!(parse_status_range("700").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! What the gateway reports about itself.
+//!
+//! The gateway emits typed [`Event`]s through an [`EventSink`] it is given.
+//! The `wsgate` binary turns them into `tracing` logs; the simulator stamps
+//! them with virtual time into its trace. Events carry no payload bytes.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{BackendAddr, Protocol};
+
+/// Which party did something to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    Client,
+    Backend,
+    Gateway,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Backend => "backend",
+            Side::Gateway => "gateway",
+        })
+    }
+}
+
+/// Why an upgraded session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both directions reached end-of-stream; `Side` closed first.
+    Closed,
+    /// A read or write failed (reset, broken pipe); the session was torn down.
+    Error(String),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Closed => f.write_str("closed"),
+            CloseReason::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// Something the gateway did. Ids number requests per gateway from 1; an
+/// upgraded request keeps its id as the session id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    ListenerBound {
+        listener: String,
+        protocol: Protocol,
+        addr: SocketAddr,
+    },
+    /// A request was matched to a rule and a backend was picked.
+    RequestRouted {
+        id: u64,
+        rule: String,
+        backend: BackendAddr,
+        upgrade: bool,
+        path: String,
+    },
+    /// The gateway answered a request itself (bad input, no backend).
+    RequestRejected {
+        id: u64,
+        status: u16,
+        reason: String,
+    },
+    /// A proxied plain HTTP request got its response.
+    ResponseForwarded {
+        id: u64,
+        backend: BackendAddr,
+        status: u16,
+    },
+    /// The backend answered an upgrade with 101; bytes now flow both ways.
+    UpgradeCompleted {
+        id: u64,
+        backend: BackendAddr,
+        subprotocol: Option<String>,
+    },
+    /// The backend answered an upgrade with something other than 101, which
+    /// was returned to the client unchanged.
+    UpgradeDeclined {
+        id: u64,
+        backend: BackendAddr,
+        status: u16,
+    },
+    /// An upgraded session ended.
+    SessionClosed {
+        id: u64,
+        by: Side,
+        reason: CloseReason,
+        bytes_from_client: u64,
+        bytes_from_backend: u64,
+    },
+    /// Connecting to or talking to a backend failed.
+    BackendError {
+        id: u64,
+        backend: BackendAddr,
+        error: String,
+    },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::ListenerBound { listener, protocol, addr } => {
+                write!(f, "listener {listener} bound {}://{addr}", protocol.scheme())
+            }
+            Event::RequestRouted { id, rule, backend, upgrade, path } => {
+                let kind = if *upgrade { "upgrade" } else { "request" };
+                write!(f, "#{id} {kind} {path} routed by {rule} to {backend}")
+            }
+            Event::RequestRejected { id, status, reason } => write!(f, "#{id} rejected {status}: {reason}"),
+            Event::ResponseForwarded { id, backend, status } => write!(f, "#{id} response {status} from {backend}"),
+            Event::UpgradeCompleted { id, backend, subprotocol } => {
+                write!(f, "#{id} upgrade completed with {backend}")?;
+                if let Some(p) = subprotocol {
+                    write!(f, " subprotocol={p}")?;
+                }
+                Ok(())
+            }
+            Event::UpgradeDeclined { id, backend, status } => {
+                write!(f, "#{id} upgrade declined by {backend} with {status}")
+            }
+            Event::SessionClosed {
+                id,
+                by,
+                reason,
+                bytes_from_client,
+                bytes_from_backend,
+            } => write!(
+                f,
+                "#{id} session closed by {by} ({reason}) client->backend={bytes_from_client}B backend->client={bytes_from_backend}B"
+            ),
+            Event::BackendError { id, backend, error } => write!(f, "#{id} backend {backend} error: {error}"),
+        }
+    }
+}
+
+/// Where events go.
+pub trait EventSink: Send + Sync + 'static {
+    fn emit(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync + 'static> EventSink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}
+
+/// A shared sink handle.
+pub type Events = Arc<dyn EventSink>;
+
+/// A sink that drops everything, for callers that do not care.
+pub fn discard() -> Events {
+    Arc::new(|_event: Event| {})
+}

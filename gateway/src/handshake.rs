@@ -1,0 +1,219 @@
+//! Deciding what a request is before anything is forwarded: a plain HTTP
+//! request, a WebSocket upgrade, or bad input the gateway answers itself.
+//!
+//! Pure: it looks at the method, version and headers and returns a verdict.
+
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+
+/// The only WebSocket version there is (RFC 6455 §4.1).
+pub const WEBSOCKET_VERSION: &str = "13";
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward as ordinary HTTP.
+    Plain,
+    /// Forward as a WebSocket handshake and relay bytes after 101.
+    Upgrade,
+    /// Answer it here; it never reaches a backend.
+    Reject(Rejection),
+}
+
+/// A response the gateway gives on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    /// Set for 426: which version the gateway speaks (RFC 6455 §4.4).
+    pub websocket_version: Option<HeaderValue>,
+}
+
+impl Rejection {
+    fn bad_request(reason: &'static str) -> Verdict {
+        Verdict::Reject(Rejection {
+            status: StatusCode::BAD_REQUEST,
+            reason,
+            websocket_version: None,
+        })
+    }
+}
+
+/// Whether a comma-separated header holds `token` (case-insensitive), as
+/// `Connection: keep-alive, Upgrade` holds `upgrade`.
+pub fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// A `Sec-WebSocket-Key` must be 16 bytes in base64: 22 characters of the
+/// base64 alphabet followed by `==` (RFC 6455 §4.1, item 7).
+pub fn is_valid_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+}
+
+/// Classifies a request.
+pub fn classify(method: &Method, version: Version, headers: &HeaderMap) -> Verdict {
+    if version == Version::HTTP_11 && !headers.contains_key(header::HOST) {
+        // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request
+        // without Host.
+        return Rejection::bad_request("missing Host header");
+    }
+    if headers.get_all(header::HOST).iter().count() > 1 {
+        return Rejection::bad_request("more than one Host header");
+    }
+    if !has_token(headers, header::UPGRADE, "websocket") {
+        // Any other Upgrade (h2c, …) is hop-by-hop and is dropped: the
+        // request is forwarded as plain HTTP.
+        return Verdict::Plain;
+    }
+    if method != Method::GET {
+        return Rejection::bad_request("WebSocket handshake must use GET");
+    }
+    if version != Version::HTTP_11 {
+        return Rejection::bad_request("WebSocket handshake must use HTTP/1.1");
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return Rejection::bad_request("WebSocket handshake without Connection: Upgrade");
+    }
+    let keys: Vec<_> = headers.get_all(header::SEC_WEBSOCKET_KEY).iter().collect();
+    match keys.as_slice() {
+        [] => return Rejection::bad_request("WebSocket handshake without Sec-WebSocket-Key"),
+        [key] if is_valid_key(key.as_bytes()) => {}
+        _ => return Rejection::bad_request("invalid Sec-WebSocket-Key"),
+    }
+    let versions: Vec<_> = headers
+        .get_all(header::SEC_WEBSOCKET_VERSION)
+        .iter()
+        .collect();
+    match versions.as_slice() {
+        [] => Rejection::bad_request("WebSocket handshake without Sec-WebSocket-Version"),
+        [v] if v.as_bytes() == WEBSOCKET_VERSION.as_bytes() => Verdict::Upgrade,
+        _ => Verdict::Reject(Rejection {
+            status: StatusCode::UPGRADE_REQUIRED,
+            reason: "unsupported Sec-WebSocket-Version",
+            websocket_version: Some(HeaderValue::from_static(WEBSOCKET_VERSION)),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("server.example.com"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(
+            header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        h.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        h
+    }
+
+    fn status(v: Verdict) -> Option<u16> {
+        match v {
+            Verdict::Reject(r) => Some(r.status.as_u16()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_documents_sample_handshake_is_an_upgrade() {
+        assert_eq!(
+            classify(&Method::GET, Version::HTTP_11, &upgrade_headers()),
+            Verdict::Upgrade
+        );
+    }
+
+    #[test]
+    fn connection_tokens_are_case_insensitive_lists() {
+        let mut h = upgrade_headers();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, upgrade"),
+        );
+        h.insert(header::UPGRADE, HeaderValue::from_static("WebSocket"));
+        assert_eq!(
+            classify(&Method::GET, Version::HTTP_11, &h),
+            Verdict::Upgrade
+        );
+    }
+
+    #[test]
+    fn missing_key_is_400() {
+        let mut h = upgrade_headers();
+        h.remove(header::SEC_WEBSOCKET_KEY);
+        assert_eq!(
+            status(classify(&Method::GET, Version::HTTP_11, &h)),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn malformed_key_is_400() {
+        let mut h = upgrade_headers();
+        h.insert(header::SEC_WEBSOCKET_KEY, HeaderValue::from_static("short"));
+        assert_eq!(
+            status(classify(&Method::GET, Version::HTTP_11, &h)),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn other_versions_get_426_naming_13() {
+        let mut h = upgrade_headers();
+        h.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("8"));
+        match classify(&Method::GET, Version::HTTP_11, &h) {
+            Verdict::Reject(r) => {
+                assert_eq!(r.status, StatusCode::UPGRADE_REQUIRED);
+                assert_eq!(r.websocket_version.unwrap(), "13");
+            }
+            other => panic!("expected 426, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn post_upgrade_is_400() {
+        assert_eq!(
+            status(classify(
+                &Method::POST,
+                Version::HTTP_11,
+                &upgrade_headers()
+            )),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn missing_host_is_400() {
+        let mut h = upgrade_headers();
+        h.remove(header::HOST);
+        assert_eq!(
+            status(classify(&Method::GET, Version::HTTP_11, &h)),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn plain_and_other_upgrades_are_plain() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("a"));
+        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h), Verdict::Plain);
+        h.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
+        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h), Verdict::Plain);
+    }
+}

@@ -1,0 +1,168 @@
+//! Header rewriting between client and backend: hop-by-hop removal, the
+//! forwarding headers and the Host override. Pure functions over a
+//! `HeaderMap`.
+
+use std::net::IpAddr;
+
+use http::{header, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1),
+/// plus `Proxy-Connection`, which old clients still send.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including any named in `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// What the gateway knows about the client side of a request.
+#[derive(Debug, Clone)]
+pub struct Forwarding<'a> {
+    pub client_ip: IpAddr,
+    /// `http` or `https`: the listener's scheme.
+    pub proto: &'static str,
+    pub host_override: Option<&'a HeaderValue>,
+    /// Keep the upgrade headers: this is a WebSocket handshake.
+    pub upgrade: bool,
+}
+
+/// Rewrites a request's headers for the backend.
+pub fn request_headers(headers: &mut HeaderMap, fwd: &Forwarding<'_>) {
+    let upgrade = headers.get(header::UPGRADE).cloned();
+    remove_hop_by_hop(headers);
+    if fwd.upgrade {
+        // The handshake must reach the backend intact (RFC 6455 §4.1).
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(
+            header::UPGRADE,
+            upgrade.unwrap_or(HeaderValue::from_static("websocket")),
+        );
+    }
+    let xff = HeaderName::from_static("x-forwarded-for");
+    let ip = fwd.client_ip.to_string();
+    let chain = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&chain) {
+        headers.insert(xff, value);
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(fwd.proto),
+    );
+    if let Some(host) = fwd.host_override {
+        headers.insert(header::HOST, host.clone());
+    }
+}
+
+/// Rewrites a response's headers for the client. A 101 keeps its
+/// `Connection`/`Upgrade` pair: the client needs them to accept the switch.
+pub fn response_headers(headers: &mut HeaderMap, switching: bool) {
+    if switching {
+        return;
+    }
+    remove_hop_by_hop(headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fwd(upgrade: bool) -> Forwarding<'static> {
+        Forwarding {
+            client_ip: "10.1.2.3".parse().unwrap(),
+            proto: "https",
+            host_override: None,
+            upgrade,
+        }
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert("x-kept", HeaderValue::from_static("yes"));
+        request_headers(&mut h, &fwd(false));
+        assert!(h.get("x-secret").is_none());
+        assert!(h.get(header::CONNECTION).is_none());
+        assert!(h.get("keep-alive").is_none());
+        assert!(h.get(header::TE).is_none());
+        assert_eq!(h["x-kept"], "yes");
+    }
+
+    #[test]
+    fn upgrade_headers_survive_for_websocket() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(
+            header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        request_headers(&mut h, &fwd(true));
+        assert_eq!(h[header::CONNECTION], "Upgrade");
+        assert_eq!(h[header::UPGRADE], "websocket");
+        assert_eq!(h[header::SEC_WEBSOCKET_KEY], "dGhlIHNhbXBsZSBub25jZQ==");
+    }
+
+    #[test]
+    fn forwarded_for_appends_and_proto_is_set() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("192.0.2.1"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("spoofed"));
+        request_headers(&mut h, &fwd(false));
+        assert_eq!(h["x-forwarded-for"], "192.0.2.1, 10.1.2.3");
+        assert_eq!(h["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn host_is_kept_unless_overridden() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("public.example"));
+        request_headers(&mut h, &fwd(false));
+        assert_eq!(h[header::HOST], "public.example");
+        let over = HeaderValue::from_static("chat.internal");
+        let mut f = fwd(false);
+        f.host_override = Some(&over);
+        request_headers(&mut h, &f);
+        assert_eq!(h[header::HOST], "chat.internal");
+    }
+
+    #[test]
+    fn switching_responses_keep_their_upgrade_pair() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        response_headers(&mut h, true);
+        assert_eq!(h.len(), 2);
+        response_headers(&mut h, false);
+        assert!(h.is_empty());
+    }
+}
