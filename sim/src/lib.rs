@@ -1,1 +1,37 @@
-//! placeholder
+//! wsgate's deterministic network simulator.
+//!
+//! It runs the unmodified `gateway` crate on turmoil's simulated network,
+//! beside echo backends and scripted WebSocket clients, and records what
+//! happens as a [`Trace`] stamped with virtual time. The same seed gives the
+//! same trace, byte for byte.
+//!
+//! # Modules
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`net`] | [`TurmoilTransport`]: the gateway's transport seam on turmoil |
+//! | [`world`] | [`World`]: hosts for gateways, backends and clients; runs the sim |
+//! | [`client`] | a recording tokio-tungstenite client with seeded keys, for any transport |
+//! | [`trace`] | the ordered `(time, source, event)` record and its text rendering |
+//!
+//! # Data flow
+//!
+//! ```text
+//! World::run ─▶ turmoil::Sim
+//!                 ├─ host "gateway": gateway::Gateway<TurmoilTransport> ─┐ events
+//!                 ├─ host "b1":      gateway::echo                       ├──────▶ Trace
+//!                 └─ client "c1":    client::WsClient                   ─┘
+//! ```
+//!
+//! Determinism rules for everything here: time from `tokio::time` (virtual
+//! inside turmoil), randomness from seeded RNGs, `select!` always `biased;`,
+//! iterated collections ordered.
+
+pub mod client;
+pub mod net;
+pub mod trace;
+pub mod world;
+
+pub use net::TurmoilTransport;
+pub use trace::Trace;
+pub use world::{ClientEnv, World};

@@ -1,0 +1,232 @@
+//! A simulated world: gateway instances, echo backends and scripted clients,
+//! each on its own turmoil host, all sharing one [`Trace`].
+
+use std::error::Error;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::echo::{self, EchoEvent, EchoOptions};
+use gateway::{Config, Event, Gateway};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::net::TurmoilTransport;
+use crate::trace::Trace;
+
+/// What a client script returns; an error fails the run.
+pub type ClientResult = Result<(), Box<dyn Error>>;
+
+type ClientFn = Box<dyn FnOnce(ClientEnv) -> Pin<Box<dyn Future<Output = ClientResult>>>>;
+
+/// Everything a client script gets.
+#[derive(Debug)]
+pub struct ClientEnv {
+    /// The client's host name, also its trace source.
+    pub name: String,
+    pub trace: Trace,
+    /// Seeded from the world seed and the client's name.
+    pub rng: StdRng,
+    pub transport: TurmoilTransport,
+}
+
+/// Why a run failed.
+#[derive(Debug)]
+pub struct RunError {
+    pub message: String,
+    /// The trace up to the failure.
+    pub trace: Trace,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n--- trace ---\n{}",
+            self.message,
+            self.trace.render()
+        )
+    }
+}
+
+impl Error for RunError {}
+
+/// Derives a stable per-name seed from the world seed (FNV-1a over the name,
+/// mixed with the seed), so adding a client does not change another's keys.
+pub fn derive_seed(seed: u64, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Builds and runs a simulation.
+pub struct World {
+    seed: u64,
+    tick: Duration,
+    duration: Duration,
+    latency: Duration,
+    trace: Trace,
+    gateways: Vec<(String, Config)>,
+    backends: Vec<(String, u16, EchoOptions)>,
+    clients: Vec<(String, ClientFn)>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("seed", &self.seed)
+            .field("tick", &self.tick)
+            .field("duration", &self.duration)
+            .finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// A world with a 10 ms tick, a 60 s limit and 1 ms link latency.
+    pub fn new(seed: u64) -> World {
+        World {
+            seed,
+            tick: Duration::from_millis(10),
+            duration: Duration::from_secs(60),
+            latency: Duration::from_millis(1),
+            trace: Trace::simulated(),
+            gateways: Vec::new(),
+            backends: Vec::new(),
+            clients: Vec::new(),
+        }
+    }
+
+    /// The simulator's time step.
+    pub fn tick(mut self, tick: Duration) -> World {
+        self.tick = tick;
+        self
+    }
+
+    /// The longest the run may take in virtual time.
+    pub fn duration(mut self, duration: Duration) -> World {
+        self.duration = duration;
+        self
+    }
+
+    /// One-way latency of every link (fixed, so timings are exact).
+    pub fn latency(mut self, latency: Duration) -> World {
+        self.latency = latency;
+        self
+    }
+
+    /// The shared trace.
+    pub fn trace(&self) -> Trace {
+        self.trace.clone()
+    }
+
+    /// Runs the gateway with `config` on host `name`. Listener addresses in
+    /// the config are bound on that host; backends are named by host.
+    pub fn gateway(&mut self, name: &str, config: Config) -> &mut World {
+        self.gateways.push((name.to_string(), config));
+        self
+    }
+
+    /// Runs an echo backend on host `name`, port `port`. Its accepts,
+    /// requests and sessions go into the trace.
+    pub fn echo_backend(&mut self, name: &str, port: u16, options: EchoOptions) -> &mut World {
+        self.backends.push((name.to_string(), port, options));
+        self
+    }
+
+    /// Runs `script` as client host `name`. The run ends when every client
+    /// script has returned.
+    pub fn client<F, Fut>(&mut self, name: &str, script: F) -> &mut World
+    where
+        F: FnOnce(ClientEnv) -> Fut + 'static,
+        Fut: Future<Output = ClientResult> + 'static,
+    {
+        self.clients
+            .push((name.to_string(), Box::new(move |env| Box::pin(script(env)))));
+        self
+    }
+
+    /// Runs to completion and returns the trace.
+    pub fn run(self) -> Result<Trace, RunError> {
+        let mut sim = turmoil::Builder::new()
+            .rng_seed(self.seed)
+            .tick_duration(self.tick)
+            .simulation_duration(self.duration)
+            .min_message_latency(self.latency)
+            .max_message_latency(self.latency)
+            .build();
+
+        for (name, port, options) in self.backends {
+            let trace = self.trace.clone();
+            let host = name.clone();
+            sim.host(name.as_str(), move || {
+                let trace = trace.clone();
+                let host = host.clone();
+                let mut options = options.clone();
+                let inner = Arc::clone(&options.observer);
+                options.observer = Arc::new(move |event: EchoEvent| {
+                    trace.record(&host, describe_echo(&event));
+                    inner(event);
+                });
+                async move {
+                    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+                    let (_, serve) = echo::bind(&TurmoilTransport, addr, options).await?;
+                    serve.await;
+                    Ok(())
+                }
+            });
+        }
+
+        for (name, config) in self.gateways {
+            let trace = self.trace.clone();
+            let host = name.clone();
+            sim.host(name.as_str(), move || {
+                let config = config.clone();
+                let trace = trace.clone();
+                let host = host.clone();
+                async move {
+                    let sink = Arc::new(move |event: Event| trace.record(&host, event.to_string()));
+                    let gateway = Gateway::bind(config, TurmoilTransport, sink).await?;
+                    gateway.run().await;
+                    Ok(())
+                }
+            });
+        }
+
+        for (name, script) in self.clients {
+            let env = ClientEnv {
+                rng: StdRng::seed_from_u64(derive_seed(self.seed, &name)),
+                name: name.clone(),
+                trace: self.trace.clone(),
+                transport: TurmoilTransport,
+            };
+            sim.client(name.as_str(), script(env));
+        }
+
+        match sim.run() {
+            Ok(()) => Ok(self.trace),
+            Err(e) => Err(RunError {
+                message: e.to_string(),
+                trace: self.trace,
+            }),
+        }
+    }
+}
+
+fn describe_echo(event: &EchoEvent) -> String {
+    match event {
+        EchoEvent::Accepted { peer } => format!("accepted connection from {peer}"),
+        EchoEvent::Request(r) => format!("request {} {}", r.method, r.uri),
+        EchoEvent::SessionOpened { path, subprotocol } => match subprotocol {
+            Some(p) => format!("session opened {path} subprotocol={p}"),
+            None => format!("session opened {path}"),
+        },
+        EchoEvent::SessionClosed { messages } => {
+            format!("session closed after echoing {messages} messages")
+        }
+    }
+}
