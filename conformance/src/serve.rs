@@ -1,0 +1,167 @@
+//! `wsgate serve` and `wsgate echo`: the reference gateway and the demo
+//! backend on a real network.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gateway::config::{ConfigError, Duration};
+use gateway::echo::{self, EchoOptions};
+use gateway::event::Event;
+use gateway::{Config, Events, Gateway, ProfileName, TokioTransport};
+
+/// Where `wsgate serve` listens when given neither a file nor flags.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// How `wsgate serve` was asked to build its config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `--config FILE`.
+    File(PathBuf),
+    /// The quick flags.
+    Flags {
+        listen: SocketAddr,
+        backends: Vec<String>,
+        profile: ProfileName,
+        request_timeout: Duration,
+    },
+    /// Nothing given: the embedded default, in front of a built-in echo
+    /// backend.
+    Embedded {
+        listen: SocketAddr,
+        profile: ProfileName,
+    },
+}
+
+/// Builds the config for `source`. For [`Source::Embedded`] the echo
+/// backend's address must already be known.
+pub fn config(
+    source: &Source,
+    embedded_backend: Option<SocketAddr>,
+) -> Result<Config, ConfigError> {
+    match source {
+        Source::File(path) => Config::load(path),
+        Source::Flags {
+            listen,
+            backends,
+            profile,
+            request_timeout,
+        } => Config::single_route(*profile, *listen, backends.clone(), *request_timeout)
+            .validated("command line"),
+        Source::Embedded { listen, profile } => {
+            let backend = embedded_backend.map(|a| a.to_string()).unwrap_or_default();
+            Config::single_route(
+                *profile,
+                *listen,
+                vec![backend],
+                gateway::config::default_request_timeout(),
+            )
+            .validated("embedded default")
+        }
+    }
+}
+
+/// Turns gateway events into structured `tracing` logs.
+pub fn tracing_sink() -> Events {
+    Arc::new(|event: Event| match &event {
+        Event::BackendError { id, backend, error } => {
+            tracing::warn!(id, backend = %backend, error = %error, "backend error");
+        }
+        Event::RequestRejected { id, status, reason } => {
+            tracing::info!(id, status, reason = %reason, "request rejected");
+        }
+        Event::ListenerBound {
+            listener,
+            protocol,
+            addr,
+        } => {
+            tracing::info!(listener = %listener, protocol = protocol.scheme(), addr = %addr, "listener bound");
+        }
+        _ => tracing::info!("{event}"),
+    })
+}
+
+/// Runs the gateway until Ctrl-C. Prints one line per listener on stdout
+/// (`listening on ws://ADDR`) so scripts can read the bound port.
+pub async fn serve(source: Source) -> Result<(), Box<dyn std::error::Error>> {
+    let mut backend_task = None;
+    let mut embedded_backend = None;
+    if let Source::Embedded { .. } = source {
+        let (addr, serve) = echo::bind(
+            &TokioTransport,
+            "127.0.0.1:0".parse()?,
+            EchoOptions::default(),
+        )
+        .await?;
+        embedded_backend = Some(addr);
+        backend_task = Some(tokio::spawn(serve));
+    }
+    let config = config(&source, embedded_backend)?;
+    let profile = config.profile;
+    let gateway = Gateway::bind(config, TokioTransport, tracing_sink()).await?;
+    for (name, addr) in gateway.local_addrs() {
+        println!("wsgate: listener {name} ({profile}) listening on {addr}");
+    }
+    if let Some(addr) = embedded_backend {
+        println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on ws://{DEFAULT_LISTEN}/chat");
+    }
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
+        _ = gateway.run() => {}
+    }
+    if let Some(task) = backend_task {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// Runs the demo echo backend until Ctrl-C.
+pub async fn echo(listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let options = EchoOptions {
+        observer: Arc::new(|event| tracing::info!(?event, "echo")),
+        ..EchoOptions::default()
+    };
+    let (addr, serve) = echo::bind(&TokioTransport, listen, options).await?;
+    println!(
+        "wsgate echo: listening on {addr} (WebSocket echo on any path, GET /health answers 200)"
+    );
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => {}
+        _ = serve => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_validated_like_files() {
+        let source = Source::Flags {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            backends: vec!["nohost".into()],
+            profile: ProfileName::FrontDoor,
+            request_timeout: Duration::from_secs(20),
+        };
+        let err = config(&source, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("command line: backend_pools[0].addresses[0]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn embedded_default_routes_to_the_echo_backend() {
+        let source = Source::Embedded {
+            listen: DEFAULT_LISTEN.parse().unwrap(),
+            profile: ProfileName::ApplicationGateway,
+        };
+        let config = config(&source, Some("127.0.0.1:4321".parse().unwrap())).unwrap();
+        assert_eq!(config.listeners[0].address.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.backend_pools[0].addresses, ["127.0.0.1:4321"]);
+    }
+}
