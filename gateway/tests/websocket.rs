@@ -1,0 +1,64 @@
+//! WebSocket specifics on real sockets that the parity suite (in `sim`)
+//! does not cover: wss through an https listener, and a backend that
+//! declines the upgrade.
+
+mod support;
+
+use futures_util::{SinkExt, StreamExt};
+use support::*;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn wss_through_the_https_listener() {
+    let tls = tls_files();
+    let backend = backend().await;
+    let mut config = config_for(&[backend.addr]);
+    make_https(&mut config, &tls);
+    let gw = gateway(config).await;
+
+    let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(client_tls(&tls));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = connector.connect(name, tcp).await.unwrap();
+    let (mut ws, resp) = tokio_tungstenite::client_async("wss://localhost/secure", stream)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 101);
+    ws.send(Message::text("over tls")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("over tls"));
+    ws.close(None).await.unwrap();
+
+    let seen = backend.seen.requests();
+    assert_eq!(seen[0].uri, "/secure");
+    assert_eq!(seen[0].header("x-forwarded-proto"), Some("https"));
+}
+
+#[tokio::test]
+async fn a_declined_upgrade_is_returned_unchanged() {
+    // A backend that answers every request with 403 and a body.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        s.write_all(
+            b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden",
+        )
+        .await
+        .unwrap();
+    });
+    let gw = gateway(config_for(&[addr])).await;
+    let raw = raw_exchange(
+        gw.addr,
+        b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&raw), 403, "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains("x-reason: policy"),
+        "{raw}"
+    );
+    assert!(raw.ends_with("forbidden"), "{raw}");
+}
