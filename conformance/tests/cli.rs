@@ -1,6 +1,8 @@
 //! The `wsgate` binary, run as a user would: real processes, real sockets on
 //! 127.0.0.1 with OS-picked ports read back from stdout.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

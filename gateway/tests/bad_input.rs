@@ -1,6 +1,8 @@
 //! The bad-input matrix on real sockets: each case gets its exact status,
 //! and the ones the gateway answers itself never reach a backend.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use proptest::prelude::*;

@@ -1,6 +1,8 @@
 //! Plain HTTP through the gateway on real sockets: what reaches the backend,
 //! what comes back, and the statuses the gateway gives on its own.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use bytes::Bytes;

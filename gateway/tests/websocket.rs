@@ -2,6 +2,8 @@
 //! does not cover: wss through an https listener, and a backend that
 //! declines the upgrade.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod support;
 
 use futures_util::{SinkExt, StreamExt};

@@ -1,6 +1,8 @@
 //! The WebSocket data path, checked through the gateway on real loopback
 //! sockets and inside the simulator with the same test bodies.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{Env, TestResult};
