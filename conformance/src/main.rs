@@ -41,9 +41,10 @@ enum Command {
         /// Which documented system to behave like.
         #[arg(long, value_parser = parse_profile, default_value = "application-gateway")]
         profile: ProfileName,
-        /// The backend settings' request timeout.
-        #[arg(long, value_parser = parse_duration, default_value = "20s")]
-        request_timeout: Duration,
+        /// The backend settings' request timeout (default: the profile's,
+        /// 20 s or Front Door's 30 s).
+        #[arg(long, value_parser = parse_duration)]
+        request_timeout: Option<Duration>,
     },
     /// Run the demo WebSocket echo backend (GET /health answers 200).
     Echo {
@@ -58,8 +59,7 @@ enum Command {
 }
 
 fn parse_profile(s: &str) -> Result<ProfileName, String> {
-    s.parse()
-        .map_err(|e: gateway::profile::UnknownProfile| e.to_string())
+    s.parse().map_err(|e: gateway::profile::UnknownProfile| e.to_string())
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -97,17 +97,13 @@ fn main() -> ExitCode {
             let source = match (config, backend.is_empty()) {
                 (Some(path), _) => Source::File(path),
                 (None, false) => Source::Flags {
-                    listen: listen.unwrap_or_else(|| {
-                        DEFAULT_LISTEN.parse().expect("the default address parses")
-                    }),
+                    listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses")),
                     backends: backend,
                     profile,
                     request_timeout,
                 },
                 (None, true) => Source::Embedded {
-                    listen: listen.unwrap_or_else(|| {
-                        DEFAULT_LISTEN.parse().expect("the default address parses")
-                    }),
+                    listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses")),
                     profile,
                 },
             };
@@ -118,10 +114,7 @@ fn main() -> ExitCode {
 }
 
 fn run(fut: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wsgate: cannot start the runtime: {e}");

@@ -23,22 +23,16 @@ pub enum Source {
         listen: SocketAddr,
         backends: Vec<String>,
         profile: ProfileName,
-        request_timeout: Duration,
+        request_timeout: Option<Duration>,
     },
     /// Nothing given: the embedded default, in front of a built-in echo
     /// backend.
-    Embedded {
-        listen: SocketAddr,
-        profile: ProfileName,
-    },
+    Embedded { listen: SocketAddr, profile: ProfileName },
 }
 
 /// Builds the config for `source`. For [`Source::Embedded`] the echo
 /// backend's address must already be known.
-pub fn config(
-    source: &Source,
-    embedded_backend: Option<SocketAddr>,
-) -> Result<Config, ConfigError> {
+pub fn config(source: &Source, embedded_backend: Option<SocketAddr>) -> Result<Config, ConfigError> {
     match source {
         Source::File(path) => Config::load(path),
         Source::Flags {
@@ -46,17 +40,10 @@ pub fn config(
             backends,
             profile,
             request_timeout,
-        } => Config::single_route(*profile, *listen, backends.clone(), *request_timeout)
-            .validated("command line"),
+        } => Config::single_route(*profile, *listen, backends.clone(), *request_timeout).validated("command line"),
         Source::Embedded { listen, profile } => {
             let backend = embedded_backend.map(|a| a.to_string()).unwrap_or_default();
-            Config::single_route(
-                *profile,
-                *listen,
-                vec![backend],
-                gateway::config::default_request_timeout(),
-            )
-            .validated("embedded default")
+            Config::single_route(*profile, *listen, vec![backend], None).validated("embedded default")
         }
     }
 }
@@ -87,12 +74,7 @@ pub async fn serve(source: Source) -> Result<(), Box<dyn std::error::Error>> {
     let mut backend_task = None;
     let mut embedded_backend = None;
     if let Source::Embedded { .. } = source {
-        let (addr, serve) = echo::bind(
-            &TokioTransport,
-            "127.0.0.1:0".parse()?,
-            EchoOptions::default(),
-        )
-        .await?;
+        let (addr, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse()?, EchoOptions::default()).await?;
         embedded_backend = Some(addr);
         backend_task = Some(tokio::spawn(serve));
     }
@@ -123,9 +105,7 @@ pub async fn echo(listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> 
         ..EchoOptions::default()
     };
     let (addr, serve) = echo::bind(&TokioTransport, listen, options).await?;
-    println!(
-        "wsgate echo: listening on {addr} (WebSocket echo on any path, GET /health answers 200)"
-    );
+    println!("wsgate echo: listening on {addr} (WebSocket echo on any path, GET /health answers 200)");
     tokio::select! {
         biased;
         _ = tokio::signal::ctrl_c() => {}
@@ -144,7 +124,7 @@ mod tests {
             listen: "127.0.0.1:0".parse().unwrap(),
             backends: vec!["nohost".into()],
             profile: ProfileName::FrontDoor,
-            request_timeout: Duration::from_secs(20),
+            request_timeout: Some(Duration::from_secs(20)),
         };
         let err = config(&source, None).unwrap_err();
         assert!(

@@ -38,11 +38,7 @@ fn start(args: &[&str]) -> (Running, SocketAddr) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
+                let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
                 let _ = tx.send(addr);
             }
         }
@@ -58,9 +54,7 @@ async fn echo_through(gateway: SocketAddr) {
         .await
         .expect("handshake through wsgate");
     assert_eq!(response.status(), 101);
-    ws.send(Message::text("ping through the gateway"))
-        .await
-        .unwrap();
+    ws.send(Message::text("ping through the gateway")).await.unwrap();
     let echoed = ws.next().await.unwrap().unwrap();
     assert_eq!(echoed, Message::text("ping through the gateway"));
     ws.close(None).await.unwrap();
@@ -120,21 +114,14 @@ fn a_bad_config_names_file_line_and_key() {
     )
     .unwrap();
     for args in [vec!["check"], vec!["serve", "--config"]] {
-        let out = Command::new(WSGATE)
-            .args(&args)
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = Command::new(WSGATE).args(&args).arg(&path).output().unwrap();
         assert!(!out.status.success(), "{args:?} must fail");
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let expected = format!(
-            "{}:8:8: rules[0].pool: unknown backend pool `missing`",
-            path.display()
-        );
+        let expected = format!("{}:8:8: rules[0].pool: unknown backend pool `missing`", path.display());
         assert!(text.contains(&expected), "{args:?} printed:\n{text}");
     }
 }

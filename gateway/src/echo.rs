@@ -9,12 +9,13 @@
 //!   code.
 //! - Any other request gets 200 with its own body echoed, and the request
 //!   line in `x-echo-method` / `x-echo-uri`.
+//! - [`EchoControl::set_delay`] makes every answer but `/health` slow.
 //!
 //! Every request it sees is reported to an observer, so tests can check what
 //! arrived through the gateway.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -40,10 +41,7 @@ pub enum EchoEvent {
     /// A request head arrived (plain, health or upgrade).
     Request(SeenRequest),
     /// A WebSocket session was opened with the given subprotocol.
-    SessionOpened {
-        path: String,
-        subprotocol: Option<String>,
-    },
+    SessionOpened { path: String, subprotocol: Option<String> },
     /// A WebSocket session ended; `messages` were echoed.
     SessionClosed { messages: u64 },
 }
@@ -73,12 +71,14 @@ impl SeenRequest {
 #[derive(Debug, Clone)]
 pub struct EchoControl {
     health_status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Default for EchoControl {
     fn default() -> Self {
         EchoControl {
             health_status: Arc::new(AtomicU16::new(200)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -91,6 +91,17 @@ impl EchoControl {
 
     pub fn health_status(&self) -> u16 {
         self.health_status.load(Ordering::Relaxed)
+    }
+
+    /// Delays every answer except `/health` by `delay` from now on: a slow
+    /// backend for request-timeout behaviour.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.delay_ms.load(Ordering::Relaxed))
     }
 }
 
@@ -165,10 +176,7 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     resp
 }
 
-async fn respond(
-    options: Arc<EchoOptions>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn respond(options: Arc<EchoOptions>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let mut seen = SeenRequest {
         method: req.method().to_string(),
         uri: req.uri().to_string(),
@@ -185,6 +193,10 @@ async fn respond(
         body_len: 0,
     };
 
+    let delay = options.control.delay();
+    if !delay.is_zero() && req.uri().path() != "/health" {
+        tokio::time::sleep(delay).await;
+    }
     if handshake::has_token(req.headers(), header::UPGRADE, "websocket") {
         (options.observer)(EchoEvent::Request(seen));
         return Ok(upgrade(options, req));
@@ -192,8 +204,7 @@ async fn respond(
 
     if req.uri().path() == "/health" {
         (options.observer)(EchoEvent::Request(seen));
-        let status =
-            StatusCode::from_u16(options.control.health_status()).unwrap_or(StatusCode::OK);
+        let status = StatusCode::from_u16(options.control.health_status()).unwrap_or(StatusCode::OK);
         return Ok(text(status, "health\n"));
     }
 
@@ -225,9 +236,7 @@ fn upgrade(options: Arc<EchoOptions>, mut req: Request<Incoming>) -> Response<Fu
         .flat_map(|v| v.split(','))
         .map(|p| p.trim().to_string())
         .collect();
-    let chosen = offered
-        .into_iter()
-        .find(|p| options.subprotocols.contains(p));
+    let chosen = offered.into_iter().find(|p| options.subprotocols.contains(p));
     let path = req.uri().path().to_string();
 
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -241,8 +250,7 @@ fn upgrade(options: Arc<EchoOptions>, mut req: Request<Incoming>) -> Response<Fu
             path,
             subprotocol: session_protocol,
         });
-        let mut ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         let mut messages = 0u64;
         while let Some(Ok(msg)) = ws.next().await {
             match msg {

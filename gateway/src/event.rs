@@ -7,6 +7,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{BackendAddr, Protocol};
 
@@ -35,6 +36,12 @@ pub enum CloseReason {
     Closed,
     /// A read or write failed (reset, broken pipe); the session was torn down.
     Error(String),
+    /// No data in either direction for the idle timeout.
+    IdleTimeout,
+    /// The maximum session lifetime was reached.
+    Lifetime,
+    /// Dropped by a maintenance event.
+    Maintenance,
 }
 
 impl fmt::Display for CloseReason {
@@ -42,6 +49,9 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::Closed => f.write_str("closed"),
             CloseReason::Error(e) => write!(f, "error: {e}"),
+            CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::Lifetime => f.write_str("lifetime reached"),
+            CloseReason::Maintenance => f.write_str("maintenance"),
         }
     }
 }
@@ -65,17 +75,9 @@ pub enum Event {
         path: String,
     },
     /// The gateway answered a request itself (bad input, no backend).
-    RequestRejected {
-        id: u64,
-        status: u16,
-        reason: String,
-    },
+    RequestRejected { id: u64, status: u16, reason: String },
     /// A proxied plain HTTP request got its response.
-    ResponseForwarded {
-        id: u64,
-        backend: BackendAddr,
-        status: u16,
-    },
+    ResponseForwarded { id: u64, backend: BackendAddr, status: u16 },
     /// The backend answered an upgrade with 101; bytes now flow both ways.
     UpgradeCompleted {
         id: u64,
@@ -84,11 +86,7 @@ pub enum Event {
     },
     /// The backend answered an upgrade with something other than 101, which
     /// was returned to the client unchanged.
-    UpgradeDeclined {
-        id: u64,
-        backend: BackendAddr,
-        status: u16,
-    },
+    UpgradeDeclined { id: u64, backend: BackendAddr, status: u16 },
     /// An upgraded session ended.
     SessionClosed {
         id: u64,
@@ -103,6 +101,16 @@ pub enum Event {
         backend: BackendAddr,
         error: String,
     },
+    /// The backend did not answer within the request timeout.
+    BackendTimeout {
+        id: u64,
+        backend: BackendAddr,
+        timeout: Duration,
+    },
+    /// A WAF rule blocked a request (403).
+    WafBlocked { id: u64, policy: String, rule: String },
+    /// Maintenance began: sessions are dropped now or after the drain.
+    MaintenanceStarted { drain: Option<Duration> },
 }
 
 impl fmt::Display for Event {
@@ -138,6 +146,14 @@ impl fmt::Display for Event {
                 "#{id} session closed by {by} ({reason}) client->backend={bytes_from_client}B backend->client={bytes_from_backend}B"
             ),
             Event::BackendError { id, backend, error } => write!(f, "#{id} backend {backend} error: {error}"),
+            Event::BackendTimeout { id, backend, timeout } => {
+                write!(f, "#{id} backend {backend} gave no response within {timeout:?}")
+            }
+            Event::WafBlocked { id, policy, rule } => write!(f, "#{id} blocked by WAF policy {policy} rule {rule}"),
+            Event::MaintenanceStarted { drain: None } => f.write_str("maintenance: dropping every session"),
+            Event::MaintenanceStarted { drain: Some(d) } => {
+                write!(f, "maintenance: draining for {d:?}, then dropping every session")
+            }
         }
     }
 }

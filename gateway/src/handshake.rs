@@ -59,8 +59,10 @@ pub fn is_valid_key(key: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
 }
 
-/// Classifies a request.
-pub fn classify(method: &Method, version: Version, headers: &HeaderMap) -> Verdict {
+/// Classifies a request. With `websocket` false (a Front Door route with
+/// caching on) an `Upgrade: websocket` request is treated as plain HTTP: its
+/// Upgrade header is hop-by-hop and is not forwarded.
+pub fn classify(method: &Method, version: Version, headers: &HeaderMap, websocket: bool) -> Verdict {
     if version == Version::HTTP_11 && !headers.contains_key(header::HOST) {
         // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request
         // without Host.
@@ -69,7 +71,7 @@ pub fn classify(method: &Method, version: Version, headers: &HeaderMap) -> Verdi
     if headers.get_all(header::HOST).iter().count() > 1 {
         return Rejection::bad_request("more than one Host header");
     }
-    if !has_token(headers, header::UPGRADE, "websocket") {
+    if !websocket || !has_token(headers, header::UPGRADE, "websocket") {
         // Any other Upgrade (h2c, …) is hop-by-hop and is dropped: the
         // request is forwarded as plain HTTP.
         return Verdict::Plain;
@@ -89,10 +91,7 @@ pub fn classify(method: &Method, version: Version, headers: &HeaderMap) -> Verdi
         [key] if is_valid_key(key.as_bytes()) => {}
         _ => return Rejection::bad_request("invalid Sec-WebSocket-Key"),
     }
-    let versions: Vec<_> = headers
-        .get_all(header::SEC_WEBSOCKET_VERSION)
-        .iter()
-        .collect();
+    let versions: Vec<_> = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter().collect();
     match versions.as_slice() {
         [] => Rejection::bad_request("WebSocket handshake without Sec-WebSocket-Version"),
         [v] if v.as_bytes() == WEBSOCKET_VERSION.as_bytes() => Verdict::Upgrade,
@@ -117,10 +116,7 @@ mod tests {
             header::SEC_WEBSOCKET_KEY,
             HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
         );
-        h.insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
+        h.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         h
     }
 
@@ -134,7 +130,7 @@ mod tests {
     #[test]
     fn the_documents_sample_handshake_is_an_upgrade() {
         assert_eq!(
-            classify(&Method::GET, Version::HTTP_11, &upgrade_headers()),
+            classify(&Method::GET, Version::HTTP_11, &upgrade_headers(), true),
             Verdict::Upgrade
         );
     }
@@ -142,42 +138,30 @@ mod tests {
     #[test]
     fn connection_tokens_are_case_insensitive_lists() {
         let mut h = upgrade_headers();
-        h.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, upgrade"),
-        );
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, upgrade"));
         h.insert(header::UPGRADE, HeaderValue::from_static("WebSocket"));
-        assert_eq!(
-            classify(&Method::GET, Version::HTTP_11, &h),
-            Verdict::Upgrade
-        );
+        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h, true), Verdict::Upgrade);
     }
 
     #[test]
     fn missing_key_is_400() {
         let mut h = upgrade_headers();
         h.remove(header::SEC_WEBSOCKET_KEY);
-        assert_eq!(
-            status(classify(&Method::GET, Version::HTTP_11, &h)),
-            Some(400)
-        );
+        assert_eq!(status(classify(&Method::GET, Version::HTTP_11, &h, true)), Some(400));
     }
 
     #[test]
     fn malformed_key_is_400() {
         let mut h = upgrade_headers();
         h.insert(header::SEC_WEBSOCKET_KEY, HeaderValue::from_static("short"));
-        assert_eq!(
-            status(classify(&Method::GET, Version::HTTP_11, &h)),
-            Some(400)
-        );
+        assert_eq!(status(classify(&Method::GET, Version::HTTP_11, &h, true)), Some(400));
     }
 
     #[test]
     fn other_versions_get_426_naming_13() {
         let mut h = upgrade_headers();
         h.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("8"));
-        match classify(&Method::GET, Version::HTTP_11, &h) {
+        match classify(&Method::GET, Version::HTTP_11, &h, true) {
             Verdict::Reject(r) => {
                 assert_eq!(r.status, StatusCode::UPGRADE_REQUIRED);
                 assert_eq!(r.websocket_version.unwrap(), "13");
@@ -189,11 +173,7 @@ mod tests {
     #[test]
     fn post_upgrade_is_400() {
         assert_eq!(
-            status(classify(
-                &Method::POST,
-                Version::HTTP_11,
-                &upgrade_headers()
-            )),
+            status(classify(&Method::POST, Version::HTTP_11, &upgrade_headers(), true)),
             Some(400)
         );
     }
@@ -202,18 +182,26 @@ mod tests {
     fn missing_host_is_400() {
         let mut h = upgrade_headers();
         h.remove(header::HOST);
+        assert_eq!(status(classify(&Method::GET, Version::HTTP_11, &h, true)), Some(400));
+    }
+
+    #[test]
+    fn without_websocket_an_upgrade_is_plain() {
         assert_eq!(
-            status(classify(&Method::GET, Version::HTTP_11, &h)),
-            Some(400)
+            classify(&Method::GET, Version::HTTP_11, &upgrade_headers(), false),
+            Verdict::Plain
         );
+        let mut h = upgrade_headers();
+        h.remove(header::SEC_WEBSOCKET_KEY);
+        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h, false), Verdict::Plain);
     }
 
     #[test]
     fn plain_and_other_upgrades_are_plain() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("a"));
-        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h), Verdict::Plain);
+        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h, true), Verdict::Plain);
         h.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
-        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h), Verdict::Plain);
+        assert_eq!(classify(&Method::GET, Version::HTTP_11, &h, true), Verdict::Plain);
     }
 }

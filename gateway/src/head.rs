@@ -38,11 +38,7 @@ pub fn head_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// Reads until a complete head, at most `limit` bytes, within `timeout`.
-pub async fn read_head<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    limit: usize,
-    timeout: Duration,
-) -> Head {
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, limit: usize, timeout: Duration) -> Head {
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         let mut chunk = [0u8; 2048];
@@ -55,24 +51,19 @@ pub async fn read_head<S: AsyncRead + Unpin>(
             let scan_from = buf.len().saturating_sub(3);
             buf.extend_from_slice(&chunk[..n]);
             match head_end(&buf[scan_from..]) {
-                Some(end) if scan_from + end <= limit => {
-                    return Head::Complete(std::mem::take(&mut buf))
-                }
+                Some(end) if scan_from + end <= limit => return Head::Complete(std::mem::take(&mut buf)),
                 Some(_) => return Head::TooLarge,
                 None if buf.len() > limit => return Head::TooLarge,
                 None => {}
             }
         }
     };
-    tokio::time::timeout(timeout, read)
-        .await
-        .unwrap_or(Head::TimedOut)
+    tokio::time::timeout(timeout, read).await.unwrap_or(Head::TimedOut)
 }
 
 /// A minimal response the gateway writes itself before hyper is involved.
 pub fn bare_response(status: u16, reason: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {status} {reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
-        .into_bytes()
+    format!("HTTP/1.1 {status} {reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").into_bytes()
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | [`admin`] | the admin endpoint: `POST /maintenance`, `GET /sessions` |
 //! | [`config`] | the TOML config: typed structs, `validate()`, located errors |
-//! | [`profile`] | the documented systems a gateway can behave like |
+//! | [`profile`] | the documented systems, each one typed [`profile::Behaviour`] value |
 //! | [`transport`] | the socket seam, and its tokio implementation |
 //! | [`server`] | [`Gateway`]: binds listeners and serves connections |
 //! | `head` | reads a connection's first request head under a deadline (408/431) |
@@ -18,7 +19,11 @@
 //! | [`handshake`] | pure: plain, upgrade or rejected (400/426) |
 //! | [`headers`] | pure: hop-by-hop removal, `X-Forwarded-*`, host override |
 //! | [`pool`] | pure: round-robin backend pick |
-//! | `tunnel` | relays upgraded bytes both ways, with half-close |
+//! | [`session`] | pure: idle and lifetime deadlines for upgraded sessions |
+//! | [`waf`] | pure: WAF custom rules, checked on requests (never after 101) |
+//! | [`rewrite`] | pure: header and URL path rewrites on requests |
+//! | `registry` | open sessions; [`GatewayHandle`] drops them for maintenance |
+//! | `tunnel` | relays upgraded bytes both ways, with half-close, under the session timers |
 //! | [`tls`] | rustls configs for https listeners and https backends |
 //! | [`event`] | the typed [`Event`]s the gateway reports through a sink |
 //! | [`echo`] | a demo WebSocket echo backend |
@@ -35,6 +40,7 @@
 //!                                      tunnel: bytes both ways until close
 //! ```
 
+pub mod admin;
 pub mod config;
 pub mod echo;
 pub mod event;
@@ -45,13 +51,18 @@ mod io;
 pub mod pool;
 pub mod profile;
 mod proxy;
+mod registry;
+pub mod rewrite;
 pub mod server;
+pub mod session;
 pub mod tls;
 pub mod transport;
 mod tunnel;
+pub mod waf;
 
 pub use config::Config;
 pub use event::{Event, EventSink, Events};
 pub use profile::ProfileName;
+pub use registry::GatewayHandle;
 pub use server::{Gateway, GatewayError};
 pub use transport::{TokioTransport, Transport};

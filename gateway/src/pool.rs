@@ -21,9 +21,7 @@ impl RoundRobin {
             return None;
         }
         let start = self.next % len;
-        let found = (0..len)
-            .map(|step| (start + step) % len)
-            .find(|&i| eligible[i])?;
+        let found = (0..len).map(|step| (start + step) % len).find(|&i| eligible[i])?;
         self.next = (found + 1) % len;
         Some(found)
     }
@@ -37,18 +35,14 @@ mod tests {
     #[test]
     fn cycles_through_every_member() {
         let mut rr = RoundRobin::new();
-        let picks: Vec<_> = (0..6)
-            .map(|_| rr.pick(&[true, true, true]).unwrap())
-            .collect();
+        let picks: Vec<_> = (0..6).map(|_| rr.pick(&[true, true, true]).unwrap()).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     }
 
     #[test]
     fn skips_ineligible_members() {
         let mut rr = RoundRobin::new();
-        let picks: Vec<_> = (0..4)
-            .map(|_| rr.pick(&[true, false, true]).unwrap())
-            .collect();
+        let picks: Vec<_> = (0..4).map(|_| rr.pick(&[true, false, true]).unwrap()).collect();
         assert_eq!(picks, [0, 2, 0, 2]);
     }
 

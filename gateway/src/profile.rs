@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -43,6 +44,92 @@ impl ProfileName {
 impl fmt::Display for ProfileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a plain HTTP request gets when its backend does not answer within
+/// the request timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutPolicy {
+    /// The status sent when the timeout is final.
+    pub status: u16,
+    /// Try one other healthy member before giving up (bodiless requests
+    /// only, since a streamed body cannot be replayed).
+    pub retry_other_member: bool,
+}
+
+/// Where a session's idle timer comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleRule {
+    /// The backend settings' request timeout is the idle timer (doc 000:
+    /// "The request timeout value in HTTP Settings also applies to the
+    /// WebSocket session").
+    RequestTimeout,
+    /// A fixed idle timeout (Front Door: 5 minutes, doc 002).
+    Fixed(Duration),
+    /// No idle timer (doc 001: request timeouts "are not relevant to
+    /// WebSocket traffic").
+    Never,
+}
+
+/// Everything a profile decides, as one typed value. The data path reads
+/// these fields; it never compares profile names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Behaviour {
+    /// The backend settings' request timeout when the config sets none.
+    pub default_request_timeout: Duration,
+    pub idle: IdleRule,
+    /// Every session is closed this long after it opened, whatever its
+    /// traffic (Front Door: 4 hours).
+    pub max_lifetime: Option<Duration>,
+    pub http_timeout: TimeoutPolicy,
+    /// Whether a route may enable caching (a Front Door route option). With
+    /// caching on, the Upgrade header is not forwarded (doc 002).
+    pub caching: bool,
+    /// Whether header/URL rewrite sets exist (Application Gateway, doc 000).
+    pub rewrites: bool,
+}
+
+impl ProfileName {
+    /// The behaviours this profile selects, from the documents (see the
+    /// README's profile table).
+    pub const fn behaviour(self) -> Behaviour {
+        match self {
+            ProfileName::ApplicationGateway => Behaviour {
+                default_request_timeout: Duration::from_secs(20),
+                idle: IdleRule::RequestTimeout,
+                max_lifetime: None,
+                http_timeout: TimeoutPolicy {
+                    status: 504,
+                    retry_other_member: true,
+                },
+                caching: false,
+                rewrites: true,
+            },
+            ProfileName::ApplicationGateway2016 => Behaviour {
+                default_request_timeout: Duration::from_secs(20),
+                idle: IdleRule::Never,
+                max_lifetime: None,
+                http_timeout: TimeoutPolicy {
+                    status: 502,
+                    retry_other_member: false,
+                },
+                caching: false,
+                rewrites: false,
+            },
+            ProfileName::FrontDoor => Behaviour {
+                // Front Door's origin response timeout.
+                default_request_timeout: Duration::from_secs(30),
+                idle: IdleRule::Fixed(Duration::from_secs(5 * 60)),
+                max_lifetime: Some(Duration::from_secs(4 * 60 * 60)),
+                http_timeout: TimeoutPolicy {
+                    status: 504,
+                    retry_other_member: false,
+                },
+                caching: true,
+                rewrites: false,
+            },
+        }
     }
 }
 

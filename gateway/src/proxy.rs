@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
-use http_body_util::{Either, Full};
-use hyper::body::Incoming;
+use http_body_util::{Either, Empty, Full};
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::TokioIo;
 
 use crate::config::{BackendAddr, Protocol};
@@ -20,8 +20,16 @@ use crate::handshake::{self, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
 use crate::io::MaybeTls;
 use crate::pool::RoundRobin;
+use crate::profile::TimeoutPolicy;
+use crate::registry::Registry;
+use crate::rewrite::Rewrite;
+use crate::session::SessionPolicy;
 use crate::transport::Transport;
 use crate::tunnel;
+use crate::waf::{Waf, WafVerdict};
+
+/// Request bodies sent to a backend: the client's, or none for a retry.
+type Outbound = Either<Incoming, Empty<Bytes>>;
 
 /// Response bodies: streamed from a backend, or written by the gateway.
 pub type Body = Either<Incoming, Full<Bytes>>;
@@ -41,13 +49,11 @@ impl Pool {
         }
     }
 
-    fn pick(&self) -> Option<BackendAddr> {
-        // Every member is eligible until health probes exist.
-        let eligible = vec![true; self.members.len()];
-        let mut cursor = self
-            .cursor
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// The next member round-robin, skipping `except` (the member a retry
+    /// already tried). Every member is eligible until health probes exist.
+    fn pick(&self, except: Option<&BackendAddr>) -> Option<BackendAddr> {
+        let eligible: Vec<bool> = self.members.iter().map(|m| Some(m) != except).collect();
+        let mut cursor = self.cursor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cursor.pick(&eligible).map(|i| self.members[i].clone())
     }
 }
@@ -70,12 +76,20 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// What a listener routes to.
+/// What a listener routes to, with every policy that applies on the way.
 #[derive(Debug)]
 pub(crate) struct Route {
     pub(crate) rule: String,
     pub(crate) pool: Pool,
     pub(crate) settings: Settings,
+    /// Timers for upgraded sessions on this route.
+    pub(crate) session: SessionPolicy,
+    /// What a request timeout leads to.
+    pub(crate) on_timeout: TimeoutPolicy,
+    /// Front Door caching: the Upgrade header is not forwarded.
+    pub(crate) caching: bool,
+    pub(crate) waf: Option<Waf>,
+    pub(crate) rewrite: Option<Rewrite>,
 }
 
 /// State shared by every connection of one gateway.
@@ -83,6 +97,7 @@ pub(crate) struct Route {
 pub(crate) struct Shared<T> {
     pub(crate) transport: T,
     pub(crate) events: EventsDebug,
+    pub(crate) registry: Arc<Registry>,
     next_id: AtomicU64,
 }
 
@@ -100,6 +115,7 @@ impl<T> Shared<T> {
         Shared {
             transport,
             events: EventsDebug(events),
+            registry: Arc::new(Registry::new()),
             next_id: AtomicU64::new(1),
         }
     }
@@ -130,8 +146,7 @@ fn gateway_response(status: StatusCode, reason: &str) -> Response<Body> {
 fn rejection_response(r: &Rejection) -> Response<Body> {
     let mut resp = gateway_response(r.status, r.reason);
     if let Some(v) = &r.websocket_version {
-        resp.headers_mut()
-            .insert(header::SEC_WEBSOCKET_VERSION, v.clone());
+        resp.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, v.clone());
     }
     resp
 }
@@ -140,8 +155,48 @@ fn rejection_response(r: &Rejection) -> Response<Body> {
 enum Failure {
     /// Could not connect or the connection broke: 502.
     Unreachable(String),
-    /// No response within the request timeout: 504.
+    /// No response within the request timeout: the profile's status.
     TimedOut,
+}
+
+/// One attempt at a backend, under the request timeout.
+async fn attempt<T: Transport>(
+    shared: &Shared<T>,
+    route: &Route,
+    id: u64,
+    backend: &BackendAddr,
+    req: Request<Outbound>,
+    upgrade: bool,
+) -> Result<Response<Incoming>, Failure> {
+    let exchange = send(&shared.transport, &route.settings, backend, req, upgrade);
+    let result = match tokio::time::timeout(route.settings.request_timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::TimedOut),
+    };
+    match &result {
+        Err(Failure::Unreachable(error)) => shared.emit(Event::BackendError {
+            id,
+            backend: backend.clone(),
+            error: error.clone(),
+        }),
+        Err(Failure::TimedOut) => shared.emit(Event::BackendTimeout {
+            id,
+            backend: backend.clone(),
+            timeout: route.settings.request_timeout,
+        }),
+        Ok(_) => {}
+    }
+    result
+}
+
+/// A bodiless copy of a request, for a retry on another member.
+fn replay(parts: &http::request::Parts) -> Request<Outbound> {
+    let mut req = Request::new(Either::Right(Empty::new()));
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    req
 }
 
 /// Handles one request from a client connection.
@@ -151,7 +206,21 @@ pub(crate) async fn handle<T: Transport>(
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let verdict = handshake::classify(req.method(), req.version(), req.headers());
+    let route = &conn.route;
+    if shared.registry.is_draining() {
+        shared.emit(Event::RequestRejected {
+            id,
+            status: 503,
+            reason: "instance in maintenance".into(),
+        });
+        return Ok(gateway_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "instance in maintenance",
+        ));
+    }
+    // With caching on, the route is not WebSocket-capable: the Upgrade
+    // header is dropped and the handshake travels as a plain GET (doc 002).
+    let verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.caching);
     let upgrade = match verdict {
         Verdict::Reject(r) => {
             shared.emit(Event::RequestRejected {
@@ -164,23 +233,31 @@ pub(crate) async fn handle<T: Transport>(
         Verdict::Plain => false,
         Verdict::Upgrade => true,
     };
-    let route = &conn.route;
+    // The WAF sees the request (so the handshake), never the bytes after a
+    // 101.
+    if let Some(waf) = &route.waf {
+        if let WafVerdict::Blocked { rule } = waf.evaluate(req.uri(), req.headers()) {
+            shared.emit(Event::WafBlocked {
+                id,
+                policy: waf.name.clone(),
+                rule,
+            });
+            return Ok(gateway_response(StatusCode::FORBIDDEN, "blocked by WAF policy"));
+        }
+    }
     let path = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
 
-    let Some(backend) = route.pool.pick() else {
+    let Some(backend) = route.pool.pick(None) else {
         shared.emit(Event::RequestRejected {
             id,
             status: 502,
             reason: "no backend available".into(),
         });
-        return Ok(gateway_response(
-            StatusCode::BAD_GATEWAY,
-            "no backend available",
-        ));
+        return Ok(gateway_response(StatusCode::BAD_GATEWAY, "no backend available"));
     };
     shared.emit(Event::RequestRouted {
         id,
@@ -192,6 +269,7 @@ pub(crate) async fn handle<T: Transport>(
 
     // Take the client's upgrade handle before the request is consumed.
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let bodiless = req.body().is_end_stream();
 
     let (mut parts, body) = req.into_parts();
     parts.uri = Uri::try_from(path.as_str()).unwrap_or_else(|_| Uri::from_static("/"));
@@ -204,42 +282,36 @@ pub(crate) async fn handle<T: Transport>(
             upgrade,
         },
     );
-    let outbound = Request::from_parts(parts, body);
+    if let Some(rewrite) = &route.rewrite {
+        parts.uri = rewrite.apply(&parts.uri, &mut parts.headers);
+    }
+    // Keep what a retry needs only when a retry is possible.
+    let retry = (route.on_timeout.retry_other_member && bodiless).then(|| replay(&parts));
+    let outbound = Request::from_parts(parts, Either::Left(body));
 
-    let exchange = send(
-        &shared.transport,
-        &route.settings,
-        &backend,
-        outbound,
-        upgrade,
-    );
-    let result = match tokio::time::timeout(route.settings.request_timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(Failure::TimedOut),
-    };
+    let mut backend = backend;
+    let mut result = attempt(&shared, route, id, &backend, outbound, upgrade).await;
+    if let (Err(Failure::TimedOut), Some(again)) = (&result, retry) {
+        if let Some(other) = route.pool.pick(Some(&backend)) {
+            shared.emit(Event::RequestRouted {
+                id,
+                rule: route.rule.clone(),
+                backend: other.clone(),
+                upgrade,
+                path: path.clone(),
+            });
+            backend = other;
+            result = attempt(&shared, route, id, &backend, again, upgrade).await;
+        }
+    }
     let mut resp = match result {
         Ok(resp) => resp,
-        Err(Failure::Unreachable(error)) => {
-            shared.emit(Event::BackendError {
-                id,
-                backend: backend.clone(),
-                error,
-            });
-            return Ok(gateway_response(
-                StatusCode::BAD_GATEWAY,
-                "backend unreachable",
-            ));
+        Err(Failure::Unreachable(_)) => {
+            return Ok(gateway_response(StatusCode::BAD_GATEWAY, "backend unreachable"));
         }
         Err(Failure::TimedOut) => {
-            shared.emit(Event::BackendError {
-                id,
-                backend: backend.clone(),
-                error: "no response within the request timeout".into(),
-            });
-            return Ok(gateway_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                "backend timed out",
-            ));
+            let status = StatusCode::from_u16(route.on_timeout.status).unwrap_or(StatusCode::GATEWAY_TIMEOUT);
+            return Ok(gateway_response(status, "backend timed out"));
         }
     };
 
@@ -258,10 +330,13 @@ pub(crate) async fn handle<T: Transport>(
             });
             let backend_upgrade = hyper::upgrade::on(&mut resp);
             let session_shared = Arc::clone(&shared);
+            let policy = route.session;
+            let (registered, dropped) = shared.registry.register(id, backend.clone());
             tokio::spawn(async move {
+                let _registered = registered;
                 let outcome = match (client_upgrade.await, backend_upgrade.await) {
                     (Ok(client), Ok(backend)) => {
-                        tunnel::relay(TokioIo::new(client), TokioIo::new(backend)).await
+                        tunnel::relay(TokioIo::new(client), TokioIo::new(backend), policy, dropped).await
                     }
                     (Err(e), _) => failed_upgrade(Side::Client, &e),
                     (_, Err(e)) => failed_upgrade(Side::Backend, &e),
@@ -275,10 +350,7 @@ pub(crate) async fn handle<T: Transport>(
                 });
             });
             let (parts, _) = resp.into_parts();
-            Ok(Response::from_parts(
-                parts,
-                Either::Right(Full::new(Bytes::new())),
-            ))
+            Ok(Response::from_parts(parts, Either::Right(Full::new(Bytes::new()))))
         }
         _ => {
             if upgrade {
@@ -316,7 +388,7 @@ async fn send<T: Transport>(
     transport: &T,
     settings: &Settings,
     backend: &BackendAddr,
-    req: Request<Incoming>,
+    req: Request<Outbound>,
     upgrade: bool,
 ) -> Result<Response<Incoming>, Failure> {
     let stream = transport

@@ -21,8 +21,12 @@ use crate::event::{Event, Events};
 use crate::head::{self, Head};
 use crate::io::{MaybeTls, Prefixed};
 use crate::proxy::{self, Conn, Pool, Route, Settings, Shared};
+use crate::registry::GatewayHandle;
+use crate::rewrite::Rewrite;
+use crate::session::{Overrides, SessionPolicy};
 use crate::tls::{self, TlsError};
 use crate::transport::{Listener, Transport};
+use crate::waf::Waf;
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +88,7 @@ impl<T: Transport> std::fmt::Debug for Gateway<T> {
 
 impl<T: Transport> Gateway<T> {
     /// Validates `config`, loads its TLS material and binds every listener.
-    pub async fn bind(
-        config: Config,
-        transport: T,
-        events: Events,
-    ) -> Result<Gateway<T>, GatewayError> {
+    pub async fn bind(config: Config, transport: T, events: Events) -> Result<Gateway<T>, GatewayError> {
         let config = config.validated("config")?;
         let shared = Arc::new(Shared::new(transport, events));
         let mut listeners = Vec::new();
@@ -101,12 +101,12 @@ impl<T: Transport> Gateway<T> {
             let route = Arc::new(build_route(&config, rule)?);
             let tls = match (listener.protocol, &listener.tls_cert, &listener.tls_key) {
                 (Protocol::Https, Some(cert), Some(key)) => {
-                    let server =
-                        tls::server_config(&config.resolve_path(cert), &config.resolve_path(key))
-                            .map_err(|source| GatewayError::ListenerTls {
+                    let server = tls::server_config(&config.resolve_path(cert), &config.resolve_path(key)).map_err(
+                        |source| GatewayError::ListenerTls {
                             listener: listener.name.clone(),
                             source,
-                        })?;
+                        },
+                    )?;
                     Some(tokio_rustls::TlsAcceptor::from(server))
                 }
                 _ => None,
@@ -147,18 +147,21 @@ impl<T: Transport> Gateway<T> {
 
     /// Each listener's name and the address it actually bound.
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.listeners
-            .iter()
-            .map(|l| (l.name.clone(), l.addr))
-            .collect()
+        self.listeners.iter().map(|l| (l.name.clone(), l.addr)).collect()
+    }
+
+    /// A handle for maintenance and session counts; valid while the
+    /// gateway runs.
+    pub fn handle(&self) -> GatewayHandle {
+        GatewayHandle {
+            registry: std::sync::Arc::clone(&self.shared.registry),
+            events: std::sync::Arc::clone(&self.shared.events.0),
+        }
     }
 
     /// The bound address of the listener called `name`.
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.listeners
-            .iter()
-            .find(|l| l.name == name)
-            .map(|l| l.addr)
+        self.listeners.iter().find(|l| l.name == name).map(|l| l.addr)
     }
 
     /// Serves every listener until the future is dropped.
@@ -191,13 +194,27 @@ fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<Rout
         .iter()
         .map(|a| BackendAddr::parse(a).expect("validate() guarantees addresses parse"))
         .collect();
+    let behaviour = config.profile.behaviour();
+    let request_timeout = config.request_timeout(settings);
+    let overrides = Overrides {
+        idle_timeout: config.idle_timeout.map(|d| d.get()),
+        max_lifetime: config.max_lifetime.map(|d| d.get()),
+    };
+    let waf = rule
+        .waf
+        .as_ref()
+        .and_then(|name| config.waf_policies.iter().find(|p| &p.name == name))
+        .map(|policy| Waf::compile(policy).expect("validate() guarantees WAF rules compile"));
+    let rewrite = rule
+        .rewrites
+        .as_ref()
+        .and_then(|name| config.rewrite_sets.iter().find(|r| &r.name == name))
+        .map(|set| Rewrite::compile(set).expect("validate() guarantees rewrite sets compile"));
     let tls = match (settings.protocol, &settings.trusted_ca) {
         (Protocol::Https, Some(ca)) => {
-            let client = tls::client_config(&config.resolve_path(ca)).map_err(|source| {
-                GatewayError::BackendTls {
-                    settings: settings.name.clone(),
-                    source,
-                }
+            let client = tls::client_config(&config.resolve_path(ca)).map_err(|source| GatewayError::BackendTls {
+                settings: settings.name.clone(),
+                source,
             })?;
             Some(tokio_rustls::TlsConnector::from(client))
         }
@@ -206,21 +223,23 @@ fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<Rout
     Ok(Route {
         rule: rule.name.clone(),
         pool: Pool::new(members),
+        session: SessionPolicy::resolve(&behaviour, request_timeout, overrides),
+        on_timeout: behaviour.http_timeout,
+        caching: rule.caching,
+        waf,
+        rewrite,
         settings: Settings {
-            request_timeout: settings.request_timeout.get(),
-            host_override: settings.host_override.as_deref().map(|h| {
-                HeaderValue::from_str(h).expect("validate() guarantees a valid host_override")
-            }),
+            request_timeout,
+            host_override: settings
+                .host_override
+                .as_deref()
+                .map(|h| HeaderValue::from_str(h).expect("validate() guarantees a valid host_override")),
             tls,
         },
     })
 }
 
-async fn accept_loop<T: Transport>(
-    shared: Arc<Shared<T>>,
-    limits: Limits,
-    mut listener: BoundListener<T::Listener>,
-) {
+async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut listener: BoundListener<T::Listener>) {
     loop {
         match listener.socket.accept().await {
             Ok((stream, peer)) => {
@@ -264,13 +283,7 @@ async fn serve_connection<T: Transport>(
             }
         }
     };
-    let prefix = match head::read_head(
-        &mut stream,
-        limits.max_header_bytes,
-        limits.header_read_timeout,
-    )
-    .await
-    {
+    let prefix = match head::read_head(&mut stream, limits.max_header_bytes, limits.header_read_timeout).await {
         Head::Complete(bytes) => bytes,
         Head::TooLarge => {
             let _ = stream
@@ -280,9 +293,7 @@ async fn serve_connection<T: Transport>(
             return;
         }
         Head::TimedOut => {
-            let _ = stream
-                .write_all(&head::bare_response(408, "Request Timeout"))
-                .await;
+            let _ = stream.write_all(&head::bare_response(408, "Request Timeout")).await;
             let _ = stream.shutdown().await;
             return;
         }

@@ -34,11 +34,7 @@ pub trait Transport: Clone + Send + Sync + 'static {
     fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
 
     /// Connects to `host:port`; the host is resolved by the transport.
-    fn connect(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Stream>> + Send;
 }
 
 /// Real sockets through tokio.

@@ -26,8 +26,7 @@ async fn malformed_request_line_is_400() {
 
 #[tokio::test]
 async fn malformed_header_is_400() {
-    let (status, raw, _) =
-        answer("GET / HTTP/1.1\r\nHost: h\r\nbad header line\r\n\r\n".into()).await;
+    let (status, raw, _) = answer("GET / HTTP/1.1\r\nHost: h\r\nbad header line\r\n\r\n".into()).await;
     assert_eq!(status, 400, "{raw}");
 }
 
@@ -46,20 +45,13 @@ async fn wrong_websocket_version_is_426_naming_13() {
     );
     let (status, raw, reached) = answer(req).await;
     assert_eq!(status, 426, "{raw}");
-    assert!(
-        raw.to_ascii_lowercase()
-            .contains("sec-websocket-version: 13"),
-        "{raw}"
-    );
+    assert!(raw.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{raw}");
     assert_eq!(reached, 0, "answered by the gateway");
 }
 
 #[tokio::test]
 async fn oversized_headers_are_431() {
-    let req = format!(
-        "GET / HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(64 * 1024)
-    );
+    let req = format!("GET / HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "a".repeat(64 * 1024));
     let (status, raw, reached) = answer(req).await;
     assert_eq!(status, 431, "{raw}");
     assert_eq!(reached, 0);

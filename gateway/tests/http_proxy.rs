@@ -12,10 +12,7 @@ use hyper_util::rt::TokioIo;
 use support::*;
 
 /// Sends one request over a fresh connection with hyper's client.
-async fn send(
-    addr: std::net::SocketAddr,
-    req: Request<Full<Bytes>>,
-) -> (http::response::Parts, Bytes) {
+async fn send(addr: std::net::SocketAddr, req: Request<Full<Bytes>>) -> (http::response::Parts, Bytes) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -41,11 +38,7 @@ async fn method_path_query_headers_and_body_are_forwarded() {
         .unwrap();
     let (parts, body) = send(gw.addr, req).await;
     assert_eq!(parts.status, StatusCode::OK);
-    assert_eq!(
-        &body[..],
-        b"{\"qty\":3}",
-        "the body went to the backend and back"
-    );
+    assert_eq!(&body[..], b"{\"qty\":3}", "the body went to the backend and back");
     assert_eq!(parts.headers["x-echo-method"], "POST");
     assert_eq!(parts.headers["x-echo-uri"], "/orders/7?expand=items&x=1");
 
@@ -54,22 +47,11 @@ async fn method_path_query_headers_and_body_are_forwarded() {
     assert_eq!(req.method, "POST");
     assert_eq!(req.uri, "/orders/7?expand=items&x=1");
     assert_eq!(req.body_len, 9);
-    assert_eq!(
-        req.header("host"),
-        Some("shop.example"),
-        "Host is preserved"
-    );
+    assert_eq!(req.header("host"), Some("shop.example"), "Host is preserved");
     assert_eq!(req.header("x-request-id"), Some("abc-123"));
-    assert_eq!(
-        req.header("x-forwarded-for"),
-        Some("198.51.100.9, 127.0.0.1")
-    );
+    assert_eq!(req.header("x-forwarded-for"), Some("198.51.100.9, 127.0.0.1"));
     assert_eq!(req.header("x-forwarded-proto"), Some("http"));
-    assert_eq!(
-        req.header("x-hop"),
-        None,
-        "headers named in Connection are hop-by-hop"
-    );
+    assert_eq!(req.header("x-hop"), None, "headers named in Connection are hop-by-hop");
     assert_eq!(req.header("keep-alive"), None);
 }
 
@@ -85,10 +67,7 @@ async fn host_override_replaces_host() {
         .unwrap();
     let (parts, _) = send(gw.addr, req).await;
     assert_eq!(parts.status, StatusCode::OK);
-    assert_eq!(
-        backend.seen.requests()[0].header("host"),
-        Some("chat.internal")
-    );
+    assert_eq!(backend.seen.requests()[0].header("host"), Some("chat.internal"));
 }
 
 #[tokio::test]
@@ -96,10 +75,7 @@ async fn requests_round_robin_over_the_pool() {
     let (a, b) = (backend().await, backend().await);
     let gw = gateway(config_for(&[a.addr, b.addr])).await;
     for _ in 0..4 {
-        let req = Request::get("/")
-            .header("host", "h")
-            .body(Full::default())
-            .unwrap();
+        let req = Request::get("/").header("host", "h").body(Full::default()).unwrap();
         send(gw.addr, req).await;
     }
     assert_eq!((a.seen.requests().len(), b.seen.requests().len()), (2, 2));
@@ -114,17 +90,12 @@ async fn unreachable_backend_is_502() {
         .local_addr()
         .unwrap();
     let gw = gateway(config_for(&[closed])).await;
-    let req = Request::get("/")
-        .header("host", "h")
-        .body(Full::default())
-        .unwrap();
+    let req = Request::get("/").header("host", "h").body(Full::default()).unwrap();
     let (parts, _) = send(gw.addr, req).await;
     assert_eq!(parts.status, StatusCode::BAD_GATEWAY);
     let events = gw.events.lock().unwrap();
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, gateway::Event::BackendError { .. })),
+        events.iter().any(|e| matches!(e, gateway::Event::BackendError { .. })),
         "{events:?}"
     );
 }
@@ -153,9 +124,6 @@ async fn https_backend_is_verified_against_trusted_ca() {
     config.backend_settings[0].protocol = gateway::config::Protocol::Https;
     config.backend_settings[0].trusted_ca = Some(other.ca.clone());
     let gw = gateway(config).await;
-    let req = Request::get("/")
-        .header("host", "h")
-        .body(Full::default())
-        .unwrap();
+    let req = Request::get("/").header("host", "h").body(Full::default()).unwrap();
     assert_eq!(send(gw.addr, req).await.0.status, StatusCode::BAD_GATEWAY);
 }

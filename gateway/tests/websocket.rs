@@ -45,11 +45,9 @@ async fn a_declined_upgrade_is_returned_unchanged() {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 4096];
         let _ = s.read(&mut buf).await;
-        s.write_all(
-            b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden",
-        )
-        .await
-        .unwrap();
+        s.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden")
+            .await
+            .unwrap();
     });
     let gw = gateway(config_for(&[addr])).await;
     let raw = raw_exchange(
@@ -58,9 +56,6 @@ async fn a_declined_upgrade_is_returned_unchanged() {
     )
     .await;
     assert_eq!(status_of(&raw), 403, "{raw}");
-    assert!(
-        raw.to_ascii_lowercase().contains("x-reason: policy"),
-        "{raw}"
-    );
+    assert!(raw.to_ascii_lowercase().contains("x-reason: policy"), "{raw}");
     assert!(raw.ends_with("forbidden"), "{raw}");
 }

@@ -155,10 +155,7 @@ pub async fn connect<T: Transport>(
     let stream = match transport.connect(host, port).await {
         Ok(s) => s,
         Err(e) => {
-            trace.record(
-                name,
-                format!("connect to {host}:{port} failed: {}", e.kind()),
-            );
+            trace.record(name, format!("connect to {host}:{port} failed: {}", e.kind()));
             return Err(ConnectError::Connect(e));
         }
     };
@@ -207,10 +204,7 @@ pub async fn open<S: Stream>(
         }
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
-            trace.record(
-                name,
-                format!("handshake {} answered {status}", options.path),
-            );
+            trace.record(name, format!("handshake {} answered {status}", options.path));
             Err(ConnectError::Status(status))
         }
         Err(e) => {
@@ -256,14 +250,11 @@ impl<S: Stream> WsClient<S> {
                 self.trace.record(&self.name, format!("closed code={code}"));
                 // Let tungstenite finish the closing handshake; the session
                 // is over for the caller either way.
-                let _ =
-                    tokio::time::timeout(std::time::Duration::from_secs(1), self.ws.close(None))
-                        .await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.ws.close(None)).await;
                 Received::Closed(code)
             }
             Some(Ok(msg)) => {
-                self.trace
-                    .record(&self.name, format!("recv {}", describe(&msg)));
+                self.trace.record(&self.name, format!("recv {}", describe(&msg)));
                 Received::Message(msg)
             }
             Some(Err(_)) | None => Received::Closed(self.ended()),
@@ -289,10 +280,8 @@ impl<S: Stream> WsClient<S> {
 
     fn ended(&mut self) -> u16 {
         *self.close_code.get_or_insert_with(|| {
-            self.trace.record(
-                &self.name,
-                format!("closed code={ABNORMAL_CLOSURE} (no close frame)"),
-            );
+            self.trace
+                .record(&self.name, format!("closed code={ABNORMAL_CLOSURE} (no close frame)"));
             ABNORMAL_CLOSURE
         })
     }

@@ -15,9 +15,7 @@ pub struct SimListener(turmoil::net::TcpListener);
 
 impl std::fmt::Debug for SimListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SimListener")
-            .field(&self.0.local_addr().ok())
-            .finish()
+        f.debug_tuple("SimListener").field(&self.0.local_addr().ok()).finish()
     }
 }
 

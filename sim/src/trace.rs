@@ -61,10 +61,7 @@ impl Trace {
             source: source.to_string(),
             event: event.into(),
         };
-        self.lines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(line);
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
     }
 
     /// A copy of every line so far.

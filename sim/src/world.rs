@@ -42,12 +42,7 @@ pub struct RunError {
 
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- trace ---\n{}",
-            self.message,
-            self.trace.render()
-        )
+        write!(f, "{}\n--- trace ---\n{}", self.message, self.trace.render())
     }
 }
 

@@ -24,15 +24,10 @@ async fn text_binary_and_large_messages<T: Transport>(mut env: Env<T>) -> TestRe
         c.send(msg.clone())
             .await
             .map_err(|code| format!("send failed, close {code}"))?;
-        let echoed = c
-            .recv_data()
-            .await
-            .map_err(|code| format!("closed {code}"))?;
+        let echoed = c.recv_data().await.map_err(|code| format!("closed {code}"))?;
         assert_eq!(echoed, msg, "echoed message differs");
     }
-    c.close(1000)
-        .await
-        .map_err(|code| format!("close failed {code}"))?;
+    c.close(1000).await.map_err(|code| format!("close failed {code}"))?;
     assert_eq!(c.recv().await, Received::Closed(1000));
     Ok(())
 }
@@ -53,9 +48,7 @@ async fn ping_gets_pong<T: Transport>(mut env: Env<T>) -> TestResult {
 async fn client_close_code_comes_back<T: Transport>(mut env: Env<T>) -> TestResult {
     let options = env.options("/chat");
     let mut c = env.connect("c1", &options).await?;
-    c.close(4000)
-        .await
-        .map_err(|code| format!("close failed {code}"))?;
+    c.close(4000).await.map_err(|code| format!("close failed {code}"))?;
     assert_eq!(c.recv().await, Received::Closed(4000));
     Ok(())
 }
@@ -71,7 +64,9 @@ async fn subprotocol_is_negotiated<T: Transport>(mut env: Env<T>) -> TestResult 
         .map(|(_, v)| v.clone());
     assert_eq!(
         accept,
-        Some(tokio_tungstenite::tungstenite::handshake::derive_accept_key(options.key.as_bytes())),
+        Some(tokio_tungstenite::tungstenite::handshake::derive_accept_key(
+            options.key.as_bytes()
+        )),
         "the backend's Sec-WebSocket-Accept reaches the client intact"
     );
     Ok(())
@@ -94,14 +89,8 @@ async fn handshake_arrives_intact<T: Transport>(mut env: Env<T>) -> TestResult {
     assert_eq!(req.header("connection"), Some("Upgrade"));
     assert_eq!(req.header("sec-websocket-key"), Some(options.key.as_str()));
     assert_eq!(req.header("sec-websocket-version"), Some("13"));
-    assert_eq!(
-        req.header("sec-websocket-protocol"),
-        Some("chat, superchat")
-    );
-    assert_eq!(
-        req.header("sec-websocket-extensions"),
-        Some("x-test-extension")
-    );
+    assert_eq!(req.header("sec-websocket-protocol"), Some("chat, superchat"));
+    assert_eq!(req.header("sec-websocket-extensions"), Some("x-test-extension"));
     assert_eq!(req.header("origin"), Some("https://example.com"));
     assert_eq!(req.header("x-custom"), Some("kept"));
     assert_eq!(req.header("x-forwarded-proto"), Some("http"));
@@ -127,9 +116,7 @@ async fn fifty_sessions_keep_order<T: Transport>(mut env: Env<T>) -> TestResult 
                 other => return Err(format!("session {s}: expected {text:?}, got {other:?}")),
             }
         }
-        c.close(1000)
-            .await
-            .map_err(|code| format!("close: {code}"))?;
+        c.close(1000).await.map_err(|code| format!("close: {code}"))?;
         Ok::<_, String>(())
     });
     for result in join_all(sessions).await {

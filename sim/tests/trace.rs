@@ -17,7 +17,7 @@ fn config() -> Config {
         ProfileName::ApplicationGateway,
         "0.0.0.0:80".parse().unwrap(),
         vec!["b1:9001".into(), "b2:9001".into()],
-        gateway::config::Duration::from_secs(20),
+        Some(gateway::config::Duration::from_secs(20)),
     )
 }
 
@@ -31,16 +31,8 @@ fn chat_world(seed: u64) -> World {
     for (i, name) in ["c1", "c2", "c3"].into_iter().enumerate() {
         world.client(name, move |mut env| async move {
             tokio::time::sleep(Duration::from_secs(i as u64)).await;
-            let options =
-                ClientOptions::new("chat.example", "/chat", &mut env.rng).subprotocols(&["chat"]);
-            let mut c = client::connect(
-                &env.transport,
-                &env.name,
-                ("gateway", 80),
-                &options,
-                &env.trace,
-            )
-            .await?;
+            let options = ClientOptions::new("chat.example", "/chat", &mut env.rng).subprotocols(&["chat"]);
+            let mut c = client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
             for n in 0..3 {
                 c.send(Message::text(format!("{} says {n}", env.name)))
                     .await
@@ -48,9 +40,7 @@ fn chat_world(seed: u64) -> World {
                 c.recv_data().await.map_err(|c| format!("closed {c}"))?;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            c.close(4000 + i as u16)
-                .await
-                .map_err(|c| format!("closed {c}"))?;
+            c.close(4000 + i as u16).await.map_err(|c| format!("closed {c}"))?;
             assert_eq!(c.recv().await, Received::Closed(4000 + i as u16));
             Ok(())
         });
@@ -83,31 +73,19 @@ fn different_seeds_draw_different_keys() {
             "b1",
             9001,
             EchoOptions {
-                observer: std::sync::Arc::new(move |e| {
-                    observed.lock().unwrap().push(format!("{e:?}"))
-                }),
+                observer: std::sync::Arc::new(move |e| observed.lock().unwrap().push(format!("{e:?}"))),
                 ..EchoOptions::default()
             },
         );
         world.gateway("gateway", config());
         world.client("c1", |mut env| async move {
             let options = ClientOptions::new("h", "/", &mut env.rng);
-            client::connect(
-                &env.transport,
-                &env.name,
-                ("gateway", 80),
-                &options,
-                &env.trace,
-            )
-            .await?;
+            client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
             Ok(())
         });
         world.run().unwrap();
         let events = seen.lock().unwrap().clone();
-        events
-            .into_iter()
-            .find(|e| e.contains("sec-websocket-key"))
-            .unwrap()
+        events.into_iter().find(|e| e.contains("sec-websocket-key")).unwrap()
     };
     assert_eq!(key_for(1), key_for(1));
     assert_ne!(key_for(1), key_for(2));
@@ -133,13 +111,8 @@ fn slow_headers_get_408_exactly_at_the_header_read_timeout() {
         // The 10 s header timeout, plus the link latency between the
         // gateway's accept (where its deadline starts) and the client's
         // send, as this world's 1 ms ticks deliver it. Virtual time, so exact.
-        assert_eq!(
-            waited,
-            Duration::from_millis(10_001),
-            "answered at {waited:?}"
-        );
-        env.trace
-            .record(&env.name, format!("got 408 after {waited:?}"));
+        assert_eq!(waited, Duration::from_millis(10_001), "answered at {waited:?}");
+        env.trace.record(&env.name, format!("got 408 after {waited:?}"));
         Ok(())
     });
     world.run().unwrap();

@@ -41,9 +41,7 @@ impl std::str::FromStr for Duration {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         humantime::parse_duration(s.trim())
             .map(Duration)
-            .map_err(|e| {
-                format!("expected a duration such as \"20s\", \"5m\" or \"4h\", found {s:?} ({e})")
-            })
+            .map_err(|e| format!("expected a duration such as \"20s\", \"5m\" or \"4h\", found {s:?} ({e})"))
     }
 }
 

@@ -81,9 +81,8 @@ impl ConfigError {
         let diagnostics = issues
             .into_iter()
             .map(|issue| {
-                let position = source.and_then(|src| {
-                    locate::span_of(src, &issue.key).map(|span| locate::line_col(src, span.start))
-                });
+                let position = source
+                    .and_then(|src| locate::span_of(src, &issue.key).map(|span| locate::line_col(src, span.start)));
                 Diagnostic {
                     origin: origin.to_string(),
                     position,

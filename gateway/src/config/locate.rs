@@ -66,9 +66,7 @@ pub fn span_of(source: &str, path: &KeyPath) -> Option<Range<usize>> {
     let mut current = DeValue::Table(doc.into_inner());
     for seg in &path.0 {
         let next = match (seg, &current) {
-            (Seg::Key(k), DeValue::Table(t)) => {
-                t.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v)
-            }
+            (Seg::Key(k), DeValue::Table(t)) => t.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v),
             (Seg::Index(i), DeValue::Array(a)) => a.get(*i),
             _ => None,
         }
@@ -95,10 +93,7 @@ pub fn path_at(source: &str, offset: usize) -> KeyPath {
         match value {
             DeValue::Table(t) => t.iter().any(|(key, v)| {
                 path.push(Seg::Key(key.get_ref().to_string()));
-                if walk(v.get_ref(), offset, path)
-                    || hit(key.span(), offset)
-                    || hit(v.span(), offset)
-                {
+                if walk(v.get_ref(), offset, path) || hit(key.span(), offset) || hit(v.span(), offset) {
                     return true;
                 }
                 path.pop();
@@ -128,11 +123,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let before = source.get(..offset).unwrap_or(source);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before
-        .get(line_start..)
-        .map(|s| s.chars().count())
-        .unwrap_or(0)
-        + 1;
+    let column = before.get(line_start..).map(|s| s.chars().count()).unwrap_or(0) + 1;
     (line, column)
 }
 

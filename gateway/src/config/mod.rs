@@ -45,6 +45,10 @@ pub struct Config {
     /// The largest request head accepted (431 above).
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// Overrides the profile's session idle timeout (for every route).
+    pub idle_timeout: Option<Duration>,
+    /// Overrides the profile's maximum session lifetime.
+    pub max_lifetime: Option<Duration>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -55,6 +59,10 @@ pub struct Config {
     pub probes: Vec<ProbeConfig>,
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    #[serde(default)]
+    pub waf_policies: Vec<WafPolicyConfig>,
+    #[serde(default)]
+    pub rewrite_sets: Vec<RewriteSetConfig>,
     /// Directory that relative paths (certificates, keys, CAs) resolve
     /// against: the config file's own directory, or the working directory
     /// for a config built from flags.
@@ -92,8 +100,9 @@ pub struct BackendSettingsConfig {
     pub name: String,
     #[serde(default)]
     pub protocol: Protocol,
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: Duration,
+    /// How long the backend may take to answer; the profile's default
+    /// (20 s, or Front Door's 30 s origin response timeout) when unset.
+    pub request_timeout: Option<Duration>,
     /// Replaces the client's `Host` on requests to the backend.
     pub host_override: Option<String>,
     /// Name of a `[[probes]]` entry; the profile's default probe otherwise.
@@ -131,6 +140,85 @@ pub struct RuleConfig {
     pub listener: String,
     pub pool: String,
     pub settings: String,
+    /// Front Door route caching. With it on, the Upgrade header is not
+    /// forwarded, so WebSocket upgrades through this route fail (doc 002).
+    /// wsgate does not cache responses; the flag models only that effect.
+    #[serde(default)]
+    pub caching: bool,
+    /// Name of a `[[waf_policies]]` entry checked on every request (and so
+    /// on the WebSocket handshake, never after it).
+    pub waf: Option<String>,
+    /// Name of a `[[rewrite_sets]]` entry applied to requests
+    /// (application-gateway only).
+    pub rewrites: Option<String>,
+}
+
+/// A web application firewall policy: custom rules, first match decides.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafPolicyConfig {
+    pub name: String,
+    #[serde(default)]
+    pub rules: Vec<WafRuleConfig>,
+}
+
+/// One WAF custom rule.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafRuleConfig {
+    pub name: String,
+    /// What the rule looks at.
+    #[serde(rename = "match")]
+    pub target: WafTarget,
+    /// The header to inspect when `match = "header"`.
+    pub header: Option<String>,
+    /// Matches when the target contains this text.
+    pub contains: Option<String>,
+    /// Matches when the target matches this regular expression.
+    pub regex: Option<String>,
+    pub action: WafAction,
+}
+
+/// The part of a request a WAF rule inspects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WafTarget {
+    Path,
+    Query,
+    Header,
+}
+
+/// What a matching WAF rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WafAction {
+    /// Answer 403; the request never reaches a backend.
+    Block,
+    /// Let the request through without checking later rules.
+    Allow,
+}
+
+/// Header and URL rewrites applied to requests before they are forwarded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteSetConfig {
+    pub name: String,
+    /// Headers set on the request (replacing any value it had).
+    #[serde(default)]
+    pub set_request_headers: std::collections::BTreeMap<String, String>,
+    /// Headers removed from the request.
+    #[serde(default)]
+    pub remove_request_headers: Vec<String>,
+    /// A path rewrite; the query string is kept.
+    pub url_path: Option<UrlPathRewrite>,
+}
+
+/// Rewrites a path matching `pattern` to `replacement` (`$1` for groups).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlPathRewrite {
+    pub pattern: String,
+    pub replacement: String,
 }
 
 /// Plain or TLS, for listeners, backends and probes.
@@ -157,10 +245,6 @@ fn default_header_read_timeout() -> Duration {
 }
 fn default_max_header_bytes() -> usize {
     DEFAULT_MAX_HEADER_BYTES
-}
-/// The documents' default request timeout for backend settings.
-pub fn default_request_timeout() -> Duration {
-    Duration::from_secs(20)
 }
 fn default_probe_path() -> String {
     "/".to_string()
@@ -192,8 +276,7 @@ impl Config {
     /// Parses and validates a config held in memory. `origin` names it in
     /// error messages (usually the file path).
     pub fn from_toml(source: &str, origin: &str, base_dir: PathBuf) -> Result<Config, ConfigError> {
-        let mut config: Config =
-            toml::from_str(source).map_err(|err| ConfigError::from_parse(origin, source, &err))?;
+        let mut config: Config = toml::from_str(source).map_err(|err| ConfigError::from_parse(origin, source, &err))?;
         config.base_dir = base_dir;
         config
             .validate()
@@ -220,6 +303,14 @@ impl Config {
         Ok(self)
     }
 
+    /// The request timeout of `settings`: its own, or the profile's default.
+    pub fn request_timeout(&self, settings: &BackendSettingsConfig) -> std::time::Duration {
+        settings
+            .request_timeout
+            .map(Duration::get)
+            .unwrap_or(self.profile.behaviour().default_request_timeout)
+    }
+
     /// Resolves a path from the config against the config's directory.
     pub fn resolve_path(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
@@ -235,12 +326,14 @@ impl Config {
         profile: ProfileName,
         listen: SocketAddr,
         backends: Vec<String>,
-        request_timeout: Duration,
+        request_timeout: Option<Duration>,
     ) -> Config {
         Config {
             profile,
             header_read_timeout: default_header_read_timeout(),
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            idle_timeout: None,
+            max_lifetime: None,
             listeners: vec![ListenerConfig {
                 name: "default".into(),
                 protocol: Protocol::Http,
@@ -266,7 +359,12 @@ impl Config {
                 listener: "default".into(),
                 pool: "default".into(),
                 settings: "default".into(),
+                caching: false,
+                waf: None,
+                rewrites: None,
             }],
+            waf_policies: Vec::new(),
+            rewrite_sets: Vec::new(),
             base_dir: PathBuf::from("."),
         }
     }

@@ -76,8 +76,8 @@ fn the_design_example_loads() {
     let config = load(GOOD).unwrap();
     assert_eq!(config.profile, ProfileName::ApplicationGateway);
     assert_eq!(
-        config.backend_settings[0].request_timeout.get().as_secs(),
-        20
+        config.backend_settings[0].request_timeout,
+        Some(Duration::from_secs(20))
     );
     assert_eq!(config.probes[0].match_status, ["200-399"]);
 }
@@ -128,8 +128,7 @@ fn unknown_probe_reference() {
 
 #[test]
 fn duplicate_names() {
-    let src =
-        format!("{GOOD}\n[[backend_pools]]\nname = \"chat\"\naddresses = [\"127.0.0.1:9003\"]\n");
+    let src = format!("{GOOD}\n[[backend_pools]]\nname = \"chat\"\naddresses = [\"127.0.0.1:9003\"]\n");
     let d = one_error(&src);
     let second = src.rfind("name = \"chat\"").unwrap();
     let line = src[..second].matches('\n').count() + 1;
@@ -140,10 +139,7 @@ fn duplicate_names() {
 
 #[test]
 fn https_listener_without_certificate() {
-    let src = GOOD.replace(
-        "protocol = \"http\"\naddress",
-        "protocol = \"https\"\naddress",
-    );
+    let src = GOOD.replace("protocol = \"http\"\naddress", "protocol = \"https\"\naddress");
     let err = load(&src).unwrap_err();
     let keys: Vec<_> = err.diagnostics().iter().map(|d| d.key.as_str()).collect();
     assert_eq!(keys, ["listeners[0]", "listeners[0]"], "{err}");
@@ -177,17 +173,8 @@ fn zero_duration() {
 fn unknown_profile() {
     let src = GOOD.replace("\"application-gateway\"", "\"azure-gateway\"");
     let d = one_error(&src);
-    assert_at(
-        &d,
-        &src,
-        "profile =",
-        "profile",
-        "unknown variant `azure-gateway`",
-    );
-    assert!(
-        d.message.contains("front-door"),
-        "lists the valid profiles: {d}"
-    );
+    assert_at(&d, &src, "profile =", "profile", "unknown variant `azure-gateway`");
+    assert!(d.message.contains("front-door"), "lists the valid profiles: {d}");
 }
 
 #[test]
@@ -279,16 +266,13 @@ fn configs_built_from_flags_are_validated_too() {
         ProfileName::FrontDoor,
         "127.0.0.1:0".parse().unwrap(),
         vec!["no-port".into()],
-        Duration::from_secs(0),
+        Some(Duration::from_secs(0)),
     );
     let err = config.validated("--flags").unwrap_err();
     let keys: Vec<_> = err.diagnostics().iter().map(|d| d.key.clone()).collect();
     assert_eq!(
         keys,
-        [
-            "backend_pools[0].addresses[0]",
-            "backend_settings[0].request_timeout"
-        ]
+        ["backend_pools[0].addresses[0]", "backend_settings[0].request_timeout"]
     );
     assert!(err.to_string().starts_with("--flags: "), "{err}");
 }
@@ -297,8 +281,7 @@ fn configs_built_from_flags_are_validated_too() {
 fn a_missing_file_names_its_path() {
     let err = Config::load(std::path::Path::new("/nonexistent/gw.toml")).unwrap_err();
     assert!(
-        err.to_string()
-            .starts_with("/nonexistent/gw.toml: cannot read"),
+        err.to_string().starts_with("/nonexistent/gw.toml: cannot read"),
         "{err}"
     );
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{BackendAddr, Config, KeyPath, Protocol, MIN_MAX_HEADER_BYTES};
+use super::{BackendAddr, Config, KeyPath, Protocol, WafTarget, MIN_MAX_HEADER_BYTES};
 
 /// One problem in a config, before it is located in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,14 @@ impl Issue {
 pub(super) fn check(config: &Config) -> Vec<Issue> {
     let mut issues = Vec::new();
 
+    for (key, value) in [
+        ("idle_timeout", config.idle_timeout),
+        ("max_lifetime", config.max_lifetime),
+    ] {
+        if value.is_some_and(|d| d.is_zero()) {
+            issues.push(zero(KeyPath::root().key(key)));
+        }
+    }
     if config.header_read_timeout.is_zero() {
         issues.push(zero(KeyPath::root().key("header_read_timeout")));
     }
@@ -59,20 +67,12 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
     );
     names(
         "backend_pools",
-        config
-            .backend_pools
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect(),
+        config.backend_pools.iter().map(|p| p.name.as_str()).collect(),
         &mut issues,
     );
     names(
         "backend_settings",
-        config
-            .backend_settings
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect(),
+        config.backend_settings.iter().map(|s| s.name.as_str()).collect(),
         &mut issues,
     );
     names(
@@ -85,6 +85,18 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
         config.rules.iter().map(|r| r.name.as_str()).collect(),
         &mut issues,
     );
+    names(
+        "waf_policies",
+        config.waf_policies.iter().map(|p| p.name.as_str()).collect(),
+        &mut issues,
+    );
+    names(
+        "rewrite_sets",
+        config.rewrite_sets.iter().map(|r| r.name.as_str()).collect(),
+        &mut issues,
+    );
+    check_waf(config, &mut issues);
+    check_rewrites(config, &mut issues);
 
     if config.listeners.is_empty() {
         issues.push(Issue::new(
@@ -98,10 +110,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
         if let Some(first) = addresses.insert(listener.address, i) {
             issues.push(Issue::new(
                 at.clone().key("address"),
-                format!(
-                    "address {} is already used by listeners[{first}]",
-                    listener.address
-                ),
+                format!("address {} is already used by listeners[{first}]", listener.address),
             ));
         }
         match listener.protocol {
@@ -139,10 +148,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
     for (i, pool) in config.backend_pools.iter().enumerate() {
         let at = KeyPath::item("backend_pools", i).key("addresses");
         if pool.addresses.is_empty() {
-            issues.push(Issue::new(
-                at.clone(),
-                "expected at least one backend address",
-            ));
+            issues.push(Issue::new(at.clone(), "expected at least one backend address"));
         }
         for (j, address) in pool.addresses.iter().enumerate() {
             if let Err(message) = BackendAddr::parse(address) {
@@ -153,7 +159,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
 
     for (i, settings) in config.backend_settings.iter().enumerate() {
         let at = KeyPath::item("backend_settings", i);
-        if settings.request_timeout.is_zero() {
+        if settings.request_timeout.is_some_and(|d| d.is_zero()) {
             issues.push(zero(at.clone().key("request_timeout")));
         }
         if let Some(probe) = &settings.probe {
@@ -180,10 +186,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
         }
         if let Some(host) = &settings.host_override {
             if host.is_empty() || http::HeaderValue::from_str(host).is_err() {
-                issues.push(Issue::new(
-                    at.key("host_override"),
-                    "expected a valid host name",
-                ));
+                issues.push(Issue::new(at.key("host_override"), "expected a valid host name"));
             }
         }
     }
@@ -197,10 +200,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
             issues.push(zero(at.clone().key("timeout")));
         }
         if probe.unhealthy_threshold == 0 {
-            issues.push(Issue::new(
-                at.clone().key("unhealthy_threshold"),
-                "expected at least 1",
-            ));
+            issues.push(Issue::new(at.clone().key("unhealthy_threshold"), "expected at least 1"));
         }
         if !probe.path.starts_with('/') {
             issues.push(Issue::new(
@@ -233,11 +233,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
                 config.backend_pools.iter().map(|p| &p.name),
             ));
         }
-        if !config
-            .backend_settings
-            .iter()
-            .any(|s| s.name == rule.settings)
-        {
+        if !config.backend_settings.iter().any(|s| s.name == rule.settings) {
             issues.push(unknown(
                 at.clone().key("settings"),
                 "backend settings",
@@ -245,13 +241,51 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
                 config.backend_settings.iter().map(|s| &s.name),
             ));
         }
-        if let Some(first) = config.rules[..i]
-            .iter()
-            .position(|r| r.listener == rule.listener)
-        {
+        let behaviour = config.profile.behaviour();
+        if rule.caching && !behaviour.caching {
+            issues.push(Issue::new(
+                at.clone().key("caching"),
+                format!(
+                    "caching is a front-door route option; profile {} has none",
+                    config.profile
+                ),
+            ));
+        }
+        if let Some(waf) = &rule.waf {
+            if !config.waf_policies.iter().any(|p| &p.name == waf) {
+                issues.push(unknown(
+                    at.clone().key("waf"),
+                    "WAF policy",
+                    waf,
+                    config.waf_policies.iter().map(|p| &p.name),
+                ));
+            }
+        }
+        if let Some(set) = &rule.rewrites {
+            if !behaviour.rewrites {
+                issues.push(Issue::new(
+                    at.clone().key("rewrites"),
+                    format!(
+                        "rewrite sets are an application-gateway feature; profile {} has none",
+                        config.profile
+                    ),
+                ));
+            } else if !config.rewrite_sets.iter().any(|r| &r.name == set) {
+                issues.push(unknown(
+                    at.clone().key("rewrites"),
+                    "rewrite set",
+                    set,
+                    config.rewrite_sets.iter().map(|r| &r.name),
+                ));
+            }
+        }
+        if let Some(first) = config.rules[..i].iter().position(|r| r.listener == rule.listener) {
             issues.push(Issue::new(
                 at.key("listener"),
-                format!("listener `{}` is already routed by rules[{first}]; basic rules allow one per listener", rule.listener),
+                format!(
+                    "listener `{}` is already routed by rules[{first}]; basic rules allow one per listener",
+                    rule.listener
+                ),
             ));
         }
     }
@@ -259,16 +293,88 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
     issues
 }
 
+fn check_waf(config: &Config, issues: &mut Vec<Issue>) {
+    for (i, policy) in config.waf_policies.iter().enumerate() {
+        for (j, rule) in policy.rules.iter().enumerate() {
+            let at = KeyPath::item("waf_policies", i).key("rules").index(j);
+            match (&rule.contains, &rule.regex) {
+                (Some(_), Some(_)) | (None, None) => issues.push(Issue::new(
+                    at.clone(),
+                    "expected exactly one of `contains` (text) or `regex` (a regular expression)",
+                )),
+                (None, Some(re)) => {
+                    if let Err(e) = regex::Regex::new(re) {
+                        issues.push(Issue::new(
+                            at.clone().key("regex"),
+                            format!("invalid regular expression: {e}"),
+                        ));
+                    }
+                }
+                (Some(_), None) => {}
+            }
+            match (rule.target, &rule.header) {
+                (WafTarget::Header, None) => {
+                    issues.push(Issue::new(at, "match = \"header\" needs `header` (the header's name)"))
+                }
+                (WafTarget::Header, Some(h)) if http::HeaderName::from_bytes(h.as_bytes()).is_err() => issues.push(
+                    Issue::new(at.key("header"), format!("expected a header name, found `{h}`")),
+                ),
+                (WafTarget::Path | WafTarget::Query, Some(_)) => issues.push(Issue::new(
+                    at.key("header"),
+                    "`header` applies only to match = \"header\"",
+                )),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_rewrites(config: &Config, issues: &mut Vec<Issue>) {
+    for (i, set) in config.rewrite_sets.iter().enumerate() {
+        let at = KeyPath::item("rewrite_sets", i);
+        for (name, value) in &set.set_request_headers {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                issues.push(Issue::new(
+                    at.clone().key("set_request_headers").key(name),
+                    format!("expected a header name, found `{name}`"),
+                ));
+            } else if http::HeaderValue::from_str(value).is_err() {
+                issues.push(Issue::new(
+                    at.clone().key("set_request_headers").key(name),
+                    "expected a header value of visible ASCII",
+                ));
+            }
+        }
+        for (j, name) in set.remove_request_headers.iter().enumerate() {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                issues.push(Issue::new(
+                    at.clone().key("remove_request_headers").index(j),
+                    format!("expected a header name, found `{name}`"),
+                ));
+            }
+        }
+        if let Some(url) = &set.url_path {
+            if let Err(e) = regex::Regex::new(&url.pattern) {
+                issues.push(Issue::new(
+                    at.clone().key("url_path").key("pattern"),
+                    format!("invalid regular expression: {e}"),
+                ));
+            }
+            if !url.replacement.starts_with('/') {
+                issues.push(Issue::new(
+                    at.key("url_path").key("replacement"),
+                    "expected a path starting with `/`",
+                ));
+            }
+        }
+    }
+}
+
 fn zero(key: KeyPath) -> Issue {
     Issue::new(key, "expected a duration greater than zero")
 }
 
-fn unknown<'a>(
-    key: KeyPath,
-    kind: &str,
-    name: &str,
-    known: impl Iterator<Item = &'a String>,
-) -> Issue {
+fn unknown<'a>(key: KeyPath, kind: &str, name: &str, known: impl Iterator<Item = &'a String>) -> Issue {
     let known: Vec<String> = known.map(|n| format!("`{n}`")).collect();
     let expected = if known.is_empty() {
         "none is defined".to_string()
@@ -281,15 +387,14 @@ fn unknown<'a>(
 /// Parses `"200"` or `"200-399"` into an inclusive range of status codes.
 pub fn parse_status_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
     let code = |s: &str| -> Result<u16, String> {
-        let n: u16 = s.trim().parse().map_err(|_| {
-            format!("expected a status code or range such as \"200-399\", found {text:?}")
-        })?;
+        let n: u16 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a status code or range such as \"200-399\", found {text:?}"))?;
         if (100..=599).contains(&n) {
             Ok(n)
         } else {
-            Err(format!(
-                "expected a status code between 100 and 599, found {n}"
-            ))
+            Err(format!("expected a status code between 100 and 599, found {n}"))
         }
     };
     match text.split_once('-') {

@@ -65,13 +65,9 @@ impl Drop for Backend {
 
 pub async fn backend() -> Backend {
     let seen = Seen::default();
-    let (addr, serve) = echo::bind(
-        &TokioTransport,
-        "127.0.0.1:0".parse().unwrap(),
-        seen.options(),
-    )
-    .await
-    .unwrap();
+    let (addr, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), seen.options())
+        .await
+        .unwrap();
     Backend {
         addr,
         seen,
@@ -134,7 +130,7 @@ pub fn config_for(backends: &[SocketAddr]) -> Config {
         ProfileName::ApplicationGateway,
         "127.0.0.1:0".parse().unwrap(),
         backends.iter().map(ToString::to_string).collect(),
-        Duration::from_secs(20),
+        Some(Duration::from_secs(20)),
     )
 }
 
@@ -162,11 +158,7 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut out),
-    )
-    .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -194,8 +186,7 @@ pub fn tls_files() -> TlsFiles {
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let leaf_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
 
     let dir = tempfile::tempdir().unwrap();

@@ -70,11 +70,7 @@ impl<T: Transport> Env<T> {
     }
 
     /// Opens a session through the gateway.
-    pub async fn connect(
-        &self,
-        name: &str,
-        options: &ClientOptions,
-    ) -> Result<WsClient<T::Stream>, ConnectError> {
+    pub async fn connect(&self, name: &str, options: &ClientOptions) -> Result<WsClient<T::Stream>, ConnectError> {
         client::connect(
             &self.transport,
             name,
@@ -101,19 +97,15 @@ where
         .unwrap();
     rt.block_on(async {
         let seen = Seen::default();
-        let (backend, serve) = echo::bind(
-            &TokioTransport,
-            "127.0.0.1:0".parse().unwrap(),
-            seen.options(),
-        )
-        .await
-        .unwrap();
+        let (backend, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), seen.options())
+            .await
+            .unwrap();
         let backend_task = tokio::spawn(serve);
         let config = Config::single_route(
             ProfileName::ApplicationGateway,
             "127.0.0.1:0".parse().unwrap(),
             vec![backend.to_string()],
-            gateway::config::Duration::from_secs(20),
+            Some(gateway::config::Duration::from_secs(20)),
         );
         let gw = gateway::Gateway::bind(config, TokioTransport, gateway::event::discard())
             .await
@@ -150,7 +142,7 @@ where
             ProfileName::ApplicationGateway,
             "0.0.0.0:80".parse().unwrap(),
             vec!["backend:9001".to_string()],
-            gateway::config::Duration::from_secs(20),
+            Some(gateway::config::Duration::from_secs(20)),
         ),
     );
     world.client("client", move |env| {
