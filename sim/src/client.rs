@@ -8,6 +8,7 @@
 //! or 1006 when the connection ended with no Close frame at all.
 
 use std::fmt;
+use std::time::Duration;
 
 use data_encoding::BASE64;
 use futures_util::{SinkExt, StreamExt};
@@ -31,6 +32,40 @@ pub fn seeded_key(rng: &mut impl RngCore) -> String {
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
     BASE64.encode(&bytes)
+}
+
+/// A client's reconnect policy: exponential backoff with jitter, the jitter
+/// drawn from the client's seeded RNG so runs repeat exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// The delay before the first retry.
+    pub initial: Duration,
+    /// The delay never grows past this.
+    pub max: Duration,
+    /// Each retry waits this many times longer than the one before.
+    pub multiplier: u32,
+    /// The fraction of each delay that is random: 0.0 waits exactly the
+    /// computed delay, 0.5 waits between half of it and all of it.
+    pub jitter: f64,
+    /// Give up after this many failed attempts.
+    pub max_attempts: u32,
+    /// One attempt (connect and handshake) fails after this long. A host
+    /// that is down does not refuse connections, it never answers them.
+    pub attempt_timeout: Duration,
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (0 for the first retry).
+    pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        let factor = self.multiplier.max(1).saturating_pow(attempt.min(32));
+        let base = self.initial.saturating_mul(factor).min(self.max);
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        if jitter == 0.0 {
+            return base;
+        }
+        let cut = rng.random::<f64>() * jitter;
+        base.mul_f64(1.0 - cut)
+    }
 }
 
 /// What the handshake request carries.
@@ -97,6 +132,8 @@ pub enum ConnectError {
     Status(u16),
     /// Anything else the handshake reported.
     Handshake(tungstenite::Error),
+    /// No answer within the attempt timeout.
+    TimedOut(Duration),
 }
 
 impl fmt::Display for ConnectError {
@@ -105,6 +142,7 @@ impl fmt::Display for ConnectError {
             ConnectError::Connect(e) => write!(f, "connect failed: {e}"),
             ConnectError::Status(s) => write!(f, "handshake answered {s}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            ConnectError::TimedOut(d) => write!(f, "no answer within {d:?}"),
         }
     }
 }
@@ -214,6 +252,52 @@ pub async fn open<S: Stream>(
     }
 }
 
+/// Connects, retrying under `backoff` while the connection is refused or the
+/// handshake fails. Each attempt gets a fresh seeded key. The trace shows
+/// every retry and its delay.
+pub async fn connect_with_retry<T: Transport, R: Rng>(
+    transport: &T,
+    name: &str,
+    target: (&str, u16),
+    path: &str,
+    backoff: &Backoff,
+    rng: &mut R,
+    trace: &Trace,
+) -> Result<WsClient<T::Stream>, ConnectError> {
+    let mut attempt = 0;
+    loop {
+        let options = ClientOptions::new(target.0, path, rng);
+        let attempt_result = match tokio::time::timeout(
+            backoff.attempt_timeout,
+            connect(transport, name, target, &options, trace),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                trace.record(
+                    name,
+                    format!(
+                        "connect to {}:{} timed out after {:?}",
+                        target.0, target.1, backoff.attempt_timeout
+                    ),
+                );
+                Err(ConnectError::TimedOut(backoff.attempt_timeout))
+            }
+        };
+        match attempt_result {
+            Ok(client) => return Ok(client),
+            Err(e) if attempt + 1 >= backoff.max_attempts => return Err(e),
+            Err(_) => {
+                let delay = backoff.delay(attempt, rng);
+                trace.record(name, format!("retry {} in {delay:?}", attempt + 1));
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
 impl<S: Stream> WsClient<S> {
     /// Sends a message. A failed send means the session is gone; the close
     /// code is then 1006 unless a Close frame was already seen.
@@ -291,6 +375,27 @@ impl<S: Stream> WsClient<S> {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters_within_bounds() {
+        let b = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            multiplier: 2,
+            jitter: 0.0,
+            max_attempts: 10,
+            attempt_timeout: Duration::from_secs(5),
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let delays: Vec<u64> = (0..7).map(|a| b.delay(a, &mut rng).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+        let jittery = Backoff { jitter: 0.5, ..b };
+        for attempt in 0..10 {
+            let d = jittery.delay(attempt, &mut rng);
+            let base = b.delay(attempt, &mut rng);
+            assert!(d <= base && d >= base / 2, "{d:?} outside [{:?}, {base:?}]", base / 2);
+        }
+    }
 
     #[test]
     fn keys_are_seeded_and_well_formed() {

@@ -34,4 +34,4 @@ pub mod world;
 
 pub use net::TurmoilTransport;
 pub use trace::Trace;
-pub use world::{ClientEnv, World};
+pub use world::{Action, ClientEnv, World};

@@ -64,6 +64,18 @@ impl Trace {
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
     }
 
+    /// Appends an event stamped with an explicit time (for the world's own
+    /// actions, recorded between simulation steps where no host is
+    /// current).
+    pub fn record_at(&self, at: Duration, source: &str, event: impl Into<String>) {
+        let line = TraceLine {
+            at,
+            source: source.to_string(),
+            event: event.into(),
+        };
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+
     /// A copy of every line so far.
     pub fn lines(&self) -> Vec<TraceLine> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()

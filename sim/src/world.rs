@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::echo::{self, EchoEvent, EchoOptions};
+use std::collections::BTreeMap;
+
+use gateway::echo::{self, EchoControl, EchoEvent, EchoOptions};
 use gateway::{Config, Event, Gateway};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -59,6 +61,42 @@ pub fn derive_seed(seed: u64, name: &str) -> u64 {
     h
 }
 
+/// Something the world does to itself at a moment of virtual time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Restart a gateway instance: every session it carries is dropped
+    /// abruptly (peers see the connection end without a Close frame), and
+    /// it comes back serving.
+    Maintenance(String),
+    /// Kill a host's software; peers read end-of-stream or a reset.
+    Crash(String),
+    /// Start a crashed host's software again.
+    Restart(String),
+    /// Drop everything between two hosts, both ways. Streams cut this way
+    /// stay dead after a heal (turmoil does not retransmit).
+    Partition(String, String),
+    /// Undo a partition.
+    Heal(String, String),
+    /// Set the status an echo backend's `GET /health` answers with.
+    SetHealth(String, u16),
+    /// Make an echo backend answer everything but `/health` this late.
+    SetDelay(String, Duration),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Maintenance(h) => write!(f, "maintenance: restarting {h}"),
+            Action::Crash(h) => write!(f, "crash {h}"),
+            Action::Restart(h) => write!(f, "restart {h}"),
+            Action::Partition(a, b) => write!(f, "partition {a} <-> {b}"),
+            Action::Heal(a, b) => write!(f, "heal {a} <-> {b}"),
+            Action::SetHealth(h, s) => write!(f, "{h} health answers {s}"),
+            Action::SetDelay(h, d) => write!(f, "{h} answers after {d:?}"),
+        }
+    }
+}
+
 /// Builds and runs a simulation.
 pub struct World {
     seed: u64,
@@ -69,6 +107,7 @@ pub struct World {
     gateways: Vec<(String, Config)>,
     backends: Vec<(String, u16, EchoOptions)>,
     clients: Vec<(String, ClientFn)>,
+    timeline: Vec<(Duration, Action)>,
 }
 
 impl std::fmt::Debug for World {
@@ -93,6 +132,7 @@ impl World {
             gateways: Vec::new(),
             backends: Vec::new(),
             clients: Vec::new(),
+            timeline: Vec::new(),
         }
     }
 
@@ -126,6 +166,26 @@ impl World {
         self
     }
 
+    /// Runs `instances` copies of the gateway on hosts `{prefix}-1` …
+    /// `{prefix}-N`, as a cloud gateway runs several instances behind one
+    /// address. Returns the host names; clients choose one.
+    pub fn gateway_instances(&mut self, prefix: &str, instances: usize, config: Config) -> Vec<String> {
+        (1..=instances)
+            .map(|i| {
+                let name = format!("{prefix}-{i}");
+                self.gateway(&name, config.clone());
+                name
+            })
+            .collect()
+    }
+
+    /// Schedules `action` at `at` (applied at the first tick at or after it;
+    /// actions at the same moment apply in the order given).
+    pub fn at(&mut self, at: Duration, action: Action) -> &mut World {
+        self.timeline.push((at, action));
+        self
+    }
+
     /// Runs an echo backend on host `name`, port `port`. Its accepts,
     /// requests and sessions go into the trace.
     pub fn echo_backend(&mut self, name: &str, port: u16, options: EchoOptions) -> &mut World {
@@ -155,6 +215,11 @@ impl World {
             .max_message_latency(self.latency)
             .build();
 
+        let controls: BTreeMap<String, EchoControl> = self
+            .backends
+            .iter()
+            .map(|(name, _, options)| (name.clone(), options.control.clone()))
+            .collect();
         for (name, port, options) in self.backends {
             let trace = self.trace.clone();
             let host = name.clone();
@@ -202,12 +267,47 @@ impl World {
             sim.client(name.as_str(), script(env));
         }
 
-        match sim.run() {
+        let mut timeline = self.timeline;
+        // Stable: same-time actions keep the order they were given in.
+        timeline.sort_by_key(|(at, _)| *at);
+        let mut timeline = timeline.into_iter().peekable();
+        let result = loop {
+            while let Some((_, action)) = timeline.next_if(|(at, _)| *at <= sim.elapsed()) {
+                self.trace.record_at(sim.elapsed(), "world", action.to_string());
+                apply(&mut sim, &controls, &action);
+            }
+            match sim.step() {
+                Ok(true) => break Ok(()),
+                Ok(false) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
             Ok(()) => Ok(self.trace),
             Err(e) => Err(RunError {
                 message: e.to_string(),
                 trace: self.trace,
             }),
+        }
+    }
+}
+
+fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, EchoControl>, action: &Action) {
+    match action {
+        Action::Maintenance(host) => sim.bounce(host.as_str()),
+        Action::Crash(host) => sim.crash(host.as_str()),
+        Action::Restart(host) => sim.bounce(host.as_str()),
+        Action::Partition(a, b) => sim.partition(a.as_str(), b.as_str()),
+        Action::Heal(a, b) => sim.repair(a.as_str(), b.as_str()),
+        Action::SetHealth(host, status) => {
+            if let Some(c) = controls.get(host) {
+                c.set_health_status(*status);
+            }
+        }
+        Action::SetDelay(host, delay) => {
+            if let Some(c) = controls.get(host) {
+                c.set_delay(*delay);
+            }
         }
     }
 }
