@@ -45,6 +45,10 @@ enum Command {
         /// 20 s or Front Door's 30 s).
         #[arg(long, value_parser = parse_duration)]
         request_timeout: Option<Duration>,
+        /// Serve the admin endpoint (POST /maintenance, GET /sessions);
+        /// without a value, on 127.0.0.1:9900. Off unless given.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = serve::DEFAULT_ADMIN)]
+        admin: Option<SocketAddr>,
     },
     /// Run the demo WebSocket echo backend (GET /health answers 200).
     Echo {
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
             backend,
             profile,
             request_timeout,
+            admin,
         } => {
             let source = match (config, backend.is_empty()) {
                 (Some(path), _) => Source::File(path),
@@ -107,7 +112,7 @@ fn main() -> ExitCode {
                     profile,
                 },
             };
-            run(serve::serve(source))
+            run(serve::serve(source, admin))
         }
         Command::Echo { listen } => run(serve::echo(listen)),
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use gateway::config::{ConfigError, Duration};
 use gateway::echo::{self, EchoOptions};
 use gateway::event::Event;
-use gateway::{Config, Events, Gateway, ProfileName, TokioTransport};
+use gateway::{Config, Events, Gateway, ProfileName, TokioTransport, Transport};
 
 /// Where `wsgate serve` listens when given neither a file nor flags.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -68,9 +68,13 @@ pub fn tracing_sink() -> Events {
     })
 }
 
+/// Where `--admin` without a value serves.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:9900";
+
 /// Runs the gateway until Ctrl-C. Prints one line per listener on stdout
-/// (`listening on ws://ADDR`) so scripts can read the bound port.
-pub async fn serve(source: Source) -> Result<(), Box<dyn std::error::Error>> {
+/// (`listening on ADDR`) so scripts can read the bound port. With `admin`,
+/// also serves the admin endpoint there (`admin endpoint on ADDR`).
+pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<dyn std::error::Error>> {
     let mut backend_task = None;
     let mut embedded_backend = None;
     if let Source::Embedded { .. } = source {
@@ -84,6 +88,16 @@ pub async fn serve(source: Source) -> Result<(), Box<dyn std::error::Error>> {
     for (name, addr) in gateway.local_addrs() {
         println!("wsgate: listener {name} ({profile}) listening on {addr}");
     }
+    let mut admin_task = None;
+    if let Some(addr) = admin {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the admin endpoint has no authentication; it is meant for loopback");
+        }
+        let listener = TokioTransport.bind(addr).await?;
+        let bound = gateway::transport::Listener::local_addr(&listener)?;
+        println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions)");
+        admin_task = Some(tokio::spawn(gateway::admin::serve(listener, gateway.handle())));
+    }
     if let Some(addr) = embedded_backend {
         println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on ws://{DEFAULT_LISTEN}/chat");
     }
@@ -92,7 +106,7 @@ pub async fn serve(source: Source) -> Result<(), Box<dyn std::error::Error>> {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
         _ = gateway.run() => {}
     }
-    if let Some(task) = backend_task {
+    for task in [backend_task, admin_task].into_iter().flatten() {
         task.abort();
     }
     Ok(())

@@ -27,6 +27,13 @@ impl Drop for Running {
 /// Starts `wsgate args…` and returns it with the first address printed on a
 /// stdout line containing "listening on".
 fn start(args: &[&str]) -> (Running, SocketAddr) {
+    let (running, addrs) = start_with(args, &["listening on "]);
+    (running, addrs[0])
+}
+
+/// Starts `wsgate args…` and returns the address printed after each marker,
+/// in the order of `markers`.
+fn start_with(args: &[&str], markers: &[&'static str]) -> (Running, Vec<SocketAddr>) {
     let mut child = Command::new(WSGATE)
         .args(args)
         .stdout(Stdio::piped())
@@ -35,18 +42,25 @@ fn start(args: &[&str]) -> (Running, SocketAddr) {
         .expect("wsgate starts");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
+    let wanted: Vec<&'static str> = markers.to_vec();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
-                let _ = tx.send(addr);
+            for (i, marker) in wanted.iter().enumerate() {
+                if let Some(rest) = line.split(marker).nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let _ = tx.send((i, addr));
+                }
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("wsgate printed its address");
-    (Running(child), addr.parse().expect("a socket address"))
+    let mut addrs = vec![None; markers.len()];
+    while addrs.iter().any(Option::is_none) {
+        let (i, addr) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("wsgate printed its addresses");
+        addrs[i].get_or_insert(addr.parse::<SocketAddr>().expect("a socket address"));
+    }
+    (Running(child), addrs.into_iter().flatten().collect())
 }
 
 async fn echo_through(gateway: SocketAddr) {
@@ -102,6 +116,58 @@ settings = "settings"
     .unwrap();
     let (_gw, gateway) = start(&["serve", "--config", path.to_str().unwrap()]);
     echo_through(gateway).await;
+}
+
+#[tokio::test]
+async fn admin_maintenance_drops_sessions_with_1006() {
+    let (_gw, addrs) = start_with(
+        &["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        &["listening on ", "admin endpoint on "],
+    );
+    let (gateway, admin) = (addrs[0], addrs[1]);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{gateway}/chat"))
+        .await
+        .unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(admin).await.unwrap();
+    conn.write_all(b"POST /maintenance HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).await.unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.contains("\"dropped\":1"),
+        "{resp}"
+    );
+
+    // The client sees its connection end with no Close frame: 1006.
+    match ws.next().await {
+        Some(Ok(Message::Close(_))) => panic!("a maintenance drop sends no Close frame"),
+        Some(Ok(other)) => panic!("unexpected {other:?}"),
+        Some(Err(_)) | None => {}
+    }
+}
+
+#[test]
+fn check_warns_about_caching_on_websocket_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fd.toml");
+    std::fs::write(
+        &path,
+        "profile = \"front-door\"\n[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[backend_pools]]\nname = \"p\"\naddresses = [\"127.0.0.1:9\"]\n[[backend_settings]]\nname = \"s\"\n[[rules]]\nname = \"r\"\nlistener = \"l\"\npool = \"p\"\nsettings = \"s\"\ncaching = true\n",
+    )
+    .unwrap();
+    let out = Command::new(WSGATE).arg("check").arg(&path).output().unwrap();
+    assert!(out.status.success(), "a warning does not fail the check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "warning: {}:15:11: rules[0].caching: caching is on for route `r`",
+        path.display()
+    );
+    assert!(text.contains(&expected), "{text}");
 }
 
 #[test]

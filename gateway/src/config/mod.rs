@@ -273,6 +273,19 @@ impl Config {
         Config::from_toml(&source, &path.display().to_string(), base_dir)
     }
 
+    /// Like [`Config::load`], and also returns the config's warnings:
+    /// settings that are valid but will surprise (caching on a route that
+    /// carries WebSocket).
+    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+        let config = Config::load(path)?;
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        let origin = path.display().to_string();
+        let warnings = ConfigError::located(&origin, Some(&source), validate::warnings(&config))
+            .diagnostics()
+            .to_vec();
+        Ok((config, warnings))
+    }
+
     /// Parses and validates a config held in memory. `origin` names it in
     /// error messages (usually the file path).
     pub fn from_toml(source: &str, origin: &str, base_dir: PathBuf) -> Result<Config, ConfigError> {

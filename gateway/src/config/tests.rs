@@ -285,3 +285,110 @@ fn a_missing_file_names_its_path() {
         "{err}"
     );
 }
+
+const WAF: &str = r#"
+[[waf_policies]]
+name = "edge"
+[[waf_policies.rules]]
+name = "no-admin"
+match = "path"
+regex = "(/admin"
+action = "block"
+"#;
+
+#[test]
+fn invalid_waf_regex_is_located() {
+    let src = format!("{GOOD}{WAF}").replace(
+        "settings = \"chat-settings\"",
+        "settings = \"chat-settings\"\nwaf = \"edge\"",
+    );
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "regex = \"(/admin\"",
+        "waf_policies[0].rules[0].regex",
+        "invalid regular expression",
+    );
+}
+
+#[test]
+fn unknown_waf_policy_reference() {
+    let src = GOOD.replace(
+        "settings = \"chat-settings\"",
+        "settings = \"chat-settings\"\nwaf = \"edge\"",
+    );
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "waf = \"edge\"",
+        "rules[0].waf",
+        "unknown WAF policy `edge`; none is defined",
+    );
+}
+
+#[test]
+fn caching_is_a_front_door_option() {
+    let src = GOOD.replace(
+        "settings = \"chat-settings\"",
+        "settings = \"chat-settings\"\ncaching = true",
+    );
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "caching = true",
+        "rules[0].caching",
+        "front-door route option",
+    );
+    let fd = src.replace("\"application-gateway\"", "\"front-door\"");
+    assert!(load(&fd).is_ok());
+}
+
+#[test]
+fn rewrites_are_an_application_gateway_feature() {
+    let sets = "\n[[rewrite_sets]]\nname = \"rs\"\nremove_request_headers = [\"x-debug\"]\n";
+    let src = format!("{GOOD}{sets}").replace(
+        "settings = \"chat-settings\"",
+        "settings = \"chat-settings\"\nrewrites = \"rs\"",
+    );
+    assert!(load(&src).is_ok());
+    let fd = src.replace("\"application-gateway\"", "\"front-door\"");
+    let d = one_error(&fd);
+    assert_at(
+        &d,
+        &fd,
+        "rewrites = \"rs\"",
+        "rules[0].rewrites",
+        "application-gateway feature",
+    );
+}
+
+#[test]
+fn session_overrides_load_and_reject_zero() {
+    let src = GOOD.replace(
+        "profile = \"application-gateway\"",
+        "profile = \"front-door\"\nidle_timeout = \"30s\"\nmax_lifetime = \"0s\"",
+    );
+    let d = one_error(&src);
+    assert_at(&d, &src, "max_lifetime", "max_lifetime", "greater than zero");
+}
+
+#[test]
+fn caching_on_a_route_is_a_warning_not_an_error() {
+    let src = GOOD.replace("\"application-gateway\"", "\"front-door\"").replace(
+        "settings = \"chat-settings\"",
+        "settings = \"chat-settings\"\ncaching = true",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fd.toml");
+    std::fs::write(&path, &src).unwrap();
+    let (_, warnings) = Config::load_with_warnings(&path).unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].key, "rules[0].caching");
+    assert_eq!(warnings[0].position.unwrap().0, line_of(&src, "caching = true"));
+    assert!(warnings[0]
+        .message
+        .contains("WebSocket upgrades through this route fail"));
+}

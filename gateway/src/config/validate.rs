@@ -293,6 +293,26 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
     issues
 }
 
+/// Valid settings that will still surprise: reported by `wsgate check`,
+/// never fatal.
+pub(super) fn warnings(config: &Config) -> Vec<Issue> {
+    let mut warnings = Vec::new();
+    for (i, rule) in config.rules.iter().enumerate() {
+        if rule.caching {
+            warnings.push(Issue::new(
+                KeyPath::item("rules", i).key("caching"),
+                format!(
+                    "caching is on for route `{}`: every route carries WebSocket, and with caching on the Upgrade header \
+                     is not forwarded, so WebSocket upgrades through this route fail (doc 002: disable caching for \
+                     WebSocket routes)",
+                    rule.name
+                ),
+            ));
+        }
+    }
+    warnings
+}
+
 fn check_waf(config: &Config, issues: &mut Vec<Issue>) {
     for (i, policy) in config.waf_policies.iter().enumerate() {
         for (j, rule) in policy.rules.iter().enumerate() {

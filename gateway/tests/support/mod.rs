@@ -135,6 +135,11 @@ pub fn config_for(backends: &[SocketAddr]) -> Config {
 }
 
 pub async fn gateway(config: Config) -> Running {
+    gateway_with_handle(config).await.0
+}
+
+/// Starts a gateway and also returns its maintenance handle.
+pub async fn gateway_with_handle(config: Config) -> (Running, gateway::GatewayHandle) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink_events = Arc::clone(&events);
     let gw = Gateway::bind(
@@ -145,11 +150,15 @@ pub async fn gateway(config: Config) -> Running {
     .await
     .unwrap();
     let addr = gw.local_addrs()[0].1;
-    Running {
-        addr,
-        events,
-        task: tokio::spawn(gw.run()),
-    }
+    let handle = gw.handle();
+    (
+        Running {
+            addr,
+            events,
+            task: tokio::spawn(gw.run()),
+        },
+        handle,
+    )
 }
 
 /// Sends raw bytes and returns everything the gateway answers until it
