@@ -266,13 +266,15 @@ fn handshake(
 ) -> (Result<(), u16>, Vec<SeenRequest>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let observed = Arc::clone(&seen);
-    let mut world_b3 = EchoOptions::default();
-    world_b3.observer = Arc::new(move |e| {
-        if let EchoEvent::Request(r) = e {
-            observed.lock().unwrap().push(r);
-        }
-    });
-    world.echo_backend("b3", 9001, world_b3);
+    let b3 = EchoOptions {
+        observer: Arc::new(move |e| {
+            if let EchoEvent::Request(r) = e {
+                observed.lock().unwrap().push(r);
+            }
+        }),
+        ..EchoOptions::default()
+    };
+    world.echo_backend("b3", 9001, b3);
     let result = Arc::new(Mutex::new(None));
     let out = Arc::clone(&result);
     world.client("c1", move |mut env| async move {
