@@ -4,6 +4,8 @@
 //!   restart does; `POST /maintenance?drain=30s` refuses new requests with
 //!   503 for 30 s, then drops whatever is still open.
 //! - `GET /sessions` counts open sessions, per backend.
+//! - `GET /backends` lists every backend: pool, health, last probe result
+//!   and how long ago, consecutive failures, open sessions.
 //!
 //! Off unless asked for, and meant for loopback: it has no authentication.
 
@@ -25,6 +27,7 @@ use crate::transport::Listener;
 pub enum AdminAction {
     Maintenance { drain: Option<Duration> },
     Sessions,
+    Backends,
     BadRequest(String),
     NotFound,
     MethodNotAllowed,
@@ -47,7 +50,8 @@ pub fn route(method: &Method, path: &str, query: Option<&str>) -> AdminAction {
             }
         }
         ("/sessions", &Method::GET) => AdminAction::Sessions,
-        ("/maintenance" | "/sessions", _) => AdminAction::MethodNotAllowed,
+        ("/backends", &Method::GET) => AdminAction::Backends,
+        ("/maintenance" | "/sessions" | "/backends", _) => AdminAction::MethodNotAllowed,
         _ => AdminAction::NotFound,
     }
 }
@@ -89,6 +93,24 @@ fn answer(handle: &GatewayHandle, req: &Request<Incoming>) -> Response<Full<Byte
                     "by_backend": by_backend,
                 }),
             )
+        }
+        AdminAction::Backends => {
+            let rows: Vec<serde_json::Value> = handle
+                .backends()
+                .into_iter()
+                .map(|b| {
+                    serde_json::json!({
+                        "pool": b.pool,
+                        "address": b.address.to_string(),
+                        "healthy": b.healthy,
+                        "last_probe": b.last_probe,
+                        "last_probe_secs_ago": b.last_probe_at.map(|at| handle.uptime().saturating_sub(at).as_secs_f64()),
+                        "consecutive_failures": b.consecutive_failures,
+                        "open_sessions": b.open_sessions,
+                    })
+                })
+                .collect();
+            json(StatusCode::OK, &serde_json::json!({ "backends": rows }))
         }
         AdminAction::BadRequest(why) => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": why })),
         AdminAction::NotFound => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": "not found" })),
@@ -141,6 +163,7 @@ mod tests {
         ));
         assert_eq!(route(&Method::GET, "/maintenance", None), AdminAction::MethodNotAllowed);
         assert_eq!(route(&Method::GET, "/sessions", None), AdminAction::Sessions);
+        assert_eq!(route(&Method::GET, "/backends", None), AdminAction::Backends);
         assert_eq!(route(&Method::GET, "/", None), AdminAction::NotFound);
     }
 }

@@ -9,13 +9,16 @@
 //!   code.
 //! - Any other request gets 200 with its own body echoed, and the request
 //!   line in `x-echo-method` / `x-echo-uri`.
-//! - [`EchoControl::set_delay`] makes every answer but `/health` slow.
+//! - [`EchoControl::set_delay`] makes every answer but `/health` slow;
+//!   [`EchoControl::set_health_delay`] makes `/health` slow.
+//! - [`EchoControl::set_websocket_only`] answers every plain request with
+//!   426, as a server that speaks only WebSocket does.
 //!
 //! Every request it sees is reported to an observer, so tests can check what
 //! arrived through the gateway.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -72,6 +75,8 @@ impl SeenRequest {
 pub struct EchoControl {
     health_status: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
+    health_delay_ms: Arc<AtomicU64>,
+    websocket_only: Arc<AtomicBool>,
 }
 
 impl Default for EchoControl {
@@ -79,6 +84,8 @@ impl Default for EchoControl {
         EchoControl {
             health_status: Arc::new(AtomicU16::new(200)),
             delay_ms: Arc::new(AtomicU64::new(0)),
+            health_delay_ms: Arc::new(AtomicU64::new(0)),
+            websocket_only: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -102,6 +109,18 @@ impl EchoControl {
 
     pub fn delay(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.delay_ms.load(Ordering::Relaxed))
+    }
+
+    /// Delays `GET /health` answers: a probe slower than its timeout.
+    pub fn set_health_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.health_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// A WebSocket-only server: every plain request, `/health` included,
+    /// gets `426 Upgrade Required`. Such a backend fails HTTP probes.
+    pub fn set_websocket_only(&self, on: bool) {
+        self.websocket_only.store(on, Ordering::Relaxed);
     }
 }
 
@@ -202,7 +221,18 @@ async fn respond(options: Arc<EchoOptions>, req: Request<Incoming>) -> Result<Re
         return Ok(upgrade(options, req));
     }
 
+    if options.control.websocket_only.load(Ordering::Relaxed) {
+        (options.observer)(EchoEvent::Request(seen));
+        let mut resp = text(StatusCode::UPGRADE_REQUIRED, "this server speaks WebSocket only\n");
+        resp.headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Ok(resp);
+    }
     if req.uri().path() == "/health" {
+        let delay = std::time::Duration::from_millis(options.control.health_delay_ms.load(Ordering::Relaxed));
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         (options.observer)(EchoEvent::Request(seen));
         let status = StatusCode::from_u16(options.control.health_status()).unwrap_or(StatusCode::OK);
         return Ok(text(status, "health\n"));

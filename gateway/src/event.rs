@@ -111,6 +111,21 @@ pub enum Event {
     WafBlocked { id: u64, policy: String, rule: String },
     /// Maintenance began: sessions are dropped now or after the drain.
     MaintenanceStarted { drain: Option<Duration> },
+    /// A health probe finished; `healthy` is the backend's state after it.
+    ProbeCompleted {
+        backend: BackendAddr,
+        result: String,
+        healthy: bool,
+    },
+    /// A backend entered or left the pool.
+    BackendHealthChanged {
+        backend: BackendAddr,
+        healthy: bool,
+        /// The failures that decided it (0 when it became healthy).
+        failures: u32,
+        /// The last probe result.
+        last: String,
+    },
 }
 
 impl fmt::Display for Event {
@@ -150,6 +165,22 @@ impl fmt::Display for Event {
                 write!(f, "#{id} backend {backend} gave no response within {timeout:?}")
             }
             Event::WafBlocked { id, policy, rule } => write!(f, "#{id} blocked by WAF policy {policy} rule {rule}"),
+            Event::ProbeCompleted { backend, result, healthy } => {
+                let state = if *healthy { "in pool" } else { "out of pool" };
+                write!(f, "probe {backend}: {result} ({state})")
+            }
+            Event::BackendHealthChanged {
+                backend,
+                healthy: false,
+                failures,
+                last,
+            } => write!(f, "backend {backend} unhealthy after {failures} failures (last: {last})"),
+            Event::BackendHealthChanged {
+                backend,
+                healthy: true,
+                last,
+                ..
+            } => write!(f, "backend {backend} healthy (last: {last})"),
             Event::MaintenanceStarted { drain: None } => f.write_str("maintenance: dropping every session"),
             Event::MaintenanceStarted { drain: Some(d) } => {
                 write!(f, "maintenance: draining for {d:?}, then dropping every session")

@@ -9,7 +9,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`admin`] | the admin endpoint: `POST /maintenance`, `GET /sessions` |
+//! | [`admin`] | the admin endpoint: `POST /maintenance`, `GET /sessions`, `GET /backends` |
 //! | [`config`] | the TOML config: typed structs, `validate()`, located errors |
 //! | [`profile`] | the documented systems, each one typed [`profile::Behaviour`] value |
 //! | [`transport`] | the socket seam, and its tokio implementation |
@@ -19,6 +19,8 @@
 //! | [`handshake`] | pure: plain, upgrade or rejected (400/426) |
 //! | [`headers`] | pure: hop-by-hop removal, `X-Forwarded-*`, host override |
 //! | [`pool`] | pure: round-robin backend pick |
+//! | [`health`] | pure: judging a probe answer; the health state machine (consecutive or sample window) |
+//! | [`probe`] | probe specs resolved per profile, and the probe loop (one per backend) |
 //! | [`session`] | pure: idle and lifetime deadlines for upgraded sessions |
 //! | [`waf`] | pure: WAF custom rules, checked on requests (never after 101) |
 //! | [`rewrite`] | pure: header and URL path rewrites on requests |
@@ -47,8 +49,10 @@ pub mod event;
 pub mod handshake;
 mod head;
 pub mod headers;
+pub mod health;
 mod io;
 pub mod pool;
+pub mod probe;
 pub mod profile;
 mod proxy;
 mod registry;
@@ -63,6 +67,6 @@ pub mod waf;
 pub use config::Config;
 pub use event::{Event, EventSink, Events};
 pub use profile::ProfileName;
-pub use registry::GatewayHandle;
+pub use registry::{BackendStatus, GatewayHandle};
 pub use server::{Gateway, GatewayError};
 pub use transport::{TokioTransport, Transport};

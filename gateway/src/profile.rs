@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::health::HealthRule;
+
 use serde::Deserialize;
 
 /// A conformance profile: which document's behaviour the gateway follows.
@@ -88,7 +90,55 @@ pub struct Behaviour {
     pub caching: bool,
     /// Whether header/URL rewrite sets exist (Application Gateway, doc 000).
     pub rewrites: bool,
+    /// The probe used when backend settings name none, and the defaults a
+    /// custom probe inherits.
+    pub probe: ProbeDefaults,
+    /// What happens when no member of a pool is healthy.
+    pub all_unhealthy: AllUnhealthy,
 }
+
+/// A profile's probe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeDefaults {
+    /// `HEAD` (Front Door) rather than `GET` (Application Gateway).
+    pub head: bool,
+    /// Host header 127.0.0.1 (Application Gateway's default probe) rather
+    /// than the backend's own host (Front Door).
+    pub loopback_host: bool,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// The healthy status range.
+    pub healthy: (u16, u16),
+    pub rule: HealthRule,
+}
+
+impl ProbeDefaults {
+    /// Whether health is decided over a sample window (Front Door).
+    pub const fn uses_samples(&self) -> bool {
+        matches!(self.rule, HealthRule::Window { .. })
+    }
+}
+
+/// What a pool does when every member is unhealthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllUnhealthy {
+    /// Refuse with 502 (Application Gateway).
+    BadGateway,
+    /// Send traffic round-robin to every member anyway (Front Door).
+    UseAll,
+}
+
+/// Application Gateway's default probe: GET / on the backend's port with
+/// Host 127.0.0.1 every 30 s, 30 s timeout, out after 3 consecutive
+/// failures, 200-399 healthy.
+const AGW_PROBE: ProbeDefaults = ProbeDefaults {
+    head: false,
+    loopback_host: true,
+    interval: Duration::from_secs(30),
+    timeout: Duration::from_secs(30),
+    healthy: (200, 399),
+    rule: HealthRule::Consecutive { unhealthy_after: 3 },
+};
 
 impl ProfileName {
     /// The behaviours this profile selects, from the documents (see the
@@ -105,6 +155,8 @@ impl ProfileName {
                 },
                 caching: false,
                 rewrites: true,
+                probe: AGW_PROBE,
+                all_unhealthy: AllUnhealthy::BadGateway,
             },
             ProfileName::ApplicationGateway2016 => Behaviour {
                 default_request_timeout: Duration::from_secs(20),
@@ -116,6 +168,8 @@ impl ProfileName {
                 },
                 caching: false,
                 rewrites: false,
+                probe: AGW_PROBE,
+                all_unhealthy: AllUnhealthy::BadGateway,
             },
             ProfileName::FrontDoor => Behaviour {
                 // Front Door's origin response timeout.
@@ -128,6 +182,17 @@ impl ProfileName {
                 },
                 caching: true,
                 rewrites: false,
+                probe: ProbeDefaults {
+                    head: true,
+                    loopback_host: false,
+                    interval: Duration::from_secs(30),
+                    // Front Door documents no probe timeout; wsgate uses the
+                    // interval.
+                    timeout: Duration::from_secs(30),
+                    healthy: (200, 200),
+                    rule: HealthRule::Window { size: 4, required: 2 },
+                },
+                all_unhealthy: AllUnhealthy::UseAll,
             },
         }
     }

@@ -20,7 +20,8 @@ use crate::handshake::{self, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
 use crate::io::MaybeTls;
 use crate::pool::RoundRobin;
-use crate::profile::TimeoutPolicy;
+use crate::probe::Member;
+use crate::profile::{AllUnhealthy, TimeoutPolicy};
 use crate::registry::Registry;
 use crate::rewrite::Rewrite;
 use crate::session::SessionPolicy;
@@ -37,24 +38,34 @@ pub type Body = Either<Incoming, Full<Bytes>>;
 /// A backend pool at run time.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    pub(crate) members: Vec<BackendAddr>,
+    pub(crate) members: Vec<Arc<Member>>,
+    all_unhealthy: AllUnhealthy,
     cursor: Mutex<RoundRobin>,
 }
 
 impl Pool {
-    pub(crate) fn new(members: Vec<BackendAddr>) -> Pool {
+    pub(crate) fn new(members: Vec<Arc<Member>>, all_unhealthy: AllUnhealthy) -> Pool {
         Pool {
             members,
+            all_unhealthy,
             cursor: Mutex::new(RoundRobin::new()),
         }
     }
 
-    /// The next member round-robin, skipping `except` (the member a retry
-    /// already tried). Every member is eligible until health probes exist.
+    /// The next healthy member round-robin, skipping `except` (the member a
+    /// retry already tried). With no healthy member: none (Application
+    /// Gateway, so 502) or every member (Front Door).
     fn pick(&self, except: Option<&BackendAddr>) -> Option<BackendAddr> {
-        let eligible: Vec<bool> = self.members.iter().map(|m| Some(m) != except).collect();
+        let healthy: Vec<bool> = self.members.iter().map(|m| m.is_healthy()).collect();
+        let use_all = self.all_unhealthy == AllUnhealthy::UseAll && !healthy.contains(&true);
+        let eligible: Vec<bool> = self
+            .members
+            .iter()
+            .zip(&healthy)
+            .map(|(m, &h)| (h || use_all) && Some(&m.addr) != except)
+            .collect();
         let mut cursor = self.cursor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cursor.pick(&eligible).map(|i| self.members[i].clone())
+        cursor.pick(&eligible).map(|i| self.members[i].addr.clone())
     }
 }
 
@@ -255,9 +266,9 @@ pub(crate) async fn handle<T: Transport>(
         shared.emit(Event::RequestRejected {
             id,
             status: 502,
-            reason: "no backend available".into(),
+            reason: "no healthy backend".into(),
         });
-        return Ok(gateway_response(StatusCode::BAD_GATEWAY, "no backend available"));
+        return Ok(gateway_response(StatusCode::BAD_GATEWAY, "no healthy backend"));
     };
     shared.emit(Event::RequestRouted {
         id,

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::BackendAddr;
 use crate::event::{Event, Events};
+use crate::probe::Member;
 
 /// Sessions open on one gateway instance.
 #[derive(Debug)]
@@ -103,6 +104,22 @@ impl Registry {
 pub struct GatewayHandle {
     pub(crate) registry: Arc<Registry>,
     pub(crate) events: Events,
+    pub(crate) members: Arc<Vec<Arc<Member>>>,
+    pub(crate) started: tokio::time::Instant,
+}
+
+/// One backend as the admin endpoint shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendStatus {
+    pub pool: String,
+    pub address: BackendAddr,
+    pub healthy: bool,
+    /// The last probe's result, if one has completed.
+    pub last_probe: Option<String>,
+    /// When it completed, measured from the gateway's start.
+    pub last_probe_at: Option<Duration>,
+    pub consecutive_failures: u32,
+    pub open_sessions: usize,
 }
 
 impl std::fmt::Debug for GatewayHandle {
@@ -122,6 +139,31 @@ impl GatewayHandle {
     /// Open sessions per backend, in address order.
     pub fn sessions_by_backend(&self) -> BTreeMap<BackendAddr, usize> {
         self.registry.by_backend()
+    }
+
+    /// Every backend's health and open sessions, in config order.
+    pub fn backends(&self) -> Vec<BackendStatus> {
+        let open = self.registry.by_backend();
+        self.members
+            .iter()
+            .map(|m| {
+                let health = m.snapshot();
+                BackendStatus {
+                    pool: m.pool.clone(),
+                    address: m.addr.clone(),
+                    healthy: health.is_healthy(),
+                    last_probe: health.last().map(|(_, r)| r.to_string()),
+                    last_probe_at: health.last().map(|(at, _)| *at),
+                    consecutive_failures: health.consecutive_failures(),
+                    open_sessions: open.get(&m.addr).copied().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    /// How long the gateway has been up.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Whether a drain is under way (new requests get 503).

@@ -20,6 +20,7 @@ use crate::config::{BackendAddr, Config, ConfigError, Protocol};
 use crate::event::{Event, Events};
 use crate::head::{self, Head};
 use crate::io::{MaybeTls, Prefixed};
+use crate::probe::{self, Member, ProbeSpec};
 use crate::proxy::{self, Conn, Pool, Route, Settings, Shared};
 use crate::registry::GatewayHandle;
 use crate::rewrite::Rewrite;
@@ -71,8 +72,18 @@ struct BoundListener<L> {
     socket: L,
 }
 
+/// One probe loop to run: a member, its probe and the TLS it needs.
+struct ProbeJob {
+    member: Arc<Member>,
+    spec: ProbeSpec,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
 /// A gateway whose listeners are bound. [`Gateway::run`] serves them.
 pub struct Gateway<T: Transport> {
+    probes: Vec<ProbeJob>,
+    members: Arc<Vec<Arc<Member>>>,
+    started: tokio::time::Instant,
     shared: Arc<Shared<T>>,
     limits: Limits,
     listeners: Vec<BoundListener<T::Listener>>,
@@ -90,15 +101,19 @@ impl<T: Transport> Gateway<T> {
     /// Validates `config`, loads its TLS material and binds every listener.
     pub async fn bind(config: Config, transport: T, events: Events) -> Result<Gateway<T>, GatewayError> {
         let config = config.validated("config")?;
+        let started = tokio::time::Instant::now();
         let shared = Arc::new(Shared::new(transport, events));
         let mut listeners = Vec::new();
+        let mut probes = Vec::new();
         for listener in &config.listeners {
             let rule = config
                 .rules
                 .iter()
                 .find(|r| r.listener == listener.name)
                 .expect("validate() guarantees every listener has a rule");
-            let route = Arc::new(build_route(&config, rule)?);
+            let (route, jobs) = build_route(&config, rule)?;
+            let route = Arc::new(route);
+            probes.extend(jobs);
             let tls = match (listener.protocol, &listener.tls_cert, &listener.tls_key) {
                 (Protocol::Https, Some(cert), Some(key)) => {
                     let server = tls::server_config(&config.resolve_path(cert), &config.resolve_path(key)).map_err(
@@ -135,7 +150,11 @@ impl<T: Transport> Gateway<T> {
                 socket,
             });
         }
+        let members = Arc::new(probes.iter().map(|p| Arc::clone(&p.member)).collect());
         Ok(Gateway {
+            probes,
+            members,
+            started,
             shared,
             limits: Limits {
                 header_read_timeout: config.header_read_timeout.get(),
@@ -154,8 +173,10 @@ impl<T: Transport> Gateway<T> {
     /// gateway runs.
     pub fn handle(&self) -> GatewayHandle {
         GatewayHandle {
-            registry: std::sync::Arc::clone(&self.shared.registry),
-            events: std::sync::Arc::clone(&self.shared.events.0),
+            registry: Arc::clone(&self.shared.registry),
+            events: Arc::clone(&self.shared.events.0),
+            members: Arc::clone(&self.members),
+            started: self.started,
         }
     }
 
@@ -170,15 +191,24 @@ impl<T: Transport> Gateway<T> {
             shared,
             limits,
             listeners,
+            probes,
+            started,
+            ..
         } = self;
-        let loops = listeners
-            .into_iter()
-            .map(|listener| accept_loop(Arc::clone(&shared), limits, listener));
-        futures_util::future::join_all(loops).await;
+        let probe_loops = probes.into_iter().map(|job| {
+            let (transport, events) = (shared.transport.clone(), Arc::clone(&shared.events.0));
+            Box::pin(probe::run(transport, job.tls, job.member, job.spec, events, started))
+                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        });
+        let accept_loops = listeners.into_iter().map(|listener| {
+            Box::pin(accept_loop(Arc::clone(&shared), limits, listener))
+                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        });
+        futures_util::future::join_all(probe_loops.chain(accept_loops)).await;
     }
 }
 
-fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<Route, GatewayError> {
+fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<(Route, Vec<ProbeJob>), GatewayError> {
     let pool = config
         .backend_pools
         .iter()
@@ -189,12 +219,11 @@ fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<Rout
         .iter()
         .find(|s| s.name == rule.settings)
         .expect("validate() guarantees rule settings exist");
-    let members = pool
-        .addresses
-        .iter()
-        .map(|a| BackendAddr::parse(a).expect("validate() guarantees addresses parse"))
-        .collect();
     let behaviour = config.profile.behaviour();
+    let probe_config = settings
+        .probe
+        .as_ref()
+        .and_then(|name| config.probes.iter().find(|p| &p.name == name));
     let request_timeout = config.request_timeout(settings);
     let overrides = Overrides {
         idle_timeout: config.idle_timeout.map(|d| d.get()),
@@ -220,9 +249,29 @@ fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<Rout
         }
         _ => None,
     };
-    Ok(Route {
+    let jobs: Vec<ProbeJob> = pool
+        .addresses
+        .iter()
+        .map(|a| {
+            let addr = BackendAddr::parse(a).expect("validate() guarantees addresses parse");
+            let spec = ProbeSpec::resolve(
+                &behaviour,
+                probe_config,
+                settings.host_override.as_deref(),
+                settings.protocol == Protocol::Https,
+                &addr,
+            );
+            ProbeJob {
+                member: Arc::new(Member::new(addr, pool.name.clone(), &spec)),
+                spec,
+                tls: tls.clone(),
+            }
+        })
+        .collect();
+    let members = jobs.iter().map(|j| Arc::clone(&j.member)).collect();
+    let route = Route {
         rule: rule.name.clone(),
-        pool: Pool::new(members),
+        pool: Pool::new(members, behaviour.all_unhealthy),
         session: SessionPolicy::resolve(&behaviour, request_timeout, overrides),
         on_timeout: behaviour.http_timeout,
         caching: rule.caching,
@@ -236,7 +285,8 @@ fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<Rout
                 .map(|h| HeaderValue::from_str(h).expect("validate() guarantees a valid host_override")),
             tls,
         },
-    })
+    };
+    Ok((route, jobs))
 }
 
 async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut listener: BoundListener<T::Listener>) {

@@ -14,7 +14,7 @@ async fn answer(request: String) -> (u16, String, usize) {
     let backend = backend().await;
     let gw = gateway(config_for(&[backend.addr])).await;
     let raw = raw_exchange(gw.addr, request.as_bytes()).await;
-    (status_of(&raw), raw, backend.seen.accepted())
+    (status_of(&raw), raw, backend.seen.reached())
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn slow_headers_get_408() {
     let gw = gateway(config).await;
     let raw = raw_exchange(gw.addr, b"GET / HTTP/1.1\r\nHost: h\r\n").await;
     assert_eq!(status_of(&raw), 408, "{raw}");
-    assert_eq!(backend.seen.accepted(), 0);
+    assert_eq!(backend.seen.reached(), 0);
 }
 
 proptest! {

@@ -40,14 +40,18 @@ async fn a_declined_upgrade_is_returned_unchanged() {
     // A backend that answers every request with 403 and a body.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // It answers every connection, health probes included, the same way.
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 4096];
-        let _ = s.read(&mut buf).await;
-        s.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden")
-            .await
-            .unwrap();
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden")
+                    .await;
+            });
+        }
     });
     let gw = gateway(config_for(&[addr])).await;
     let raw = raw_exchange(

@@ -269,7 +269,9 @@ fn handshake(
     let b3 = EchoOptions {
         observer: Arc::new(move |e| {
             if let EchoEvent::Request(r) = e {
-                observed.lock().unwrap().push(r);
+                if r.header("user-agent") != Some(gateway::probe::USER_AGENT) {
+                    observed.lock().unwrap().push(r);
+                }
             }
         }),
         ..EchoOptions::default()

@@ -21,6 +21,7 @@ use serde::Deserialize;
 pub use duration::Duration;
 pub use error::{ConfigError, Diagnostic};
 pub use locate::{KeyPath, Seg};
+pub use validate::parse_status_range;
 
 use crate::profile::ProfileName;
 
@@ -116,19 +117,54 @@ pub struct BackendSettingsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
     pub name: String,
+    /// HTTP or HTTPS: the documents' probes speak nothing else.
     #[serde(default)]
     pub protocol: Protocol,
+    /// The probe's Host header; the settings' `host_override`, then the
+    /// profile's default (127.0.0.1 for Application Gateway, the backend's
+    /// host for Front Door) otherwise.
     pub host: Option<String>,
     #[serde(default = "default_probe_path")]
     pub path: String,
-    #[serde(default = "default_probe_interval")]
-    pub interval: Duration,
-    #[serde(default = "default_probe_interval")]
-    pub timeout: Duration,
-    #[serde(default = "default_unhealthy_threshold")]
-    pub unhealthy_threshold: u32,
-    #[serde(default = "default_match_status")]
-    pub match_status: Vec<String>,
+    /// Profile default: 30 s.
+    pub interval: Option<Duration>,
+    /// Profile default: 30 s.
+    pub timeout: Option<Duration>,
+    /// Application Gateway: consecutive failures that take a backend out
+    /// (default 3).
+    pub unhealthy_threshold: Option<u32>,
+    /// Healthy statuses, codes or ranges (`"200-399"`). Profile default:
+    /// 200-399 for Application Gateway, only 200 for Front Door.
+    pub match_status: Option<Vec<String>>,
+    /// A healthy answer's body must contain this text.
+    pub match_body: Option<String>,
+    /// Front Door: `HEAD` (default) or `GET`.
+    pub method: Option<ProbeMethod>,
+    /// Front Door: how many recent samples are considered (default 4).
+    pub sample_size: Option<u32>,
+    /// Front Door: how many of them must succeed (default 2).
+    pub successful_samples_required: Option<u32>,
+    /// A backend's state before its first probe completes. Default healthy,
+    /// as HAProxy and Envoy start servers; `unhealthy` keeps new backends
+    /// out until they pass once.
+    pub initial_state: Option<InitialState>,
+}
+
+/// The HTTP method a probe uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ProbeMethod {
+    #[serde(rename = "HEAD")]
+    Head,
+    #[serde(rename = "GET")]
+    Get,
+}
+
+/// Whether a backend is in the pool before its first probe completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialState {
+    Healthy,
+    Unhealthy,
 }
 
 /// A basic routing rule: everything arriving on `listener` goes to `pool`
@@ -222,12 +258,25 @@ pub struct UrlPathRewrite {
 }
 
 /// Plain or TLS, for listeners, backends and probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
     #[default]
     Http,
     Https,
+}
+
+impl<'de> Deserialize<'de> for Protocol {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_str() {
+            "http" => Ok(Protocol::Http),
+            "https" => Ok(Protocol::Https),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown protocol \"{other}\": expected \"http\" or \"https\" (listeners, backends and health probes \
+                 speak HTTP or HTTPS only)"
+            ))),
+        }
+    }
 }
 
 impl Protocol {
@@ -248,15 +297,6 @@ fn default_max_header_bytes() -> usize {
 }
 fn default_probe_path() -> String {
     "/".to_string()
-}
-fn default_probe_interval() -> Duration {
-    Duration::from_secs(30)
-}
-fn default_unhealthy_threshold() -> u32 {
-    3
-}
-fn default_match_status() -> Vec<String> {
-    vec!["200-399".to_string()]
 }
 
 impl Config {

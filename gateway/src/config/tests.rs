@@ -39,6 +39,13 @@ pool = "chat"
 settings = "chat-settings"
 "#;
 
+/// The same config under the front-door profile, whose probes count samples
+/// rather than consecutive failures.
+fn front_door(src: &str) -> String {
+    src.replace("\"application-gateway\"", "\"front-door\"")
+        .replace("unhealthy_threshold = 3\n", "")
+}
+
 fn load(src: &str) -> Result<Config, ConfigError> {
     Config::from_toml(src, "gw.toml", PathBuf::from("."))
 }
@@ -79,7 +86,7 @@ fn the_design_example_loads() {
         config.backend_settings[0].request_timeout,
         Some(Duration::from_secs(20))
     );
-    assert_eq!(config.probes[0].match_status, ["200-399"]);
+    assert_eq!(config.probes[0].match_status, Some(vec!["200-399".to_string()]));
 }
 
 #[test]
@@ -342,8 +349,8 @@ fn caching_is_a_front_door_option() {
         "rules[0].caching",
         "front-door route option",
     );
-    let fd = src.replace("\"application-gateway\"", "\"front-door\"");
-    assert!(load(&fd).is_ok());
+    let fd = front_door(&src);
+    assert!(load(&fd).is_ok(), "{:?}", load(&fd));
 }
 
 #[test]
@@ -354,7 +361,7 @@ fn rewrites_are_an_application_gateway_feature() {
         "settings = \"chat-settings\"\nrewrites = \"rs\"",
     );
     assert!(load(&src).is_ok());
-    let fd = src.replace("\"application-gateway\"", "\"front-door\"");
+    let fd = front_door(&src);
     let d = one_error(&fd);
     assert_at(
         &d,
@@ -367,8 +374,8 @@ fn rewrites_are_an_application_gateway_feature() {
 
 #[test]
 fn session_overrides_load_and_reject_zero() {
-    let src = GOOD.replace(
-        "profile = \"application-gateway\"",
+    let src = front_door(GOOD).replace(
+        "profile = \"front-door\"",
         "profile = \"front-door\"\nidle_timeout = \"30s\"\nmax_lifetime = \"0s\"",
     );
     let d = one_error(&src);
@@ -377,7 +384,7 @@ fn session_overrides_load_and_reject_zero() {
 
 #[test]
 fn caching_on_a_route_is_a_warning_not_an_error() {
-    let src = GOOD.replace("\"application-gateway\"", "\"front-door\"").replace(
+    let src = front_door(GOOD).replace(
         "settings = \"chat-settings\"",
         "settings = \"chat-settings\"\ncaching = true",
     );
@@ -391,4 +398,62 @@ fn caching_on_a_route_is_a_warning_not_an_error() {
     assert!(warnings[0]
         .message
         .contains("WebSocket upgrades through this route fail"));
+}
+
+#[test]
+fn probe_protocols_are_http_or_https_only() {
+    let src = GOOD.replace(
+        "name = \"chat-probe\"\nprotocol = \"http\"",
+        "name = \"chat-probe\"\nprotocol = \"tcp\"",
+    );
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "protocol = \"tcp\"",
+        "probes[0].protocol",
+        "expected \"http\" or \"https\"",
+    );
+}
+
+#[test]
+fn front_door_probe_settings_are_front_door_only() {
+    let src = GOOD.replace("unhealthy_threshold = 3", "sample_size = 4");
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "sample_size = 4",
+        "probes[0].sample_size",
+        "front-door probe setting",
+    );
+    let fd = front_door(GOOD).replace(
+        "match_status",
+        "sample_size = 4\nsuccessful_samples_required = 5\nmatch_status",
+    );
+    let d = one_error(&fd);
+    assert_at(
+        &d,
+        &fd,
+        "successful_samples_required",
+        "probes[0].successful_samples_required",
+        "between 1 and sample_size (4)",
+    );
+    let threshold = GOOD.replace("\"application-gateway\"", "\"front-door\"");
+    let d = one_error(&threshold);
+    assert_at(
+        &d,
+        &threshold,
+        "unhealthy_threshold",
+        "probes[0].unhealthy_threshold",
+        "count samples",
+    );
+}
+
+#[test]
+fn a_head_probe_cannot_match_a_body() {
+    let fd = front_door(GOOD).replace("match_status", "match_body = \"ok\"\nmatch_status");
+    let d = one_error(&fd);
+    assert_at(&d, &fd, "match_body", "probes[0].match_body", "set method = \"GET\"");
+    assert!(load(&fd.replace("match_body", "method = \"GET\"\nmatch_body")).is_ok());
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{BackendAddr, Config, KeyPath, Protocol, WafTarget, MIN_MAX_HEADER_BYTES};
+use super::{BackendAddr, Config, KeyPath, ProbeMethod, Protocol, WafTarget, MIN_MAX_HEADER_BYTES};
 
 /// One problem in a config, before it is located in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,14 +193,66 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
 
     for (i, probe) in config.probes.iter().enumerate() {
         let at = KeyPath::item("probes", i);
-        if probe.interval.is_zero() {
+        if probe.interval.is_some_and(|d| d.is_zero()) {
             issues.push(zero(at.clone().key("interval")));
         }
-        if probe.timeout.is_zero() {
+        if probe.timeout.is_some_and(|d| d.is_zero()) {
             issues.push(zero(at.clone().key("timeout")));
         }
-        if probe.unhealthy_threshold == 0 {
+        if probe.unhealthy_threshold == Some(0) {
             issues.push(Issue::new(at.clone().key("unhealthy_threshold"), "expected at least 1"));
+        }
+        let front_door = config.profile.behaviour().probe.uses_samples();
+        for (key, set) in [
+            ("method", probe.method.is_some()),
+            ("sample_size", probe.sample_size.is_some()),
+            (
+                "successful_samples_required",
+                probe.successful_samples_required.is_some(),
+            ),
+        ] {
+            if set && !front_door {
+                issues.push(Issue::new(
+                    at.clone().key(key),
+                    format!("`{key}` is a front-door probe setting; profile {} probes with GET and counts consecutive failures", config.profile),
+                ));
+            }
+        }
+        if front_door && probe.unhealthy_threshold.is_some() {
+            issues.push(Issue::new(
+                at.clone().key("unhealthy_threshold"),
+                "front-door probes count samples: use `sample_size` and `successful_samples_required`",
+            ));
+        }
+        let head = probe.method == Some(ProbeMethod::Head) || (front_door && probe.method.is_none());
+        if probe.match_body.is_some() && head {
+            issues.push(Issue::new(
+                at.clone().key("match_body"),
+                "a HEAD probe has no body to match; set method = \"GET\"",
+            ));
+        }
+        if probe.sample_size == Some(0) {
+            issues.push(Issue::new(at.clone().key("sample_size"), "expected at least 1"));
+        }
+        if let (Some(size), Some(required)) = (probe.sample_size.or(Some(4)), probe.successful_samples_required) {
+            if required == 0 || required > size {
+                issues.push(Issue::new(
+                    at.clone().key("successful_samples_required"),
+                    format!("expected between 1 and sample_size ({size}), found {required}"),
+                ));
+            }
+        }
+        if probe.protocol == Protocol::Https
+            && !config
+                .backend_settings
+                .iter()
+                .filter(|s| s.probe.as_deref() == Some(probe.name.as_str()))
+                .all(|s| s.trusted_ca.is_some())
+        {
+            issues.push(Issue::new(
+                at.clone().key("protocol"),
+                "an https probe verifies the backend against its backend settings' `trusted_ca`; set it there",
+            ));
         }
         if !probe.path.starts_with('/') {
             issues.push(Issue::new(
@@ -208,7 +260,7 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
                 format!("expected a path starting with `/`, found `{}`", probe.path),
             ));
         }
-        for (j, status) in probe.match_status.iter().enumerate() {
+        for (j, status) in probe.match_status.iter().flatten().enumerate() {
             if let Err(message) = parse_status_range(status) {
                 issues.push(Issue::new(at.clone().key("match_status").index(j), message));
             }

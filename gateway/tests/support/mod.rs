@@ -20,7 +20,16 @@ use tokio::task::JoinHandle;
 pub struct Seen(pub Arc<Mutex<Vec<EchoEvent>>>);
 
 impl Seen {
+    /// Every request the backend received, health probes excepted.
     pub fn requests(&self) -> Vec<SeenRequest> {
+        self.all_requests()
+            .into_iter()
+            .filter(|r| r.header("user-agent") != Some(gateway::probe::USER_AGENT))
+            .collect()
+    }
+
+    /// Every request, probes included.
+    pub fn all_requests(&self) -> Vec<SeenRequest> {
         self.0
             .lock()
             .unwrap()
@@ -32,13 +41,9 @@ impl Seen {
             .collect()
     }
 
-    pub fn accepted(&self) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| matches!(e, EchoEvent::Accepted { .. }))
-            .count()
+    /// How many client requests (not probes) reached the backend.
+    pub fn reached(&self) -> usize {
+        self.requests().len()
     }
 
     pub fn options(&self) -> EchoOptions {

@@ -33,12 +33,12 @@ impl Seen {
         self.0.lock().unwrap().clone()
     }
 
-    /// Every request head the backend received.
+    /// Every request head the backend received, health probes excepted.
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.events()
             .into_iter()
             .filter_map(|e| match e {
-                EchoEvent::Request(r) => Some(r),
+                EchoEvent::Request(r) if r.header("user-agent") != Some(gateway::probe::USER_AGENT) => Some(r),
                 _ => None,
             })
             .collect()

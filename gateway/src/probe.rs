@@ -1,0 +1,314 @@
+//! Health probes: what to send (resolved from the profile, the probe config
+//! and the backend settings) and the loop that sends it.
+//!
+//! One loop runs per backend per gateway instance, and every probe opens a
+//! new connection, as the documented probes do. Results feed the pure
+//! [`Health`] state machine; the pool reads its verdict.
+
+use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use tokio::time::Instant;
+
+use crate::config::{parse_status_range, BackendAddr, InitialState, ProbeConfig, ProbeMethod, Protocol};
+use crate::event::{Event, Events};
+use crate::health::{judge, Health, HealthRule, ProbeFailure, ProbeResult, Transition};
+use crate::io::MaybeTls;
+use crate::profile::Behaviour;
+use crate::transport::Transport;
+
+/// The `User-Agent` of every probe, so backends (and tests) can tell probes
+/// from traffic.
+pub const USER_AGENT: &str = "wsgate-probe/1";
+
+/// The most body a probe reads when matching `match_body`.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Everything one probe loop needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub method: Method,
+    pub tls: bool,
+    /// The Host header.
+    pub host: String,
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub healthy: Vec<RangeInclusive<u16>>,
+    pub match_body: Option<String>,
+    pub rule: HealthRule,
+    pub initially_healthy: bool,
+}
+
+impl ProbeSpec {
+    /// Resolves the probe for `backend`: the named probe config if any,
+    /// else the profile's default probe; unset fields take the profile's
+    /// defaults. `settings_tls` is whether the backend settings speak https
+    /// (the default probe follows them).
+    pub fn resolve(
+        behaviour: &Behaviour,
+        probe: Option<&ProbeConfig>,
+        host_override: Option<&str>,
+        settings_tls: bool,
+        backend: &BackendAddr,
+    ) -> ProbeSpec {
+        let d = &behaviour.probe;
+        let default_host = if d.loopback_host {
+            "127.0.0.1".to_string()
+        } else {
+            backend.host.clone()
+        };
+        let host = probe
+            .and_then(|p| p.host.clone())
+            .or_else(|| host_override.map(str::to_string))
+            .unwrap_or(default_host);
+        let method = match probe.and_then(|p| p.method) {
+            Some(ProbeMethod::Get) => Method::GET,
+            Some(ProbeMethod::Head) => Method::HEAD,
+            None if d.head => Method::HEAD,
+            None => Method::GET,
+        };
+        let healthy = probe
+            .and_then(|p| p.match_status.as_ref())
+            .map(|list| list.iter().filter_map(|s| parse_status_range(s).ok()).collect())
+            .unwrap_or_else(|| vec![d.healthy.0..=d.healthy.1]);
+        let rule = match d.rule {
+            HealthRule::Consecutive { unhealthy_after } => HealthRule::Consecutive {
+                unhealthy_after: probe.and_then(|p| p.unhealthy_threshold).unwrap_or(unhealthy_after),
+            },
+            HealthRule::Window { size, required } => HealthRule::Window {
+                size: probe.and_then(|p| p.sample_size).unwrap_or(size),
+                required: probe.and_then(|p| p.successful_samples_required).unwrap_or(required),
+            },
+        };
+        ProbeSpec {
+            method,
+            tls: probe.map(|p| p.protocol == Protocol::Https).unwrap_or(settings_tls),
+            host,
+            path: probe.map(|p| p.path.clone()).unwrap_or_else(|| "/".to_string()),
+            interval: probe.and_then(|p| p.interval).map(|d| d.get()).unwrap_or(d.interval),
+            timeout: probe.and_then(|p| p.timeout).map(|d| d.get()).unwrap_or(d.timeout),
+            healthy,
+            match_body: probe.and_then(|p| p.match_body.clone()),
+            rule,
+            initially_healthy: probe.and_then(|p| p.initial_state) != Some(InitialState::Unhealthy),
+        }
+    }
+}
+
+/// A pool member and its health, shared by the probe loop (writer) and the
+/// pool (reader).
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub(crate) addr: BackendAddr,
+    pub(crate) pool: String,
+    health: Mutex<Health>,
+}
+
+impl Member {
+    pub(crate) fn new(addr: BackendAddr, pool: String, spec: &ProbeSpec) -> Member {
+        Member {
+            addr,
+            pool,
+            health: Mutex::new(Health::new(spec.rule, spec.initially_healthy)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.lock().is_healthy()
+    }
+
+    /// The current health, for the admin endpoint.
+    pub(crate) fn snapshot(&self) -> Health {
+        self.lock().clone()
+    }
+
+    fn observe(&self, now: Duration, result: ProbeResult) -> (Option<Transition>, bool) {
+        let mut health = self.lock();
+        let transition = health.observe(now, result);
+        (transition, health.is_healthy())
+    }
+}
+
+/// Probes `member` forever, every `spec.interval` (start to start).
+pub(crate) async fn run<T: Transport>(
+    transport: T,
+    tls: Option<tokio_rustls::TlsConnector>,
+    member: Arc<Member>,
+    spec: ProbeSpec,
+    events: Events,
+    started: Instant,
+) {
+    loop {
+        let sent = Instant::now();
+        let result = match tokio::time::timeout(spec.timeout, once(&transport, tls.as_ref(), &member.addr, &spec)).await
+        {
+            Ok(result) => result,
+            Err(_) => ProbeResult::Failure(ProbeFailure::Timeout),
+        };
+        let (transition, healthy) = member.observe(started.elapsed(), result.clone());
+        events.emit(Event::ProbeCompleted {
+            backend: member.addr.clone(),
+            result: result.to_string(),
+            healthy,
+        });
+        if let Some(transition) = transition {
+            events.emit(Event::BackendHealthChanged {
+                backend: member.addr.clone(),
+                healthy,
+                failures: match transition {
+                    Transition::BecameUnhealthy { failures } => failures,
+                    Transition::BecameHealthy => 0,
+                },
+                last: result.to_string(),
+            });
+        }
+        tokio::time::sleep_until(sent + spec.interval).await;
+    }
+}
+
+/// One probe over a new connection.
+async fn once<T: Transport>(
+    transport: &T,
+    tls: Option<&tokio_rustls::TlsConnector>,
+    backend: &BackendAddr,
+    spec: &ProbeSpec,
+) -> ProbeResult {
+    let fail = |e: String| ProbeResult::Failure(ProbeFailure::Connection(e));
+    let stream = match transport.connect(&backend.host, backend.port).await {
+        Ok(s) => s,
+        Err(e) => return fail(e.kind().to_string()),
+    };
+    let stream = match (spec.tls, tls) {
+        (false, _) => MaybeTls::Plain(stream),
+        (true, None) => return fail("https probe without trusted_ca".into()),
+        (true, Some(connector)) => {
+            let name = match rustls::pki_types::ServerName::try_from(backend.host.clone()) {
+                Ok(n) => n,
+                Err(e) => return fail(format!("tls name: {e}")),
+            };
+            match connector.connect(name, stream).await {
+                Ok(s) => MaybeTls::Client(Box::new(s)),
+                Err(e) => return fail(format!("tls: {e}")),
+            }
+        }
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+        Ok(pair) => pair,
+        Err(e) => return fail(e.to_string()),
+    };
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = Request::new(Empty::<Bytes>::new());
+    *req.method_mut() = spec.method.clone();
+    *req.uri_mut() = match spec.path.parse() {
+        Ok(uri) => uri,
+        Err(e) => return fail(format!("path: {e}")),
+    };
+    let headers = req.headers_mut();
+    if let Ok(host) = HeaderValue::from_str(&spec.host) {
+        headers.insert(header::HOST, host);
+    }
+    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let resp = match sender.send_request(req).await {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
+    let status = resp.status().as_u16();
+    let body = match &spec.match_body {
+        None => None,
+        Some(_) => match Limited::new(resp.into_body(), MAX_BODY).collect().await {
+            Ok(b) => Some(b.to_bytes()),
+            Err(e) => return fail(format!("body: {e}")),
+        },
+    };
+    judge(status, body.as_deref(), &spec.healthy, spec.match_body.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Duration as ConfigDuration;
+    use crate::profile::ProfileName;
+
+    fn backend() -> BackendAddr {
+        BackendAddr::parse("chat-1.internal:9001").unwrap()
+    }
+
+    #[test]
+    fn application_gateway_default_probe() {
+        let spec = ProbeSpec::resolve(
+            &ProfileName::ApplicationGateway.behaviour(),
+            None,
+            None,
+            false,
+            &backend(),
+        );
+        assert_eq!(spec.method, Method::GET);
+        assert_eq!(spec.host, "127.0.0.1");
+        assert_eq!(spec.path, "/");
+        assert_eq!(
+            (spec.interval, spec.timeout),
+            (Duration::from_secs(30), Duration::from_secs(30))
+        );
+        assert_eq!(spec.healthy, vec![200..=399]);
+        assert_eq!(spec.rule, HealthRule::Consecutive { unhealthy_after: 3 });
+        assert!(spec.initially_healthy);
+    }
+
+    #[test]
+    fn front_door_default_probe() {
+        let spec = ProbeSpec::resolve(&ProfileName::FrontDoor.behaviour(), None, None, false, &backend());
+        assert_eq!(spec.method, Method::HEAD);
+        assert_eq!(spec.host, "chat-1.internal");
+        assert_eq!(spec.healthy, vec![200..=200]);
+        assert_eq!(spec.rule, HealthRule::Window { size: 4, required: 2 });
+    }
+
+    #[test]
+    fn a_custom_probe_overrides_and_inherits() {
+        let probe = ProbeConfig {
+            name: "p".into(),
+            protocol: Protocol::Https,
+            host: None,
+            path: "/health".into(),
+            interval: Some(ConfigDuration::from_secs(5)),
+            timeout: None,
+            unhealthy_threshold: Some(2),
+            match_status: Some(vec!["200".into(), "204".into()]),
+            match_body: Some("ok".into()),
+            method: None,
+            sample_size: None,
+            successful_samples_required: None,
+            initial_state: Some(InitialState::Unhealthy),
+        };
+        let spec = ProbeSpec::resolve(
+            &ProfileName::ApplicationGateway.behaviour(),
+            Some(&probe),
+            Some("chat.internal"),
+            false,
+            &backend(),
+        );
+        assert!(spec.tls);
+        assert_eq!(spec.host, "chat.internal", "the settings' host override");
+        assert_eq!(spec.path, "/health");
+        assert_eq!(
+            (spec.interval, spec.timeout),
+            (Duration::from_secs(5), Duration::from_secs(30))
+        );
+        assert_eq!(spec.healthy, vec![200..=200, 204..=204]);
+        assert_eq!(spec.rule, HealthRule::Consecutive { unhealthy_after: 2 });
+        assert!(!spec.initially_healthy);
+    }
+}
