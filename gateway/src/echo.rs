@@ -1,8 +1,8 @@
 //! A demo WebSocket echo backend: what `wsgate echo` serves, what the
 //! embedded default config proxies to, and what the simulator's backends run.
 //!
-//! - `GET /health` answers with the current health status (200 unless
-//!   changed through [`EchoControl`]).
+//! - `GET /health` and `GET /` answer with the current health status (200
+//!   unless changed through [`EchoControl`]).
 //! - A WebSocket upgrade on any path is accepted: the first offered
 //!   subprotocol it supports is chosen, and every text and binary message is
 //!   sent back. Ping is answered with pong; a Close is answered with the same
@@ -177,6 +177,45 @@ pub async fn serve<L: Listener>(mut listener: L, options: EchoOptions) {
     }
 }
 
+/// A listener that completes a TLS handshake on every accepted connection,
+/// for an echo backend behind `https`. Failed handshakes are skipped.
+pub struct TlsListener<L> {
+    inner: L,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl<L> TlsListener<L> {
+    pub fn new(inner: L, config: Arc<rustls::ServerConfig>) -> TlsListener<L> {
+        TlsListener {
+            inner,
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+        }
+    }
+}
+
+impl<L> std::fmt::Debug for TlsListener<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsListener")
+    }
+}
+
+impl<L: Listener> Listener for TlsListener<L> {
+    type Stream = tokio_rustls::server::TlsStream<L::Stream>;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, SocketAddr)> {
+        loop {
+            let (tcp, peer) = self.inner.accept().await?;
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return Ok((tls, peer));
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
 /// Binds `addr` through `transport` and returns the bound address and the
 /// serving future.
 pub async fn bind<T: Transport>(
@@ -213,7 +252,7 @@ async fn respond(options: Arc<EchoOptions>, req: Request<Incoming>) -> Result<Re
     };
 
     let delay = options.control.delay();
-    if !delay.is_zero() && req.uri().path() != "/health" {
+    if !delay.is_zero() && !matches!(req.uri().path(), "/" | "/health") {
         tokio::time::sleep(delay).await;
     }
     if handshake::has_token(req.headers(), header::UPGRADE, "websocket") {
@@ -228,7 +267,9 @@ async fn respond(options: Arc<EchoOptions>, req: Request<Incoming>) -> Result<Re
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return Ok(resp);
     }
-    if req.uri().path() == "/health" {
+    // `/` is where Application Gateway's default probe looks, `/health` the
+    // usual custom probe path: both answer with the health status.
+    if matches!(req.uri().path(), "/" | "/health") {
         let delay = std::time::Duration::from_millis(options.control.health_delay_ms.load(Ordering::Relaxed));
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

@@ -17,6 +17,7 @@ use rand::SeedableRng;
 
 use crate::net::TurmoilTransport;
 use crate::trace::Trace;
+use gateway::Transport;
 
 /// What a client script returns; an error fails the run.
 pub type ClientResult = Result<(), Box<dyn Error>>;
@@ -79,8 +80,14 @@ pub enum Action {
     Heal(String, String),
     /// Set the status an echo backend's `GET /health` answers with.
     SetHealth(String, u16),
-    /// Make an echo backend answer everything but `/health` this late.
+    /// Make an echo backend answer everything but `/` and `/health` this
+    /// late.
     SetDelay(String, Duration),
+    /// Make an echo backend's health answers (`/`, `/health`) this late.
+    SetHealthDelay(String, Duration),
+    /// Make an echo backend WebSocket-only: plain requests, probes
+    /// included, get 426.
+    SetWebSocketOnly(String),
 }
 
 impl std::fmt::Display for Action {
@@ -93,6 +100,8 @@ impl std::fmt::Display for Action {
             Action::Heal(a, b) => write!(f, "heal {a} <-> {b}"),
             Action::SetHealth(h, s) => write!(f, "{h} health answers {s}"),
             Action::SetDelay(h, d) => write!(f, "{h} answers after {d:?}"),
+            Action::SetHealthDelay(h, d) => write!(f, "{h} answers health checks after {d:?}"),
+            Action::SetWebSocketOnly(h) => write!(f, "{h} speaks WebSocket only (426 to plain requests)"),
         }
     }
 }
@@ -106,6 +115,7 @@ pub struct World {
     trace: Trace,
     gateways: Vec<(String, Config)>,
     backends: Vec<(String, u16, EchoOptions)>,
+    tls_backends: BTreeMap<String, Arc<rustls::ServerConfig>>,
     clients: Vec<(String, ClientFn)>,
     timeline: Vec<(Duration, Action)>,
 }
@@ -131,6 +141,7 @@ impl World {
             trace: Trace::simulated(),
             gateways: Vec::new(),
             backends: Vec::new(),
+            tls_backends: BTreeMap::new(),
             clients: Vec::new(),
             timeline: Vec::new(),
         }
@@ -193,6 +204,19 @@ impl World {
         self
     }
 
+    /// Runs an echo backend behind TLS (https) on host `name`, with the
+    /// given certificate.
+    pub fn echo_backend_tls(
+        &mut self,
+        name: &str,
+        port: u16,
+        options: EchoOptions,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> &mut World {
+        self.tls_backends.insert(name.to_string(), tls);
+        self.echo_backend(name, port, options)
+    }
+
     /// Runs `script` as client host `name`. The run ends when every client
     /// script has returned.
     pub fn client<F, Fut>(&mut self, name: &str, script: F) -> &mut World
@@ -223,6 +247,7 @@ impl World {
         for (name, port, options) in self.backends {
             let trace = self.trace.clone();
             let host = name.clone();
+            let tls = self.tls_backends.get(&name).cloned();
             sim.host(name.as_str(), move || {
                 let trace = trace.clone();
                 let host = host.clone();
@@ -232,10 +257,14 @@ impl World {
                     trace.record(&host, describe_echo(&event));
                     inner(event);
                 });
+                let tls = tls.clone();
                 async move {
                     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-                    let (_, serve) = echo::bind(&TurmoilTransport, addr, options).await?;
-                    serve.await;
+                    let listener = TurmoilTransport.bind(addr).await?;
+                    match tls {
+                        None => echo::serve(listener, options).await,
+                        Some(config) => echo::serve(echo::TlsListener::new(listener, config), options).await,
+                    }
                     Ok(())
                 }
             });
@@ -307,6 +336,16 @@ fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, EchoControl>, a
         Action::SetDelay(host, delay) => {
             if let Some(c) = controls.get(host) {
                 c.set_delay(*delay);
+            }
+        }
+        Action::SetHealthDelay(host, delay) => {
+            if let Some(c) = controls.get(host) {
+                c.set_health_delay(*delay);
+            }
+        }
+        Action::SetWebSocketOnly(host) => {
+            if let Some(c) = controls.get(host) {
+                c.set_websocket_only(true);
             }
         }
     }

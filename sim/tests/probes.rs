@@ -1,0 +1,347 @@
+//! Health probes and pool membership in the simulator, at exact virtual
+//! times. Probes run every 30 s from t = 0 unless a test says otherwise; a
+//! 10 ms tick puts each probe's answer 30 ms after it was sent.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::config::{Duration as ConfigDuration, ProbeConfig, Protocol};
+use gateway::echo::EchoOptions;
+use gateway::{Config, ProfileName};
+use sim::client::{self, ClientOptions, ConnectError};
+use sim::{Action, Trace, World};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+fn config(profile: ProfileName, backends: &[&str]) -> Config {
+    Config::single_route(
+        profile,
+        "0.0.0.0:80".parse().unwrap(),
+        backends.iter().map(|b| format!("{b}:9001")).collect(),
+        None,
+    )
+}
+
+/// A world with echo backends on the given hosts and one gateway.
+fn world(config: Config, backends: &[&str]) -> World {
+    let mut world = World::new(3).tick(MS(10)).duration(S(3600));
+    for b in backends {
+        world.echo_backend(b, 9001, EchoOptions::default());
+    }
+    world.gateway("gateway", config);
+    world
+}
+
+/// A client that opens (and closes) a session at `from`, `from + every`, …
+/// up to `until`, recording each handshake's outcome in the trace.
+fn sessions(world: &mut World, from: Duration, every: Duration, until: Duration) {
+    world.client("c1", move |mut env| async move {
+        let origin = tokio::time::Instant::now();
+        let mut at = from;
+        while at <= until {
+            tokio::time::sleep_until(origin + at).await;
+            at += every;
+            let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
+            match client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await {
+                Ok(mut c) => {
+                    c.close(1000).await.ok();
+                    c.recv().await;
+                }
+                Err(ConnectError::Status(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    });
+}
+
+/// When the gateway recorded an event starting with `prefix`.
+fn times(trace: &Trace, source: &str, prefix: &str) -> Vec<Duration> {
+    trace
+        .lines()
+        .into_iter()
+        .filter(|l| l.source == source && l.event.starts_with(prefix))
+        .map(|l| l.at)
+        .collect()
+}
+
+#[test]
+fn agw_a_failing_backend_leaves_the_pool_within_the_documented_window() {
+    let mut world = world(config(ProfileName::ApplicationGateway, &["b1", "b2"]), &["b1", "b2"]);
+    world.at(S(95), Action::SetHealth("b2".into(), 500));
+    sessions(&mut world, S(1), S(5), S(300));
+    let trace = world.run().unwrap();
+    println!("{}", trace.render());
+
+    let out = times(
+        &trace,
+        "gateway",
+        "backend b2:9001 unhealthy after 3 failures (last: status 500)",
+    );
+    // Probes at 120, 150 and 180 s fail; the third answer arrives 30 ms
+    // later. The documents' window: failure at 95 s + 3 x 30 s + 30 s.
+    assert_eq!(out, [S(180) + MS(30)]);
+    assert!(out[0] <= S(95 + 3 * 30 + 30));
+    let opened_on_b2 = times(&trace, "b2", "session opened");
+    assert!(
+        opened_on_b2.iter().any(|t| *t > S(95)),
+        "b2 still served while its probes were failing"
+    );
+    assert!(
+        opened_on_b2.iter().all(|t| *t < out[0]),
+        "no session reached b2 after it was marked unhealthy: {opened_on_b2:?}"
+    );
+    assert!(
+        times(&trace, "b1", "session opened").iter().any(|t| *t > out[0]),
+        "b1 carried on"
+    );
+}
+
+#[test]
+fn agw_one_passing_probe_brings_a_backend_back() {
+    let mut world = world(config(ProfileName::ApplicationGateway, &["b1", "b2"]), &["b1", "b2"]);
+    world.at(S(95), Action::SetHealth("b2".into(), 500));
+    world.at(S(250), Action::SetHealth("b2".into(), 200));
+    sessions(&mut world, S(1), S(5), S(400));
+    let trace = world.run().unwrap();
+
+    assert_eq!(times(&trace, "gateway", "backend b2:9001 unhealthy"), [S(180) + MS(30)]);
+    // The first probe after 250 s is at 270 s.
+    let back = times(&trace, "gateway", "backend b2:9001 healthy");
+    assert_eq!(back, [S(270) + MS(30)]);
+    let opened_on_b2 = times(&trace, "b2", "session opened");
+    assert!(
+        opened_on_b2.iter().all(|t| *t < S(181) || *t > back[0]),
+        "{opened_on_b2:?}"
+    );
+    assert!(opened_on_b2.iter().any(|t| *t > back[0]), "sessions reach b2 again");
+}
+
+#[test]
+fn agw_every_backend_unhealthy_is_502() {
+    let mut world = world(config(ProfileName::ApplicationGateway, &["b1", "b2"]), &["b1", "b2"]);
+    world.at(Duration::ZERO, Action::SetHealth("b1".into(), 503));
+    world.at(Duration::ZERO, Action::SetHealth("b2".into(), 503));
+    sessions(&mut world, S(50), S(10), S(80));
+    let trace = world.run().unwrap();
+    // Probes at 0, 30 and 60 s fail.
+    assert_eq!(times(&trace, "gateway", "backend b1:9001 unhealthy"), [S(60) + MS(30)]);
+    assert_eq!(times(&trace, "gateway", "backend b2:9001 unhealthy"), [S(60) + MS(30)]);
+    let answers: Vec<String> = trace
+        .lines()
+        .into_iter()
+        .filter(|l| l.source == "c1" && (l.event.starts_with("open") || l.event.contains("answered")))
+        .map(|l| format!("{:.0} {}", l.at.as_secs_f64(), l.event))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            "50 open /chat",
+            "60 open /chat",
+            "70 handshake /chat answered 502",
+            "80 handshake /chat answered 502"
+        ]
+    );
+}
+
+#[test]
+fn fd_every_backend_unhealthy_still_round_robins_to_all() {
+    let mut world = world(config(ProfileName::FrontDoor, &["b1", "b2"]), &["b1", "b2"]);
+    world.at(Duration::ZERO, Action::SetHealth("b1".into(), 503));
+    world.at(Duration::ZERO, Action::SetHealth("b2".into(), 503));
+    sessions(&mut world, S(100), S(10), S(140));
+    let trace = world.run().unwrap();
+    // Four samples (0, 30, 60, 90 s) fill the window.
+    assert_eq!(
+        times(&trace, "gateway", "backend b1:9001 unhealthy after 4 failures"),
+        [S(90) + MS(30)]
+    );
+    assert_eq!(
+        times(&trace, "gateway", "backend b2:9001 unhealthy after 4 failures"),
+        [S(90) + MS(30)]
+    );
+    assert_eq!(times(&trace, "c1", "open").len(), 5, "every handshake still succeeds");
+    assert!(times(&trace, "c1", "handshake").is_empty());
+    let (b1, b2) = (
+        times(&trace, "b1", "session opened").len(),
+        times(&trace, "b2", "session opened").len(),
+    );
+    assert_eq!((b1, b2), (3, 2), "round robin over all origins");
+}
+
+#[test]
+fn fd_health_is_two_of_the_last_four_samples() {
+    let mut world = world(config(ProfileName::FrontDoor, &["b1", "b2"]), &["b1", "b2"]);
+    world.at(S(95), Action::SetHealth("b2".into(), 500));
+    world.at(S(200), Action::SetHealth("b2".into(), 200));
+    sessions(&mut world, S(1), S(5), S(300));
+    let trace = world.run().unwrap();
+    // Samples: 0-90 pass; 120 and 150 fail (still 2 of 4); 180 fails (1 of
+    // 4): out. 210 passes (1 of 4); 240 passes (2 of 4): back.
+    assert_eq!(
+        times(&trace, "gateway", "backend b2:9001 unhealthy after 3 failures"),
+        [S(180) + MS(30)]
+    );
+    assert_eq!(times(&trace, "gateway", "backend b2:9001 healthy"), [S(240) + MS(30)]);
+    let opened_on_b2 = times(&trace, "b2", "session opened");
+    assert!(
+        opened_on_b2.iter().all(|t| *t < S(181) || *t > S(240)),
+        "{opened_on_b2:?}"
+    );
+}
+
+#[test]
+fn a_probe_slower_than_its_timeout_is_a_failure() {
+    let mut c = config(ProfileName::ApplicationGateway, &["b1", "b2"]);
+    c.probes = vec![ProbeConfig {
+        name: "quick".into(),
+        protocol: Protocol::Http,
+        host: None,
+        path: "/health".into(),
+        interval: Some(ConfigDuration::from_secs(10)),
+        timeout: Some(ConfigDuration::from_secs(5)),
+        unhealthy_threshold: None,
+        match_status: None,
+        match_body: None,
+        method: None,
+        sample_size: None,
+        successful_samples_required: None,
+        initial_state: None,
+    }];
+    c.backend_settings[0].probe = Some("quick".into());
+    let mut world = world(c, &["b1", "b2"]);
+    world.at(Duration::ZERO, Action::SetHealthDelay("b2".into(), S(8)));
+    sessions(&mut world, S(1), S(5), S(40));
+    let trace = world.run().unwrap();
+    // Probes at 0, 10, 20 s each time out 5 s later.
+    assert_eq!(
+        times(
+            &trace,
+            "gateway",
+            "backend b2:9001 unhealthy after 3 failures (last: timeout)"
+        ),
+        [S(25)]
+    );
+}
+
+#[test]
+fn a_websocket_only_backend_fails_probes_so_clients_get_502() {
+    let mut world = world(config(ProfileName::ApplicationGateway, &["b1"]), &["b1"]);
+    world.at(Duration::ZERO, Action::SetWebSocketOnly("b1".into()));
+    sessions(&mut world, S(55), S(10), S(75));
+    let trace = world.run().unwrap();
+    assert_eq!(
+        times(
+            &trace,
+            "gateway",
+            "backend b1:9001 unhealthy after 3 failures (last: status 426)"
+        ),
+        [S(60) + MS(30)]
+    );
+    let answers: Vec<String> = trace
+        .lines()
+        .into_iter()
+        .filter(|l| l.source == "c1" && (l.event.starts_with("open") || l.event.contains("answered")))
+        .map(|l| format!("{:.0} {}", l.at.as_secs_f64(), l.event))
+        .collect();
+    // It speaks WebSocket fine; it is the HTTP probe that takes it out.
+    assert_eq!(
+        answers,
+        [
+            "55 open /chat",
+            "65 handshake /chat answered 502",
+            "75 handshake /chat answered 502"
+        ]
+    );
+}
+
+#[test]
+fn an_https_probe_checks_a_tls_backend() {
+    let tls = TlsFixture::new();
+    let mut c = config(ProfileName::ApplicationGateway, &["b1"]);
+    c.backend_settings[0].protocol = Protocol::Https;
+    c.backend_settings[0].trusted_ca = Some(tls.ca.clone());
+    c.probes = vec![ProbeConfig {
+        name: "tls".into(),
+        protocol: Protocol::Https,
+        host: None,
+        path: "/health".into(),
+        interval: None,
+        timeout: None,
+        unhealthy_threshold: None,
+        match_status: None,
+        match_body: Some("health".into()),
+        method: None,
+        sample_size: None,
+        successful_samples_required: None,
+        initial_state: None,
+    }];
+    c.backend_settings[0].probe = Some("tls".into());
+    let mut world = World::new(3).tick(MS(10)).duration(S(600));
+    world.echo_backend_tls("b1", 9001, EchoOptions::default(), tls.server_config());
+    world.gateway("gateway", c);
+    world.at(S(45), Action::SetHealth("b1".into(), 500));
+    sessions(&mut world, S(1), S(20), S(130));
+    let trace = world.run().unwrap();
+    println!("{}", trace.render());
+    let ok = times(&trace, "gateway", "probe b1:9001: status 200 (in pool)");
+    assert_eq!(ok.len(), 2, "the probes at 0 and 30 s passed over TLS");
+    assert_eq!(
+        times(
+            &trace,
+            "gateway",
+            "backend b1:9001 unhealthy after 3 failures (last: status 500)"
+        ),
+        [S(120) + MS(50)],
+        "probes at 60, 90, 120 s fail; TLS adds a round trip"
+    );
+    assert!(
+        !times(&trace, "c1", "open").is_empty(),
+        "wss to the backend worked before"
+    );
+}
+
+/// A CA and a certificate for host `b1`, as files for the gateway config
+/// and as a rustls server config for the simulated backend.
+struct TlsFixture {
+    _dir: tempfile::TempDir,
+    ca: std::path::PathBuf,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl TlsFixture {
+    fn new() -> TlsFixture {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["b1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, ca_cert.pem()).unwrap();
+        TlsFixture {
+            _dir: dir,
+            ca,
+            cert_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        }
+    }
+
+    fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        let cert = self._dir.path().join("cert.pem");
+        let key = self._dir.path().join("key.pem");
+        std::fs::write(&cert, &self.cert_pem).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
+        gateway::tls::server_config(&cert, &key).unwrap()
+    }
+}
