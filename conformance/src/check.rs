@@ -1,17 +1,44 @@
-//! `wsgate check FILE…`: validate files without running anything.
+//! `wsgate check FILE…`: validate scenario and config files without
+//! running anything.
 
 use std::path::Path;
 
 use gateway::Config;
 
-/// Validates each file as a gateway config. Returns the report lines
-/// (errors, then `warning:` lines, then `ok` for clean files) and whether
-/// every file was valid. Warnings do not fail a check.
+/// Whether a file is a scenario (it has a `duration`) or a gateway config.
+fn is_scenario(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("duration"))
+}
+
+/// Validates each file. Returns the report lines (errors, `warning:` lines,
+/// `ok` for clean files) and whether every file was valid. Warnings do not
+/// fail a check.
 pub fn check_files(paths: &[impl AsRef<Path>]) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut ok = true;
     for path in paths {
         let path = path.as_ref();
+        if is_scenario(path) {
+            match crate::scenario::load(path) {
+                Ok(s) => {
+                    for (file, id) in crate::suite::unknown_requirements(std::slice::from_ref(&s)) {
+                        ok = false;
+                        lines.push(format!(
+                            "{file}: requirements: unknown requirement id `{id}` (see `wsgate requirements`)"
+                        ));
+                    }
+                    lines.push(format!("{}: ok", path.display()));
+                }
+                Err(e) => {
+                    ok = false;
+                    lines.push(e.to_string());
+                }
+            }
+            continue;
+        }
         match Config::load_with_warnings(path) {
             Ok((_, warnings)) => {
                 for w in &warnings {

@@ -4,10 +4,29 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | [`scenario`] | scenario files: TOML shape, checks, located errors with suggestions |
+//! | [`expect`] | expectations, checked against a trace (pure) |
+//! | [`run`] | one scenario run in the simulator, and its outcome |
+//! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
+//! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
+//! | [`report`] | the matrix, Markdown, JUnit XML, JSON, SVG timelines |
+//! | [`invariants`] | properties every run must hold (used by the proptest suite) |
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
-//! | [`check`] | `wsgate check`: validates config files |
+//! | [`check`] | `wsgate check`: validates scenario and config files |
+//!
+//! ```text
+//! scenario.toml ─▶ scenario::load ─▶ run::run (sim::World) ─▶ Trace ─▶ expect::check
+//!                                                                   └▶ catalogue::grade ─▶ report
+//! ```
 //!
 //! The binary (`src/main.rs`) only parses arguments and calls into these.
 
+pub mod catalogue;
 pub mod check;
+pub mod expect;
+pub mod invariants;
+pub mod report;
+pub mod run;
+pub mod scenario;
 pub mod serve;
+pub mod suite;

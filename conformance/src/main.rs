@@ -23,6 +23,33 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run scenario files in the simulator and grade the requirements.
+    ///
+    /// Prints a requirement x profile matrix and a final `N passed, N failed`
+    /// line; exits non-zero on any failure.
+    Run {
+        /// Scenario files or folders (default: scenarios/).
+        paths: Vec<PathBuf>,
+        /// Replace each scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run each scenario under N derived seeds.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Print each scenario's full trace.
+        #[arg(long)]
+        trace: bool,
+        /// Write report.md, junit.xml, report.json and one SVG timeline per
+        /// scenario here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// List the requirement catalogue: id, source, profiles, and which
+    /// scenarios cover it.
+    Requirements {
+        /// Where to look for scenario files (default: scenarios/).
+        paths: Vec<PathBuf>,
+    },
     /// Run the reference gateway on a real network.
     ///
     /// With --config, serves that file. With --listen/--backend, serves one
@@ -55,7 +82,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9001")]
         listen: SocketAddr,
     },
-    /// Validate config files and report every problem with file:line:column.
+    /// Validate scenario and config files; report every problem with
+    /// file:line:column.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -74,12 +102,20 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,turmoil=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Run {
+            paths,
+            seed,
+            seeds,
+            trace,
+            out,
+        } => conformance_run(paths, seed, seeds, trace, out),
+        Command::Requirements { paths } => requirements(paths),
         Command::Check { files } => {
             let (lines, ok) = conformance::check::check_files(&files);
             for line in lines {
@@ -116,6 +152,127 @@ fn main() -> ExitCode {
         }
         Command::Echo { listen } => run(serve::echo(listen)),
     }
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    }
+}
+
+fn conformance_run(paths: Vec<PathBuf>, seed: Option<u64>, seeds: u64, trace: bool, out: Option<PathBuf>) -> ExitCode {
+    use conformance::{catalogue, report, suite};
+    let files = match suite::discover(&default_paths(paths)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("wsgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (scenarios, errors) = suite::load_all(&files);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    for (file, id) in suite::unknown_requirements(&scenarios) {
+        eprintln!("{file}: requirements: unknown requirement id `{id}` (see `wsgate requirements`)");
+    }
+    let options = suite::Options {
+        seed,
+        seeds,
+        check_determinism: false,
+    };
+    let mut reports = Vec::new();
+    for s in &scenarios {
+        let r = suite::run_scenario(s, options);
+        let verdict = if r.passed() { "pass" } else { "FAIL" };
+        println!("{verdict}  {}", r.path);
+        for (_, ok, text) in &r.runs {
+            if !ok {
+                print!("{}", text.lines().map(|l| format!("      {l}\n")).collect::<String>());
+            }
+        }
+        if trace {
+            println!("{}", sim::trace::render(&r.lines));
+        }
+        reports.push(r);
+    }
+    let reqs = catalogue::requirements();
+    let grades = catalogue::grade(&reqs, &suite::results(&reports));
+    println!();
+    print!("{}", report::matrix_text(&reqs, &grades));
+    let tally = report::tally(&reqs, &grades);
+    println!(
+        "\nrequirements: {} pass, {} fail, {} skip, {} not covered",
+        tally.get("pass").unwrap_or(&0),
+        tally.get("FAIL").unwrap_or(&0),
+        tally.get("skip").unwrap_or(&0),
+        tally.get("not covered").unwrap_or(&0)
+    );
+    if let Some(dir) = out {
+        if let Err(e) = write_reports(&dir, &reqs, &grades, &reports) {
+            eprintln!("wsgate: writing reports to {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+        println!("reports written to {}", dir.display());
+    }
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    let failed = reports.len() - passed + errors.len();
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn write_reports(
+    dir: &std::path::Path,
+    reqs: &[conformance::catalogue::Requirement],
+    grades: &std::collections::BTreeMap<(String, ProfileName), conformance::catalogue::Grade>,
+    reports: &[conformance::report::ScenarioReport],
+) -> std::io::Result<()> {
+    use conformance::report;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("report.md"), report::markdown(reqs, grades, reports))?;
+    std::fs::write(dir.join("junit.xml"), report::junit(reports))?;
+    std::fs::write(
+        dir.join("report.json"),
+        format!("{:#}\n", report::json(reqs, grades, reports)),
+    )?;
+    let timelines = dir.join("timelines");
+    std::fs::create_dir_all(&timelines)?;
+    for r in reports {
+        let file = r.path.trim_end_matches(".toml").replace(['/', '\\'], "__");
+        std::fs::write(
+            timelines.join(format!("{file}.svg")),
+            report::svg(&r.name, &r.lines, r.duration),
+        )?;
+    }
+    Ok(())
+}
+
+fn requirements(paths: Vec<PathBuf>) -> ExitCode {
+    use conformance::{catalogue, suite};
+    let files = suite::discover(&default_paths(paths)).unwrap_or_default();
+    let (scenarios, _) = suite::load_all(&files);
+    for r in catalogue::requirements() {
+        let profiles: Vec<String> = r.profiles.iter().map(ToString::to_string).collect();
+        let covering: Vec<String> = scenarios
+            .iter()
+            .filter(|s| s.requirements.contains(&r.id))
+            .map(|s| s.path.display().to_string())
+            .collect();
+        let status = match (&r.skip, covering.len()) {
+            (Some(reason), _) => format!("skip: {reason}"),
+            (None, 0) => "not covered".to_string(),
+            (None, n) => format!("covered by {n} scenario(s)"),
+        };
+        println!("{:<18} {:<28} {:<40} {}", r.id, profiles.join(","), r.source, status);
+        println!("{:<18} {}", "", r.statement);
+    }
+    ExitCode::SUCCESS
 }
 
 fn run(fut: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>) -> ExitCode {

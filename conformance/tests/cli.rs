@@ -191,3 +191,101 @@ fn a_bad_config_names_file_line_and_key() {
         assert!(text.contains(&expected), "{args:?} printed:\n{text}");
     }
 }
+
+/// The scenario library's folder, from this crate.
+fn scenarios() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+#[test]
+fn run_prints_the_matrix_and_the_final_line_and_writes_reports() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let scenario = scenarios().join("application-gateway/timeout-15s-vs-ping-20s-closes-with-1006.toml");
+    let out = Command::new(WSGATE)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("AGW-TIMEOUT-1      pass"), "{text}");
+    assert!(
+        text.contains("FD-IDLE-1          -                    -                          not covered"),
+        "{text}"
+    );
+    assert_eq!(text.lines().last(), Some("1 passed, 0 failed"));
+    for file in ["report.md", "junit.xml", "report.json"] {
+        assert!(out_dir.path().join(file).exists(), "{file}");
+    }
+    let svgs: Vec<_> = std::fs::read_dir(out_dir.path().join("timelines")).unwrap().collect();
+    assert_eq!(svgs.len(), 1);
+}
+
+#[test]
+fn a_failing_scenario_exits_non_zero_with_the_replay_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wrong.toml");
+    std::fs::write(
+        &path,
+        "name = \"wrong on purpose\"\nprofile = \"application-gateway\"\nseed = 9\nduration = \"40s\"\n\
+         [[backends]]\nname = \"b1\"\n[[clients]]\nname = \"c1\"\n\
+         [[expect]]\nclient = \"c1\"\nnever_closed = true\n",
+    )
+    .unwrap();
+    let out = Command::new(WSGATE)
+        .args(["run", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("expected: c1 never closed"), "{text}");
+    assert!(
+        text.contains("actual: closed code=1006"),
+        "the 20 s default timeout closes it: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "replay: cargo run --release -- run {} --seed 9 --trace",
+            path.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn check_reports_a_scenario_mistake_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(&path, "name = \"t\"\nprofile = \"front-door\"\nduration = \"1m\"\n[[clients]]\nname = \"c1\"\nping_intervall = \"20s\"\n").unwrap();
+    let out = Command::new(WSGATE).arg("check").arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "{}:6:1: clients[0].ping_intervall: unknown field `ping_intervall`",
+        path.display()
+    );
+    assert!(text.contains(&expected), "{text}");
+    assert!(text.contains("did you mean `ping_interval`?"), "{text}");
+}
+
+#[test]
+fn requirements_lists_the_catalogue_with_coverage() {
+    let out = Command::new(WSGATE)
+        .arg("requirements")
+        .arg(scenarios())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("AGW-TIMEOUT-1"), "{text}");
+    assert!(text.contains("covered by"), "{text}");
+    assert!(
+        text.contains("skip: wsgate does not implement cookie-based affinity"),
+        "{text}"
+    );
+}

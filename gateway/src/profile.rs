@@ -20,6 +20,8 @@ pub enum ProfileName {
     /// Azure Application Gateway, current text (docs 000 and 003).
     ApplicationGateway,
     /// Azure Application Gateway as published in 2016 (doc 001).
+    // kebab-case alone would give "application-gateway2016".
+    #[serde(rename = "application-gateway-2016")]
     ApplicationGateway2016,
     /// Azure Front Door WebSocket preview (doc 002).
     FrontDoor,
@@ -217,6 +219,18 @@ impl FromStr for ProfileName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_files_use_the_same_names() {
+        #[derive(Deserialize)]
+        struct P {
+            profile: ProfileName,
+        }
+        for p in ProfileName::ALL {
+            let parsed: P = toml::from_str(&format!("profile = \"{p}\"")).unwrap();
+            assert_eq!(parsed.profile, p);
+        }
+    }
 
     #[test]
     fn names_round_trip() {

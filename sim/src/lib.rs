@@ -12,6 +12,7 @@
 //! | [`net`] | [`TurmoilTransport`]: the gateway's transport seam on turmoil |
 //! | [`world`] | [`World`]: hosts for gateways, backends and clients; runs the sim |
 //! | [`client`] | a recording tokio-tungstenite client with seeded keys, for any transport |
+//! | [`script`] | scripted client behaviour (pings, messages, echo checks, retries) as data |
 //! | [`trace`] | the ordered `(time, source, event)` record and its text rendering |
 //!
 //! # Data flow
@@ -29,6 +30,7 @@
 
 pub mod client;
 pub mod net;
+pub mod script;
 pub mod trace;
 pub mod world;
 

@@ -29,6 +29,8 @@ type ClientFn = Box<dyn FnOnce(ClientEnv) -> Pin<Box<dyn Future<Output = ClientR
 pub struct ClientEnv {
     /// The client's host name, also its trace source.
     pub name: String,
+    /// The world's seed, for deriving further RNGs.
+    pub seed: u64,
     pub trace: Trace,
     /// Seeded from the world seed and the client's name.
     pub rng: StdRng,
@@ -88,6 +90,8 @@ pub enum Action {
     /// Make an echo backend WebSocket-only: plain requests, probes
     /// included, get 426.
     SetWebSocketOnly(String),
+    /// Set the one-way latency of the link between two hosts.
+    SetLinkLatency(String, String, Duration),
 }
 
 impl std::fmt::Display for Action {
@@ -102,6 +106,7 @@ impl std::fmt::Display for Action {
             Action::SetDelay(h, d) => write!(f, "{h} answers after {d:?}"),
             Action::SetHealthDelay(h, d) => write!(f, "{h} answers health checks after {d:?}"),
             Action::SetWebSocketOnly(h) => write!(f, "{h} speaks WebSocket only (426 to plain requests)"),
+            Action::SetLinkLatency(a, b, d) => write!(f, "latency {a} <-> {b} set to {d:?}"),
         }
     }
 }
@@ -288,6 +293,7 @@ impl World {
 
         for (name, script) in self.clients {
             let env = ClientEnv {
+                seed: self.seed,
                 rng: StdRng::seed_from_u64(derive_seed(self.seed, &name)),
                 name: name.clone(),
                 trace: self.trace.clone(),
@@ -343,6 +349,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, EchoControl>, a
                 c.set_health_delay(*delay);
             }
         }
+        Action::SetLinkLatency(a, b, d) => sim.set_link_latency(a.as_str(), b.as_str(), *d),
         Action::SetWebSocketOnly(host) => {
             if let Some(c) = controls.get(host) {
                 c.set_websocket_only(true);

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 pub use duration::Duration;
 pub use error::{ConfigError, Diagnostic};
-pub use locate::{KeyPath, Seg};
+pub use locate::{line_col, path_at, span_of, KeyPath, Seg};
 pub use validate::parse_status_range;
 
 use crate::profile::ProfileName;

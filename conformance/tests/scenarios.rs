@@ -1,0 +1,101 @@
+//! Every file under `scenarios/` is its own test: `cargo test` runs them
+//! all, `cargo test -- idle` the ones whose name contains "idle". Adding a
+//! file adds a test.
+//!
+//! Each scenario runs twice with its seed; the traces must match byte for
+//! byte, every expectation must hold, and the readable trace must match its
+//! insta snapshot (`conformance/tests/snapshots/`; review changes with
+//! `cargo insta review`). `WSGATE_SEEDS=N` also runs N-1 derived seeds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test harness fails loudly
+
+use std::path::{Path, PathBuf};
+
+use conformance::{run, scenario, suite};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn check(path: &Path, name: &str) -> Result<(), Failed> {
+    let scenario = scenario::load(path).map_err(|e| e.to_string())?;
+    let unknown = suite::unknown_requirements(std::slice::from_ref(&scenario));
+    if !unknown.is_empty() {
+        return Err(format!("unknown requirement ids: {unknown:?}").into());
+    }
+    let first = run::run(&scenario, scenario.seed);
+    let second = run::run(&scenario, scenario.seed);
+    if first.trace() != second.trace() {
+        let diff = first
+            .trace()
+            .lines()
+            .zip(second.trace().lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("first difference:\n  {a}\n  {b}"))
+            .unwrap_or_else(|| "the traces differ in length".into());
+        return Err(format!("the same seed gave two different traces; {diff}").into());
+    }
+    if !first.passed() {
+        return Err(format!(
+            "{}replay: {}",
+            first.report(),
+            run::replay_command(&scenario, scenario.seed)
+        )
+        .into());
+    }
+    let extra: u64 = std::env::var("WSGATE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for i in 1..extra {
+        let seed = run::sweep_seed(scenario.seed, i);
+        let outcome = run::run(&scenario, seed);
+        if !outcome.passed() {
+            return Err(format!(
+                "seed {seed}:\n{}replay: {}",
+                outcome.report(),
+                run::replay_command(&scenario, seed)
+            )
+            .into());
+        }
+    }
+    let snapshot = name.replace('/', "__");
+    let trace = first.readable_trace();
+    let result = std::panic::catch_unwind(|| {
+        insta::with_settings!({
+            snapshot_path => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"),
+            prepend_module_to_snapshot => false,
+            description => format!("readable trace of scenarios/{name}.toml"),
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(snapshot.clone(), trace);
+        });
+    });
+    result.map_err(|_| {
+        Failed::from(format!(
+            "the readable trace changed; review with `cargo insta review` (snapshot {snapshot})"
+        ))
+    })
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = root();
+    let files = suite::discover(std::slice::from_ref(&root)).expect("scenarios/ is readable");
+    let trials = files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .with_extension("")
+                .display()
+                .to_string()
+                .replace('\\', "/");
+            let test_name = name.clone();
+            Trial::test(test_name, move || check(&path, &name))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
