@@ -116,7 +116,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
             }),
             ..EchoOptions::default()
         };
-        world.echo_backend(&b.name, b.port, options);
+        match &b.tls {
+            Some(config) => world.echo_backend_tls(&b.name, b.port, options, std::sync::Arc::clone(config)),
+            None => world.echo_backend(&b.name, b.port, options),
+        };
     }
     for instance in &scenario.instances {
         world.gateway(instance, scenario.config.clone());

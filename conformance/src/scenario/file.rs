@@ -93,6 +93,10 @@ pub struct BackendEntry {
     pub health: Option<u16>,
     /// Delay before answering health checks.
     pub health_latency: Option<Duration>,
+    /// Serve https with a certificate from a CA the scenario generates; the
+    /// gateway's https settings trust that CA unless they name another.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 /// `messages = { every = "5s", size = 64 }` or `{ every = "5s", text = "hi" }`.

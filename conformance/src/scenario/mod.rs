@@ -7,6 +7,7 @@
 //! valid key for a misspelt one. Nothing in a file can panic the loader.
 
 mod file;
+mod tls;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -30,10 +31,12 @@ pub const BACKEND_PORT: u16 = 9001;
 pub const GATEWAY_PORT: u16 = 80;
 
 /// A backend host in a scenario.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct BackendSpec {
     pub name: String,
     pub port: u16,
+    /// Set for a TLS backend: its server certificate.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub behaviour: Behaviour,
     pub latency: Option<Duration>,
     pub health: u16,
@@ -59,6 +62,8 @@ pub struct Scenario {
     pub clients: Vec<ClientScript>,
     pub timeline: Vec<(Duration, Action)>,
     pub expects: Vec<Expect>,
+    /// Keeps the generated CA's files alive while the scenario exists.
+    pub tls_files: Option<std::sync::Arc<tls::Material>>,
 }
 
 /// Why a scenario file could not be loaded.
@@ -218,13 +223,26 @@ fn build(file: &ScenarioFile, path: &Path, issues: &mut Issues) -> Option<Scenar
         .collect();
     let client_names: Vec<&str> = session_names.iter().map(String::as_str).collect();
 
-    let config = gateway_config(file, &base_dir, issues)?;
+    let tls_names: Vec<String> = file.backends.iter().filter(|b| b.tls).map(|b| b.name.clone()).collect();
+    let tls_files = if tls_names.is_empty() {
+        None
+    } else {
+        match tls::Material::generate(&tls_names) {
+            Ok(m) => Some(std::sync::Arc::new(m)),
+            Err(e) => {
+                issues.push((root("backends"), format!("cannot generate TLS material: {e}")));
+                return None;
+            }
+        }
+    };
+    let config = gateway_config(file, &base_dir, tls_files.as_deref(), issues)?;
     let backends = file
         .backends
         .iter()
         .map(|b| BackendSpec {
             name: b.name.clone(),
             port: b.port.unwrap_or(BACKEND_PORT),
+            tls: tls_files.as_ref().and_then(|m| m.server_config(&b.name)),
             behaviour: b.behaviour,
             latency: b.latency.map(|d| d.get()),
             health: b.health.unwrap_or(200),
@@ -427,6 +445,7 @@ fn build(file: &ScenarioFile, path: &Path, issues: &mut Issues) -> Option<Scenar
         clients,
         timeline,
         expects,
+        tls_files,
     })
 }
 
@@ -441,7 +460,12 @@ fn unknown(kind: &str, name: &str, known: &[impl AsRef<str>]) -> String {
 
 /// The gateway config: a referenced file, or the inline sections with the
 /// missing ones generated.
-fn gateway_config(file: &ScenarioFile, base_dir: &Path, issues: &mut Issues) -> Option<Config> {
+fn gateway_config(
+    file: &ScenarioFile,
+    base_dir: &Path,
+    tls: Option<&tls::Material>,
+    issues: &mut Issues,
+) -> Option<Config> {
     let g = &file.gateway;
     if let Some(rel) = &g.config {
         let path = base_dir.join(rel);
@@ -490,10 +514,19 @@ fn gateway_config(file: &ScenarioFile, base_dir: &Path, issues: &mut Issues) -> 
     } else {
         g.listeners.clone()
     };
-    let settings = if g.backend_settings.is_empty() {
+    let mut settings = if g.backend_settings.is_empty() {
+        let all_tls = !file.backends.is_empty() && file.backends.iter().all(|b| b.tls);
+        if file.backends.iter().any(|b| b.tls) && !all_tls {
+            issues.push((
+                root("backends"),
+                "some backends use tls and some do not: write [[gateway.backend_settings]] and rules for each pool"
+                    .into(),
+            ));
+            return None;
+        }
         vec![BackendSettingsConfig {
             name: "settings".into(),
-            protocol: Protocol::Http,
+            protocol: if all_tls { Protocol::Https } else { Protocol::Http },
             request_timeout: None,
             host_override: None,
             probe: None,
@@ -502,6 +535,15 @@ fn gateway_config(file: &ScenarioFile, base_dir: &Path, issues: &mut Issues) -> 
     } else {
         g.backend_settings.clone()
     };
+    // https settings trust the scenario's generated CA unless they name one.
+    if let Some(material) = tls {
+        for s in settings
+            .iter_mut()
+            .filter(|s| s.protocol == Protocol::Https && s.trusted_ca.is_none())
+        {
+            s.trusted_ca = Some(material.ca_path());
+        }
+    }
     let rules = if g.rules.is_empty() {
         if listeners.len() != 1 || pools.len() != 1 || settings.len() != 1 {
             issues.push((
