@@ -279,19 +279,14 @@ mod tests {
     #[test]
     fn a_custom_probe_overrides_and_inherits() {
         let probe = ProbeConfig {
-            name: "p".into(),
             protocol: Protocol::Https,
-            host: None,
             path: "/health".into(),
             interval: Some(ConfigDuration::from_secs(5)),
-            timeout: None,
             unhealthy_threshold: Some(2),
             match_status: Some(vec!["200".into(), "204".into()]),
             match_body: Some("ok".into()),
-            method: None,
-            sample_size: None,
-            successful_samples_required: None,
             initial_state: Some(InitialState::Unhealthy),
+            ..ProbeConfig::named("p")
         };
         let spec = ProbeSpec::resolve(
             &ProfileName::ApplicationGateway.behaviour(),

@@ -10,7 +10,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gateway::config::{Duration as ConfigDuration, ProbeConfig, Protocol};
+use gateway::config::{Duration as ConfigDuration, ProbeConfig};
 use gateway::echo::{self, EchoOptions};
 use gateway::{Config, Event, ProfileName, TokioTransport};
 use support::*;
@@ -47,19 +47,11 @@ async fn flippable() -> Flippable {
 fn fast_probes(backends: &[SocketAddr]) -> Config {
     let mut c = config_for(backends);
     c.probes = vec![ProbeConfig {
-        name: "fast".into(),
-        protocol: Protocol::Http,
-        host: None,
         path: "/health".into(),
         interval: Some(ConfigDuration::from_millis(50)),
         timeout: Some(ConfigDuration::from_millis(500)),
         unhealthy_threshold: Some(2),
-        match_status: None,
-        match_body: None,
-        method: None,
-        sample_size: None,
-        successful_samples_required: None,
-        initial_state: None,
+        ..ProbeConfig::named("fast")
     }];
     c.backend_settings[0].probe = Some("fast".into());
     c

@@ -197,19 +197,10 @@ fn fd_health_is_two_of_the_last_four_samples() {
 fn a_probe_slower_than_its_timeout_is_a_failure() {
     let mut c = config(ProfileName::ApplicationGateway, &["b1", "b2"]);
     c.probes = vec![ProbeConfig {
-        name: "quick".into(),
-        protocol: Protocol::Http,
-        host: None,
         path: "/health".into(),
         interval: Some(ConfigDuration::from_secs(10)),
         timeout: Some(ConfigDuration::from_secs(5)),
-        unhealthy_threshold: None,
-        match_status: None,
-        match_body: None,
-        method: None,
-        sample_size: None,
-        successful_samples_required: None,
-        initial_state: None,
+        ..ProbeConfig::named("quick")
     }];
     c.backend_settings[0].probe = Some("quick".into());
     let mut world = world(c, &["b1", "b2"]);
@@ -265,19 +256,10 @@ fn an_https_probe_checks_a_tls_backend() {
     c.backend_settings[0].protocol = Protocol::Https;
     c.backend_settings[0].trusted_ca = Some(tls.ca.clone());
     c.probes = vec![ProbeConfig {
-        name: "tls".into(),
         protocol: Protocol::Https,
-        host: None,
         path: "/health".into(),
-        interval: None,
-        timeout: None,
-        unhealthy_threshold: None,
-        match_status: None,
         match_body: Some("health".into()),
-        method: None,
-        sample_size: None,
-        successful_samples_required: None,
-        initial_state: None,
+        ..ProbeConfig::named("tls")
     }];
     c.backend_settings[0].probe = Some("tls".into());
     let mut world = World::new(3).tick(MS(10)).duration(S(600));

@@ -150,6 +150,28 @@ pub struct ProbeConfig {
     pub initial_state: Option<InitialState>,
 }
 
+impl ProbeConfig {
+    /// A probe named `name` with every optional field unset, so the profile's
+    /// defaults apply; set fields with struct-update syntax.
+    pub fn named(name: &str) -> ProbeConfig {
+        ProbeConfig {
+            name: name.to_string(),
+            protocol: Protocol::Http,
+            host: None,
+            path: default_probe_path(),
+            interval: None,
+            timeout: None,
+            unhealthy_threshold: None,
+            match_status: None,
+            match_body: None,
+            method: None,
+            sample_size: None,
+            successful_samples_required: None,
+            initial_state: None,
+        }
+    }
+}
+
 /// The HTTP method a probe uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum ProbeMethod {
