@@ -9,7 +9,11 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use crate::event::{CloseReason, Side};
@@ -70,38 +74,158 @@ async fn watchdog(activity: &Activity, policy: SessionPolicy) -> Expiry {
     }
 }
 
-async fn pump<R, W>(
-    mut from: R,
-    mut to: W,
+thread_local! {
+    /// Read buffers not in use. A pump borrows one only while bytes are in
+    /// flight and gives it back whenever its read is pending, so an idle
+    /// session holds no buffer: memory follows traffic, not session count.
+    static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept per thread for reuse; beyond this they are freed.
+const POOL_MAX: usize = 64;
+
+fn borrow_buffer() -> Box<[u8]> {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0u8; CHUNK].into_boxed_slice())
+}
+
+fn return_buffer(buf: Box<[u8]>) {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.len() < POOL_MAX {
+            pool.push(buf);
+        }
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Reading,
+    /// Writing `buf[pos..len]`.
+    Writing,
+    Flushing,
+    ShuttingDown,
+}
+
+/// One direction of a session: read, write, flush, until end-of-stream, then
+/// half-close the writer. A hand-written future so it can hand its buffer
+/// back while waiting to read.
+struct Pump<'a, R, W> {
+    from: R,
+    to: W,
     from_side: Side,
     to_side: Side,
-    count: &mut u64,
-    activity: &Activity,
-) -> PumpEnd
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => return PumpEnd::Failed(from_side, e),
-        };
-        *count += n as u64;
-        activity.touch();
-        if let Err(e) = to.write_all(&buf[..n]).await {
-            return PumpEnd::Failed(to_side, e);
-        }
-        if let Err(e) = to.flush().await {
-            return PumpEnd::Failed(to_side, e);
+    step: Step,
+    buf: Option<Box<[u8]>>,
+    pos: usize,
+    len: usize,
+    count: &'a mut u64,
+    activity: &'a Activity,
+}
+
+impl<'a, R, W> Pump<'a, R, W> {
+    fn new(from: R, to: W, sides: (Side, Side), count: &'a mut u64, activity: &'a Activity) -> Self {
+        Pump {
+            from,
+            to,
+            from_side: sides.0,
+            to_side: sides.1,
+            step: Step::Reading,
+            buf: None,
+            pos: 0,
+            len: 0,
+            count,
+            activity,
         }
     }
-    match to.shutdown().await {
-        Ok(()) => PumpEnd::Eof,
-        // The other side already went away; that is its end, not ours.
-        Err(e) => PumpEnd::Failed(to_side, e),
+
+    fn release(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            return_buffer(buf);
+        }
+    }
+}
+
+impl<R, W> Drop for Pump<'_, R, W> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Future for Pump<'_, R, W> {
+    type Output = PumpEnd;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PumpEnd> {
+        let this = self.get_mut();
+        loop {
+            match this.step {
+                Step::Reading => {
+                    let mut buf = this.buf.take().unwrap_or_else(borrow_buffer);
+                    let mut read = ReadBuf::new(&mut buf);
+                    match Pin::new(&mut this.from).poll_read(cx, &mut read) {
+                        Poll::Pending => {
+                            // Nothing was read, so nothing is lost by giving
+                            // the buffer back until the next wake-up.
+                            return_buffer(buf);
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Err(e)) => {
+                            return_buffer(buf);
+                            return Poll::Ready(PumpEnd::Failed(this.from_side, e));
+                        }
+                        Poll::Ready(Ok(())) => {
+                            let n = read.filled().len();
+                            if n == 0 {
+                                return_buffer(buf);
+                                this.step = Step::ShuttingDown;
+                                continue;
+                            }
+                            *this.count += n as u64;
+                            this.activity.touch();
+                            this.buf = Some(buf);
+                            (this.pos, this.len) = (0, n);
+                            this.step = Step::Writing;
+                        }
+                    }
+                }
+                Step::Writing => {
+                    let Some(buf) = this.buf.as_ref() else {
+                        this.step = Step::Reading;
+                        continue;
+                    };
+                    match Pin::new(&mut this.to).poll_write(cx, &buf[this.pos..this.len]) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(PumpEnd::Failed(this.to_side, e)),
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(PumpEnd::Failed(this.to_side, std::io::ErrorKind::WriteZero.into()))
+                        }
+                        Poll::Ready(Ok(k)) => {
+                            this.pos += k;
+                            if this.pos == this.len {
+                                this.step = Step::Flushing;
+                            }
+                        }
+                    }
+                }
+                Step::Flushing => match Pin::new(&mut this.to).poll_flush(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(PumpEnd::Failed(this.to_side, e)),
+                    Poll::Ready(Ok(())) => {
+                        this.release();
+                        this.step = Step::Reading;
+                    }
+                },
+                Step::ShuttingDown => {
+                    return match Pin::new(&mut this.to).poll_shutdown(cx) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(Ok(())) => Poll::Ready(PumpEnd::Eof),
+                        // The other side already went away; that is its
+                        // end, not ours.
+                        Poll::Ready(Err(e)) => Poll::Ready(PumpEnd::Failed(this.to_side, e)),
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -124,24 +248,23 @@ where
     // The pumps borrow the counters; they are dropped (closing both
     // connections) at the end of this block, before the counts are read.
     let (by, reason) = {
-        let up = pump(
+        let up = Pump::new(
             client_r,
             backend_w,
-            Side::Client,
-            Side::Backend,
+            (Side::Client, Side::Backend),
             &mut up_bytes,
             &activity,
         );
-        let down = pump(
+        let down = Pump::new(
             backend_r,
             client_w,
-            Side::Backend,
-            Side::Client,
+            (Side::Backend, Side::Client),
             &mut down_bytes,
             &activity,
         );
         let timers = watchdog(&activity, policy);
-        tokio::pin!(up, down, timers, dropped);
+        let (mut up, mut down) = (up, down);
+        tokio::pin!(timers, dropped);
 
         let mut up_done = false;
         let mut down_done = false;
@@ -179,7 +302,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::duplex;
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn relays_both_ways_and_half_closes() {
@@ -291,5 +414,32 @@ mod tests {
         tx.send(()).unwrap();
         let outcome = relay.await.unwrap();
         assert_eq!((outcome.by, outcome.reason), (Side::Gateway, CloseReason::Maintenance));
+    }
+
+    #[tokio::test]
+    async fn an_idle_session_holds_no_buffer() {
+        let (mut client, gw_client) = duplex(1 << 16);
+        let (gw_backend, mut backend) = duplex(1 << 16);
+        POOL.with(|p| p.borrow_mut().clear());
+        let relay = tokio::spawn(relay(
+            gw_client,
+            gw_backend,
+            SessionPolicy::default(),
+            std::future::pending(),
+        ));
+        client.write_all(&[7u8; 20_000]).await.unwrap();
+        let mut got = vec![0u8; 20_000];
+        backend.read_exact(&mut got).await.unwrap();
+        assert!(
+            got.iter().all(|b| *b == 7),
+            "bytes arrive intact across several buffer loans"
+        );
+        // Once traffic stops, both pumps are waiting to read: their buffers
+        // are back in the pool (this test runs on one thread).
+        tokio::task::yield_now().await;
+        let pooled = POOL.with(|p| p.borrow().len());
+        assert!(pooled >= 1, "the buffers went back to the pool: {pooled}");
+        drop((client, backend));
+        relay.await.unwrap();
     }
 }
