@@ -108,34 +108,31 @@ enum Step {
 }
 
 /// One direction of a session: read, write, flush, until end-of-stream, then
-/// half-close the writer. A hand-written future so it can hand its buffer
-/// back while waiting to read.
-struct Pump<'a, R, W> {
-    from: R,
-    to: W,
+/// half-close the writer. Polled by hand so it can hand its buffer back while
+/// waiting to read, and so both directions can share the two streams
+/// without splitting them (a split puts a lock on every read and write).
+struct Direction {
     from_side: Side,
     to_side: Side,
     step: Step,
     buf: Option<Box<[u8]>>,
     pos: usize,
     len: usize,
-    count: &'a mut u64,
-    activity: &'a Activity,
+    count: u64,
+    done: bool,
 }
 
-impl<'a, R, W> Pump<'a, R, W> {
-    fn new(from: R, to: W, sides: (Side, Side), count: &'a mut u64, activity: &'a Activity) -> Self {
-        Pump {
-            from,
-            to,
-            from_side: sides.0,
-            to_side: sides.1,
+impl Direction {
+    fn new(from_side: Side, to_side: Side) -> Direction {
+        Direction {
+            from_side,
+            to_side,
             step: Step::Reading,
             buf: None,
             pos: 0,
             len: 0,
-            count,
-            activity,
+            count: 0,
+            done: false,
         }
     }
 
@@ -144,25 +141,26 @@ impl<'a, R, W> Pump<'a, R, W> {
             return_buffer(buf);
         }
     }
-}
 
-impl<R, W> Drop for Pump<'_, R, W> {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Future for Pump<'_, R, W> {
-    type Output = PumpEnd;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PumpEnd> {
-        let this = self.get_mut();
+    /// Moves bytes from `from` to `to` until it would block or the
+    /// direction ends.
+    fn poll<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut from: Pin<&mut R>,
+        mut to: Pin<&mut W>,
+        activity: &Activity,
+    ) -> Poll<PumpEnd>
+    where
+        R: AsyncRead + ?Sized,
+        W: AsyncWrite + ?Sized,
+    {
         loop {
-            match this.step {
+            match self.step {
                 Step::Reading => {
-                    let mut buf = this.buf.take().unwrap_or_else(borrow_buffer);
+                    let mut buf = self.buf.take().unwrap_or_else(borrow_buffer);
                     let mut read = ReadBuf::new(&mut buf);
-                    match Pin::new(&mut this.from).poll_read(cx, &mut read) {
+                    match from.as_mut().poll_read(cx, &mut read) {
                         Poll::Pending => {
                             // Nothing was read, so nothing is lost by giving
                             // the buffer back until the next wake-up.
@@ -171,61 +169,67 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Future for Pump<'_, R, W> {
                         }
                         Poll::Ready(Err(e)) => {
                             return_buffer(buf);
-                            return Poll::Ready(PumpEnd::Failed(this.from_side, e));
+                            return Poll::Ready(PumpEnd::Failed(self.from_side, e));
                         }
                         Poll::Ready(Ok(())) => {
                             let n = read.filled().len();
                             if n == 0 {
                                 return_buffer(buf);
-                                this.step = Step::ShuttingDown;
+                                self.step = Step::ShuttingDown;
                                 continue;
                             }
-                            *this.count += n as u64;
-                            this.activity.touch();
-                            this.buf = Some(buf);
-                            (this.pos, this.len) = (0, n);
-                            this.step = Step::Writing;
+                            self.count += n as u64;
+                            activity.touch();
+                            self.buf = Some(buf);
+                            (self.pos, self.len) = (0, n);
+                            self.step = Step::Writing;
                         }
                     }
                 }
                 Step::Writing => {
-                    let Some(buf) = this.buf.as_ref() else {
-                        this.step = Step::Reading;
+                    let Some(buf) = self.buf.as_ref() else {
+                        self.step = Step::Reading;
                         continue;
                     };
-                    match Pin::new(&mut this.to).poll_write(cx, &buf[this.pos..this.len]) {
+                    match to.as_mut().poll_write(cx, &buf[self.pos..self.len]) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Err(e)) => return Poll::Ready(PumpEnd::Failed(this.to_side, e)),
+                        Poll::Ready(Err(e)) => return Poll::Ready(PumpEnd::Failed(self.to_side, e)),
                         Poll::Ready(Ok(0)) => {
-                            return Poll::Ready(PumpEnd::Failed(this.to_side, std::io::ErrorKind::WriteZero.into()))
+                            return Poll::Ready(PumpEnd::Failed(self.to_side, std::io::ErrorKind::WriteZero.into()))
                         }
                         Poll::Ready(Ok(k)) => {
-                            this.pos += k;
-                            if this.pos == this.len {
-                                this.step = Step::Flushing;
+                            self.pos += k;
+                            if self.pos == self.len {
+                                self.step = Step::Flushing;
                             }
                         }
                     }
                 }
-                Step::Flushing => match Pin::new(&mut this.to).poll_flush(cx) {
+                Step::Flushing => match to.as_mut().poll_flush(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => return Poll::Ready(PumpEnd::Failed(this.to_side, e)),
+                    Poll::Ready(Err(e)) => return Poll::Ready(PumpEnd::Failed(self.to_side, e)),
                     Poll::Ready(Ok(())) => {
-                        this.release();
-                        this.step = Step::Reading;
+                        self.release();
+                        self.step = Step::Reading;
                     }
                 },
                 Step::ShuttingDown => {
-                    return match Pin::new(&mut this.to).poll_shutdown(cx) {
+                    return match to.as_mut().poll_shutdown(cx) {
                         Poll::Pending => Poll::Pending,
                         Poll::Ready(Ok(())) => Poll::Ready(PumpEnd::Eof),
                         // The other side already went away; that is its
                         // end, not ours.
-                        Poll::Ready(Err(e)) => Poll::Ready(PumpEnd::Failed(this.to_side, e)),
+                        Poll::Ready(Err(e)) => Poll::Ready(PumpEnd::Failed(self.to_side, e)),
                     };
                 }
             }
         }
+    }
+}
+
+impl Drop for Direction {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -242,60 +246,56 @@ where
         opened: Instant::now(),
         last_nanos: AtomicU64::new(0),
     };
-    let (client_r, client_w) = tokio::io::split(client);
-    let (backend_r, backend_w) = tokio::io::split(backend);
-    let (mut up_bytes, mut down_bytes) = (0u64, 0u64);
-    // The pumps borrow the counters; they are dropped (closing both
-    // connections) at the end of this block, before the counts are read.
-    let (by, reason) = {
-        let up = Pump::new(
-            client_r,
-            backend_w,
-            (Side::Client, Side::Backend),
-            &mut up_bytes,
-            &activity,
-        );
-        let down = Pump::new(
-            backend_r,
-            client_w,
-            (Side::Backend, Side::Client),
-            &mut down_bytes,
-            &activity,
-        );
-        let timers = watchdog(&activity, policy);
-        let (mut up, mut down) = (up, down);
-        tokio::pin!(timers, dropped);
-
-        let mut up_done = false;
-        let mut down_done = false;
-        let mut first_eof: Option<Side> = None;
-        loop {
-            // Maintenance first, then data (so a byte arriving at the very
-            // deadline counts as activity), then the timers.
-            let (end, eof_side) = tokio::select! {
-                biased;
-                () = &mut dropped => break (Side::Gateway, CloseReason::Maintenance),
-                end = &mut up, if !up_done => { up_done = true; (end, Side::Client) }
-                end = &mut down, if !down_done => { down_done = true; (end, Side::Backend) }
-                why = &mut timers => break (Side::Gateway, match why {
-                    Expiry::Idle => CloseReason::IdleTimeout,
-                    Expiry::Lifetime => CloseReason::Lifetime,
-                }),
+    let (mut client, mut backend) = (client, backend);
+    let mut up = Direction::new(Side::Client, Side::Backend);
+    let mut down = Direction::new(Side::Backend, Side::Client);
+    let timers = watchdog(&activity, policy);
+    tokio::pin!(timers, dropped);
+    let mut first_eof: Option<Side> = None;
+    // Maintenance first, then data (so a byte arriving at the very deadline
+    // counts as activity), then the timers: a fixed order, as a biased
+    // select would poll them.
+    let (by, reason) = std::future::poll_fn(|cx| {
+        if dropped.as_mut().poll(cx).is_ready() {
+            return Poll::Ready((Side::Gateway, CloseReason::Maintenance));
+        }
+        for (dir, up_direction) in [(&mut up, true), (&mut down, false)] {
+            if dir.done {
+                continue;
+            }
+            let end = if up_direction {
+                dir.poll(cx, Pin::new(&mut client), Pin::new(&mut backend), &activity)
+            } else {
+                dir.poll(cx, Pin::new(&mut backend), Pin::new(&mut client), &activity)
             };
             match end {
-                PumpEnd::Eof if up_done && down_done => break (first_eof.unwrap_or(eof_side), CloseReason::Closed),
-                PumpEnd::Eof => {
-                    first_eof.get_or_insert(eof_side);
+                Poll::Pending => {}
+                Poll::Ready(PumpEnd::Eof) => {
+                    dir.done = true;
+                    first_eof.get_or_insert(dir.from_side);
                 }
-                PumpEnd::Failed(side, e) => break (side, CloseReason::Error(e.kind().to_string())),
+                Poll::Ready(PumpEnd::Failed(side, e)) => {
+                    return Poll::Ready((side, CloseReason::Error(e.kind().to_string())));
+                }
             }
         }
-    };
+        if up.done && down.done {
+            return Poll::Ready((first_eof.unwrap_or(Side::Client), CloseReason::Closed));
+        }
+        match timers.as_mut().poll(cx) {
+            Poll::Ready(Expiry::Idle) => Poll::Ready((Side::Gateway, CloseReason::IdleTimeout)),
+            Poll::Ready(Expiry::Lifetime) => Poll::Ready((Side::Gateway, CloseReason::Lifetime)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    // Dropping both streams here closes both connections.
+    drop((client, backend));
     Outcome {
         by,
         reason,
-        bytes_from_client: up_bytes,
-        bytes_from_backend: down_bytes,
+        bytes_from_client: up.count,
+        bytes_from_backend: down.count,
     }
 }
 
