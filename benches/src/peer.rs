@@ -171,14 +171,18 @@ pub fn apt_install() -> Result<(), BenchError> {
     Ok(())
 }
 
+/// Where `cargo build --release -p conformance` puts the binary: beside this
+/// bench's own `deps/` directory (`target/release/deps/peers-…`), whatever
+/// the target dir is. Paths baked in at compile time are only a fallback: a
+/// target dir shared between checkouts would point them at another one.
 fn default_wsgate_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("release/wsgate")
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("wsgate")))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/wsgate"))
 }
 
-/// `WSGATE_BIN`, or the release binary in the workspace's target dir.
+/// `WSGATE_BIN`, or the release binary in the bench's target dir.
 pub fn wsgate_binary() -> Option<PathBuf> {
     let path = std::env::var_os("WSGATE_BIN")
         .map(PathBuf::from)

@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use gateway::transport::{Stream, Transport};
 use rand::{Rng, RngCore};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -24,6 +24,9 @@ use crate::trace::Trace;
 /// Close code for "the connection ended without a Close frame" (RFC 6455
 /// §7.1.5). Never sent on the wire; clients report it.
 pub const ABNORMAL_CLOSURE: u16 = 1006;
+/// tungstenite's read buffer for the clients here (its default is 128 KiB).
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Close code for "a Close frame arrived with no status code".
 pub const NO_STATUS: u16 = 1005;
 
@@ -210,7 +213,11 @@ pub async fn open<S: Stream>(
     let request = options
         .request()
         .map_err(|e| ConnectError::Handshake(tungstenite::Error::HttpFormat(e)))?;
-    match tokio_tungstenite::client_async(request, stream).await {
+    // tungstenite zeroes its whole read buffer on every read; its 128 KiB
+    // default made that a third of the simulator's time. Messages larger
+    // than the buffer still arrive, over several reads.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
         Ok((ws, response)) => {
             let subprotocol = response
                 .headers()
