@@ -159,13 +159,21 @@ fn around(lines: &[TraceLine], at: Duration, radius: usize, keep: impl Fn(&Trace
     relevant[from..to].iter().map(|l| (*l).clone()).collect()
 }
 
-fn code_of(event: &str) -> Option<u16> {
+/// The close code in a client's `closed code=N …` trace line.
+pub(crate) fn code_of(event: &str) -> Option<u16> {
     event
         .strip_prefix("closed code=")?
         .split(|c: char| !c.is_ascii_digit())
         .next()?
         .parse()
         .ok()
+}
+
+/// Whether a client's `echoed N of M messages, …` summary says every
+/// message came back in order.
+pub(crate) fn echoed_all_in_order(event: &str) -> bool {
+    let words: Vec<&str> = event.split_whitespace().collect();
+    words.get(1) == words.get(3) && event.ends_with("in order")
 }
 
 fn describe(events: &[(Duration, String)]) -> String {
@@ -267,11 +275,7 @@ pub fn check(expect: &Expect, lines: &[TraceLine], world: &World<'_>) -> Result<
                 .collect();
             let bad: Vec<(Duration, String)> = summaries
                 .iter()
-                .filter(|l| {
-                    let words: Vec<&str> = l.event.split_whitespace().collect();
-                    // "echoed N of M messages, in order"
-                    words.get(1) != words.get(3) || !l.event.ends_with("in order")
-                })
+                .filter(|l| !echoed_all_in_order(&l.event))
                 .map(|l| (l.at, format!("{}: {}", l.source, l.event)))
                 .collect();
             if summaries.is_empty() {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use sim::trace::TraceLine;
 
+use crate::expect::{code_of, echoed_all_in_order};
+
 /// No session is routed to a backend while the routing instance has it
 /// marked unhealthy, unless `all_unhealthy_uses_all` (Front Door) and every
 /// member was unhealthy then. An instance that restarts (binds its listener
@@ -42,15 +44,6 @@ pub fn no_session_to_unhealthy(
         }
     }
     bad
-}
-
-fn code_of(event: &str) -> Option<u16> {
-    event
-        .strip_prefix("closed code=")?
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Every close a client saw is explained: by its own Close frame, by a
@@ -100,10 +93,7 @@ pub fn lost_or_reordered(lines: &[TraceLine]) -> Vec<TraceLine> {
     lines
         .iter()
         .filter(|l| l.event.starts_with("echoed "))
-        .filter(|l| {
-            let w: Vec<&str> = l.event.split_whitespace().collect();
-            w.get(1) != w.get(3) || !l.event.ends_with("in order")
-        })
+        .filter(|l| !echoed_all_in_order(&l.event))
         .cloned()
         .collect()
 }

@@ -19,7 +19,7 @@ use crate::event::{CloseReason, Event, Events, Side};
 use crate::handshake::{self, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
 use crate::io::MaybeTls;
-use crate::pool::RoundRobin;
+use crate::pool::{self, RoundRobin};
 use crate::probe::Member;
 use crate::profile::{AllUnhealthy, TimeoutPolicy};
 use crate::registry::Registry;
@@ -57,13 +57,8 @@ impl Pool {
     /// Gateway, so 502) or every member (Front Door).
     fn pick(&self, except: Option<&BackendAddr>) -> Option<BackendAddr> {
         let healthy: Vec<bool> = self.members.iter().map(|m| m.is_healthy()).collect();
-        let use_all = self.all_unhealthy == AllUnhealthy::UseAll && !healthy.contains(&true);
-        let eligible: Vec<bool> = self
-            .members
-            .iter()
-            .zip(&healthy)
-            .map(|(m, &h)| (h || use_all) && Some(&m.addr) != except)
-            .collect();
+        let skip = except.and_then(|e| self.members.iter().position(|m| &m.addr == e));
+        let eligible = pool::eligible(&healthy, skip, self.all_unhealthy == AllUnhealthy::UseAll);
         let mut cursor = self.cursor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cursor.pick(&eligible).map(|i| self.members[i].addr.clone())
     }
