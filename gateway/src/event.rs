@@ -87,6 +87,14 @@ pub enum Event {
     /// The backend answered an upgrade with something other than 101, which
     /// was returned to the client unchanged.
     UpgradeDeclined { id: u64, backend: BackendAddr, status: u16 },
+    /// The backend answered 101 without completing the WebSocket handshake
+    /// the client asked for (another protocol, or a wrong accept key); the
+    /// client got 502 and no tunnel opened.
+    InvalidSwitch {
+        id: u64,
+        backend: BackendAddr,
+        problem: crate::handshake::BadSwitch,
+    },
     /// An upgraded session ended.
     SessionClosed {
         id: u64,
@@ -149,6 +157,9 @@ impl fmt::Display for Event {
             }
             Event::UpgradeDeclined { id, backend, status } => {
                 write!(f, "#{id} upgrade declined by {backend} with {status}")
+            }
+            Event::InvalidSwitch { id, backend, problem } => {
+                write!(f, "#{id} backend {backend} answered an invalid 101 ({problem}): 502")
             }
             Event::SessionClosed {
                 id,

@@ -59,6 +59,69 @@ pub fn is_valid_key(key: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
 }
 
+/// The `Sec-WebSocket-Accept` value a server must answer `key` with: the
+/// base64 of the SHA-1 of the key and the RFC 6455 GUID (§4.2.2, item 5.4).
+pub fn accept_key(key: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    data_encoding::BASE64.encode(&sha.finalize())
+}
+
+/// Why a backend's `101 Switching Protocols` does not complete the
+/// WebSocket handshake the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadSwitch {
+    /// The request was not a WebSocket handshake, so nothing may switch.
+    NotRequested,
+    /// `Upgrade` is not exactly `websocket`.
+    Protocol,
+    /// `Connection` lacks `upgrade`.
+    Connection,
+    /// `Sec-WebSocket-Accept` is missing or does not match the key.
+    Accept,
+}
+
+impl std::fmt::Display for BadSwitch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BadSwitch::NotRequested => "101 to a request that asked for no WebSocket upgrade",
+            BadSwitch::Protocol => "101 whose Upgrade is not websocket",
+            BadSwitch::Connection => "101 without Connection: Upgrade",
+            BadSwitch::Accept => "101 whose Sec-WebSocket-Accept does not match the key",
+        })
+    }
+}
+
+/// Judges a backend's 101. The tunnel opens only when the switch is to
+/// `websocket` and proves the backend read this client's key (RFC 6455
+/// §4.1, client items 1-4 of the response checks). Anything else is a 502:
+/// a switch to another protocol (h2c, say) would carry bytes past every
+/// check the gateway makes on requests, the WAF included. `key` is the
+/// client's `Sec-WebSocket-Key`, `None` for a request that was not a
+/// WebSocket handshake.
+pub fn check_switch(headers: &HeaderMap, key: Option<&HeaderValue>) -> Result<(), BadSwitch> {
+    let Some(key) = key else {
+        return Err(BadSwitch::NotRequested);
+    };
+    let upgrades: Vec<&HeaderValue> = headers.get_all(header::UPGRADE).iter().collect();
+    match upgrades.as_slice() {
+        [only] if only.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket") => {}
+        _ => return Err(BadSwitch::Protocol),
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return Err(BadSwitch::Connection);
+    }
+    let expected = accept_key(key.as_bytes());
+    let accepts: Vec<&HeaderValue> = headers.get_all(header::SEC_WEBSOCKET_ACCEPT).iter().collect();
+    match accepts.as_slice() {
+        [only] if only.as_bytes().trim_ascii() == expected.as_bytes() => Ok(()),
+        _ => Err(BadSwitch::Accept),
+    }
+}
+
 /// Classifies a request. With `websocket` false (a Front Door route with
 /// caching on) an `Upgrade: websocket` request is treated as plain HTTP: its
 /// Upgrade header is hop-by-hop and is not forwarded.
@@ -194,6 +257,47 @@ mod tests {
         let mut h = upgrade_headers();
         h.remove(header::SEC_WEBSOCKET_KEY);
         assert_eq!(classify(&Method::GET, Version::HTTP_11, &h, false), Verdict::Plain);
+    }
+
+    fn switch(upgrade: &'static str, accept: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::UPGRADE, HeaderValue::from_static(upgrade));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(accept).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_rfc_sample_key_gives_the_rfc_sample_accept() {
+        // RFC 6455 §1.3 (and document 002's example).
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn only_a_websocket_switch_with_the_right_accept_opens_a_tunnel() {
+        let key = HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ==");
+        let good = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert_eq!(check_switch(&switch("websocket", good), Some(&key)), Ok(()));
+        assert_eq!(check_switch(&switch("WebSocket", good), Some(&key)), Ok(()));
+        assert_eq!(check_switch(&switch("h2c", good), Some(&key)), Err(BadSwitch::Protocol));
+        assert_eq!(
+            check_switch(&switch("websocket, h2c", good), Some(&key)),
+            Err(BadSwitch::Protocol)
+        );
+        assert_eq!(
+            check_switch(&switch("websocket", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="), Some(&key)),
+            Err(BadSwitch::Accept)
+        );
+        let mut no_conn = switch("websocket", good);
+        no_conn.remove(header::CONNECTION);
+        assert_eq!(check_switch(&no_conn, Some(&key)), Err(BadSwitch::Connection));
+        let mut no_accept = switch("websocket", good);
+        no_accept.remove(header::SEC_WEBSOCKET_ACCEPT);
+        assert_eq!(check_switch(&no_accept, Some(&key)), Err(BadSwitch::Accept));
+        assert_eq!(
+            check_switch(&switch("websocket", good), None),
+            Err(BadSwitch::NotRequested)
+        );
     }
 
     #[test]

@@ -7,8 +7,10 @@ use std::net::IpAddr;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1),
-/// plus `Proxy-Connection`, which old clients still send.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// plus `Proxy-Connection`, which old clients still send, and
+/// `HTTP2-Settings`, which belongs to an h2c upgrade (RFC 7540 §3.2.1) and
+/// so to the one connection it was sent on.
+const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -16,6 +18,7 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
+    HeaderName::from_static("http2-settings"),
 ];
 
 /// Removes hop-by-hop headers, including any named in `Connection`.
@@ -45,15 +48,14 @@ pub struct Forwarding<'a> {
 
 /// Rewrites a request's headers for the backend.
 pub fn request_headers(headers: &mut HeaderMap, fwd: &Forwarding<'_>) {
-    let upgrade = headers.get(header::UPGRADE).cloned();
     remove_hop_by_hop(headers);
     if fwd.upgrade {
-        // The handshake must reach the backend intact (RFC 6455 §4.1).
+        // The backend is asked for exactly the upgrade the gateway checked
+        // and will relay: websocket, whatever else the client listed. A
+        // second protocol (h2c) would let a backend switch to something
+        // the gateway never inspects.
         headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        headers.insert(
-            header::UPGRADE,
-            upgrade.unwrap_or(HeaderValue::from_static("websocket")),
-        );
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
     let xff = HeaderName::from_static("x-forwarded-for");
     let ip = fwd.client_ip.to_string();
@@ -124,6 +126,23 @@ mod tests {
         assert_eq!(h[header::CONNECTION], "Upgrade");
         assert_eq!(h[header::UPGRADE], "websocket");
         assert_eq!(h[header::SEC_WEBSOCKET_KEY], "dGhlIHNhbXBsZSBub25jZQ==");
+    }
+
+    #[test]
+    fn an_upgrade_asks_the_backend_for_websocket_only() {
+        let mut h = HeaderMap::new();
+        h.append(header::UPGRADE, HeaderValue::from_static("h2c"));
+        h.append(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade, HTTP2-Settings"));
+        h.insert("http2-settings", HeaderValue::from_static("AAMAAABkAARAAAAAAAIAAAAA"));
+        request_headers(&mut h, &fwd(true));
+        let upgrades: Vec<_> = h.get_all(header::UPGRADE).iter().collect();
+        assert_eq!(upgrades, ["websocket"]);
+        assert!(h.get("http2-settings").is_none());
+        let mut plain = HeaderMap::new();
+        plain.insert("http2-settings", HeaderValue::from_static("AAMAAABkAARAAAAAAAIAAAAA"));
+        request_headers(&mut plain, &fwd(false));
+        assert!(plain.get("http2-settings").is_none(), "hop-by-hop even when not named");
     }
 
     #[test]

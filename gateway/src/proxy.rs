@@ -273,8 +273,14 @@ pub(crate) async fn handle<T: Transport>(
         path: path.clone(),
     });
 
-    // Take the client's upgrade handle before the request is consumed.
+    // Take the client's upgrade handle before the request is consumed, and
+    // the key a 101 must answer.
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let client_key = if upgrade {
+        req.headers().get(header::SEC_WEBSOCKET_KEY).cloned()
+    } else {
+        None
+    };
     let bodiless = req.body().is_end_stream();
 
     let (mut parts, body) = req.into_parts();
@@ -322,6 +328,15 @@ pub(crate) async fn handle<T: Transport>(
     };
 
     let status = resp.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Err(problem) = handshake::check_switch(resp.headers(), client_key.as_ref()) {
+            shared.emit(Event::InvalidSwitch { id, backend, problem });
+            return Ok(gateway_response(
+                StatusCode::BAD_GATEWAY,
+                "backend answered an invalid 101",
+            ));
+        }
+    }
     match client_upgrade {
         Some(client_upgrade) if status == StatusCode::SWITCHING_PROTOCOLS => {
             let subprotocol = resp

@@ -225,3 +225,17 @@ pub fn make_https(config: &mut Config, tls: &TlsFiles) {
     listener.tls_cert = Some(tls.cert.clone());
     listener.tls_key = Some(tls.key.clone());
 }
+
+/// Waits until a plain request through the gateway is no longer answered
+/// 502 (no healthy backend): with probe-first membership a pool is empty
+/// until its first probe round trip.
+pub async fn wait_until_routable(addr: SocketAddr) {
+    for _ in 0..100 {
+        let raw = raw_exchange(addr, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").await;
+        if !raw.is_empty() && status_of(&raw) != 502 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no backend became routable through {addr}");
+}
