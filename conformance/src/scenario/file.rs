@@ -8,8 +8,25 @@ use gateway::config::{
     BackendPoolConfig, BackendSettingsConfig, Duration, ListenerConfig, ProbeConfig, RewriteSetConfig, RuleConfig,
     WafPolicyConfig,
 };
-use gateway::ProfileName;
+use gateway::diagnostic::schema::fields_of;
+use gateway::diagnostic::Schema;
+use gateway::{Config, ProfileName};
 use serde::Deserialize;
+
+/// The sections of a scenario file and the keys each accepts; `[gateway]`
+/// holds a gateway config's sections.
+pub fn schema() -> Schema {
+    Schema::new()
+        .section("", "the top level", fields_of::<ScenarioFile>())
+        .section("gateway", "[gateway]", fields_of::<GatewaySection>())
+        .nest("gateway", "gateway", &Config::schema())
+        .section("backends[]", "[[backends]]", fields_of::<BackendEntry>())
+        .section("clients[]", "[[clients]]", fields_of::<ClientEntry>())
+        .section("clients[].messages", "[clients.messages]", fields_of::<MessagesEntry>())
+        .section("clients[].retry", "[clients.retry]", fields_of::<RetryEntry>())
+        .section("timeline[]", "[[timeline]]", fields_of::<TimelineEntry>())
+        .section("expect[]", "[[expect]]", fields_of::<ExpectEntry>())
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +68,7 @@ pub struct GatewaySection {
     pub max_header_bytes: Option<usize>,
     pub idle_timeout: Option<Duration>,
     pub max_lifetime: Option<Duration>,
+    pub max_connections: Option<u32>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gateway::config::{
-    self, BackendPoolConfig, BackendSettingsConfig, Diagnostic, KeyPath, ListenerConfig, Protocol, RuleConfig, Seg,
+    BackendPoolConfig, BackendSettingsConfig, Diagnostic, KeyPath, ListenerConfig, Protocol, RuleConfig, Seg,
 };
 use gateway::{Config, ProfileName};
 use sim::client::Backoff;
@@ -93,7 +93,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
     let file: ScenarioFile =
-        toml::from_str(source).map_err(|e| ScenarioError::Invalid(vec![parse_error(&origin, source, &e)]))?;
+        gateway::diagnostic::parse_all(source, &origin, &file::schema()).map_err(ScenarioError::Invalid)?;
     let mut issues = Vec::new();
     let scenario = build(&file, path, &mut issues);
     if issues.is_empty() {
@@ -101,60 +101,16 @@ pub fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             return Ok(scenario);
         }
     }
-    Err(ScenarioError::Invalid(
-        issues
-            .into_iter()
-            .map(|(key, message)| locate(&origin, source, &key, message))
-            .collect(),
-    ))
+    let mut diagnostics: Vec<Diagnostic> = issues
+        .into_iter()
+        .map(|(key, message)| locate(&origin, source, &key, message))
+        .collect();
+    gateway::diagnostic::in_file_order(&mut diagnostics);
+    Err(ScenarioError::Invalid(diagnostics))
 }
 
 fn locate(origin: &str, source: &str, key: &KeyPath, message: String) -> Diagnostic {
-    Diagnostic {
-        origin: origin.to_string(),
-        position: config::span_of(source, key).map(|span| config::line_col(source, span.start)),
-        key: key.to_string(),
-        message,
-    }
-}
-
-/// A serde error, located, with the closest valid name for a misspelt key
-/// or variant.
-fn parse_error(origin: &str, source: &str, err: &toml::de::Error) -> Diagnostic {
-    let (position, key) = match err.span() {
-        Some(span) => (
-            Some(config::line_col(source, span.start)),
-            config::path_at(source, span.start),
-        ),
-        None => (None, KeyPath::root()),
-    };
-    let mut message = err.message().trim().to_string();
-    if let Some(suggestion) = suggest(&message) {
-        message.push_str(&format!("; did you mean `{suggestion}`?"));
-    }
-    Diagnostic {
-        origin: origin.to_string(),
-        position,
-        key: key.to_string(),
-        message,
-    }
-}
-
-/// From serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
-/// variant"), the expected name closest to `x`, if it is close.
-pub fn suggest(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
-    let (wrong, expected) = rest.split_once('`')?;
-    expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|candidate| (strsim::damerau_levenshtein(wrong, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
-        .min()
-        .map(|(_, candidate)| candidate.to_string())
+    Diagnostic::at(origin, Some(source), key, message)
 }
 
 type Issues = Vec<(KeyPath, String)>;
@@ -510,6 +466,7 @@ fn gateway_config(
             address: std::net::SocketAddr::from(([0, 0, 0, 0], GATEWAY_PORT)),
             tls_cert: None,
             tls_key: None,
+            tcp_keepalive: None,
         }]
     } else {
         g.listeners.clone()
@@ -531,6 +488,7 @@ fn gateway_config(
             host_override: None,
             probe: None,
             trusted_ca: None,
+            tcp_keepalive: None,
         }]
     } else {
         g.backend_settings.clone()
@@ -573,6 +531,7 @@ fn gateway_config(
         max_header_bytes: g.max_header_bytes.unwrap_or(gateway::config::DEFAULT_MAX_HEADER_BYTES),
         idle_timeout: g.idle_timeout,
         max_lifetime: g.max_lifetime,
+        max_connections: g.max_connections,
         listeners,
         backend_pools: pools,
         backend_settings: settings,
@@ -582,7 +541,7 @@ fn gateway_config(
         rewrite_sets: g.rewrite_sets.clone(),
         base_dir: base_dir.to_path_buf(),
     };
-    if let Err(found) = config.validate() {
+    if let Err(found) = config.validate().map(drop) {
         for issue in found {
             let mut key = vec![Seg::Key("gateway".into())];
             key.extend(issue.key.0);

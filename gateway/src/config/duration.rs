@@ -4,6 +4,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+/// The longest duration a config or scenario file may give: a year (365.25
+/// days, what `"1y"` means). Any
+/// longer is as good as never, and the cap keeps every deadline the gateway
+/// computes (`now + timeout`) far from overflowing.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(31_557_600);
+
 /// A duration in a config or scenario file. Parsed with `humantime`, so the
 /// usual units (`ms`, `s`, `m`, `h`, combinations) all work, and displayed
 /// back the same way.
@@ -26,6 +32,11 @@ impl Duration {
 
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
+    }
+
+    /// Whether it is above [`MAX_DURATION`].
+    pub fn is_too_long(self) -> bool {
+        self.0 > MAX_DURATION
     }
 }
 

@@ -10,7 +10,6 @@
 
 mod duration;
 mod error;
-mod locate;
 mod validate;
 
 use std::net::SocketAddr;
@@ -18,11 +17,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use duration::Duration;
-pub use error::{ConfigError, Diagnostic};
-pub use locate::{line_col, path_at, span_of, KeyPath, Seg};
-pub use validate::parse_status_range;
+pub use crate::diagnostic::{line_col, path_at, span_of, Diagnostic, KeyPath, Seg, Severity};
+pub use duration::{Duration, MAX_DURATION};
+pub use error::ConfigError;
+pub use validate::{parse_status_range, Issue};
 
+use crate::diagnostic::{schema::fields_of, Schema};
+use crate::plan::Plan;
 use crate::profile::ProfileName;
 
 /// Default for [`Config::header_read_timeout`]: how long a client may take to
@@ -50,6 +51,11 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// Overrides the profile's maximum session lifetime.
     pub max_lifetime: Option<Duration>,
+    /// Client connections one instance holds at once; beyond it new
+    /// connections get 503. Default: the profile's documented capacity
+    /// (30,000 for Application Gateway), capped by the process's file
+    /// descriptor limit on a real network.
+    pub max_connections: Option<u32>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -83,6 +89,9 @@ pub struct ListenerConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key; required for https.
     pub tls_key: Option<PathBuf>,
+    /// TCP keepalive probes on client connections after this much silence,
+    /// so a client that vanished without a FIN is noticed. Off by default.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// A set of backend addresses traffic is balanced over.
@@ -110,6 +119,8 @@ pub struct BackendSettingsConfig {
     pub probe: Option<String>,
     /// PEM CA bundle that backend certificates must chain to (https only).
     pub trusted_ca: Option<PathBuf>,
+    /// TCP keepalive probes on backend connections after this much silence.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// A health probe definition.
@@ -322,8 +333,40 @@ fn default_probe_path() -> String {
 }
 
 impl Config {
-    /// Reads, parses and validates a config file.
+    /// The sections a config file has and the keys each accepts, for
+    /// "did you mean" and wrong-section hints.
+    pub fn schema() -> Schema {
+        Schema::new()
+            .section("", "the top level", fields_of::<Config>())
+            .section("listeners[]", "[[listeners]]", fields_of::<ListenerConfig>())
+            .section("backend_pools[]", "[[backend_pools]]", fields_of::<BackendPoolConfig>())
+            .section(
+                "backend_settings[]",
+                "[[backend_settings]]",
+                fields_of::<BackendSettingsConfig>(),
+            )
+            .section("probes[]", "[[probes]]", fields_of::<ProbeConfig>())
+            .section("rules[]", "[[rules]]", fields_of::<RuleConfig>())
+            .section("waf_policies[]", "[[waf_policies]]", fields_of::<WafPolicyConfig>())
+            .section(
+                "waf_policies[].rules[]",
+                "[[waf_policies.rules]]",
+                fields_of::<WafRuleConfig>(),
+            )
+            .section("rewrite_sets[]", "[[rewrite_sets]]", fields_of::<RewriteSetConfig>())
+    }
+
+    /// Reads, parses and validates a config file, and reads the TLS
+    /// material it names, so a missing certificate is found here rather
+    /// than at start-up.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with_warnings(path).map(|(config, _)| config)
+    }
+
+    /// Like [`Config::load`], and also returns the config's warnings:
+    /// settings that are valid but will surprise (caching on a route that
+    /// carries WebSocket).
+    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
         let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -332,26 +375,25 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Config::from_toml(&source, &path.display().to_string(), base_dir)
-    }
-
-    /// Like [`Config::load`], and also returns the config's warnings:
-    /// settings that are valid but will surprise (caching on a route that
-    /// carries WebSocket).
-    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
-        let config = Config::load(path)?;
-        let source = std::fs::read_to_string(path).unwrap_or_default();
         let origin = path.display().to_string();
-        let warnings = ConfigError::located(&origin, Some(&source), validate::warnings(&config))
-            .diagnostics()
-            .to_vec();
+        let config = Config::from_toml(&source, &origin, base_dir)?;
+        let plan = config
+            .validate()
+            .map_err(|issues| ConfigError::located(&origin, Some(&source), issues))?;
+        plan.tls_material()
+            .map_err(|issues| ConfigError::located(&origin, Some(&source), issues))?;
+        let warnings = validate::warnings(&config)
+            .into_iter()
+            .map(|w| Diagnostic::at(&origin, Some(&source), &w.key, w.message).warning())
+            .collect();
         Ok((config, warnings))
     }
 
     /// Parses and validates a config held in memory. `origin` names it in
-    /// error messages (usually the file path).
+    /// error messages (usually the file path). TLS files are not read.
     pub fn from_toml(source: &str, origin: &str, base_dir: PathBuf) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(source).map_err(|err| ConfigError::from_parse(origin, source, &err))?;
+        let mut config: Config =
+            crate::diagnostic::parse_all(source, origin, &Config::schema()).map_err(ConfigError::Invalid)?;
         config.base_dir = base_dir;
         config
             .validate()
@@ -359,15 +401,12 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks everything serde cannot: references, duplicates, TLS material,
-    /// zero durations. Returns every problem found, not just the first.
-    pub fn validate(&self) -> Result<(), Vec<validate::Issue>> {
-        let issues = validate::check(self);
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(issues)
-        }
+    /// Checks everything serde cannot (references, duplicates, TLS
+    /// settings, durations) and resolves every name: the result is what a
+    /// gateway runs. Returns every problem found, not just the first. Pure:
+    /// files are not read.
+    pub fn validate(&self) -> Result<Plan, Vec<Issue>> {
+        validate::validate(self)
     }
 
     /// Validates a config built in code (from flags), naming `origin` in
@@ -376,14 +415,6 @@ impl Config {
         self.validate()
             .map_err(|issues| ConfigError::located(origin, None, issues))?;
         Ok(self)
-    }
-
-    /// The request timeout of `settings`: its own, or the profile's default.
-    pub fn request_timeout(&self, settings: &BackendSettingsConfig) -> std::time::Duration {
-        settings
-            .request_timeout
-            .map(Duration::get)
-            .unwrap_or(self.profile.behaviour().default_request_timeout)
     }
 
     /// Resolves a path from the config against the config's directory.
@@ -409,12 +440,14 @@ impl Config {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             idle_timeout: None,
             max_lifetime: None,
+            max_connections: None,
             listeners: vec![ListenerConfig {
                 name: "default".into(),
                 protocol: Protocol::Http,
                 address: listen,
                 tls_cert: None,
                 tls_key: None,
+                tcp_keepalive: None,
             }],
             backend_pools: vec![BackendPoolConfig {
                 name: "default".into(),
@@ -427,6 +460,7 @@ impl Config {
                 host_override: None,
                 probe: None,
                 trusted_ca: None,
+                tcp_keepalive: None,
             }],
             probes: Vec::new(),
             rules: vec![RuleConfig {

@@ -180,7 +180,7 @@ fn zero_duration() {
 fn unknown_profile() {
     let src = GOOD.replace("\"application-gateway\"", "\"azure-gateway\"");
     let d = one_error(&src);
-    assert_at(&d, &src, "profile =", "profile", "unknown variant `azure-gateway`");
+    assert_at(&d, &src, "profile =", "profile", "unknown value \"azure-gateway\"");
     assert!(d.message.contains("front-door"), "lists the valid profiles: {d}");
 }
 
@@ -209,8 +209,66 @@ fn unknown_key() {
         &src,
         "request_timeuot",
         "backend_settings[0].request_timeuot",
-        "unknown field `request_timeuot`",
+        "unknown key `request_timeuot` in [[backend_settings]]; did you mean `request_timeout`?",
     );
+}
+
+#[test]
+fn a_key_in_the_wrong_section_says_where_it_belongs() {
+    let src = GOOD.replace(
+        "profile = \"application-gateway\"",
+        "profile = \"application-gateway\"\nrequest_timeout = \"40s\"",
+    );
+    let d = one_error(&src);
+    assert_at(
+        &d,
+        &src,
+        "request_timeout = \"40s\"",
+        "request_timeout",
+        "`request_timeout` belongs in [[backend_settings]]",
+    );
+}
+
+#[test]
+fn every_parse_error_is_reported_in_file_order() {
+    // Three mistakes serde alone would stop at the first of.
+    let src = GOOD
+        .replace("protocol = \"http\"\naddress", "protocl = \"http\"\naddress")
+        .replace("request_timeout = \"20s\"", "request_timeout = 20")
+        .replace("unhealthy_threshold = 3", "unhealthy_threshold = \"three\"");
+    let err = load(&src).unwrap_err();
+    let keys: Vec<&str> = err.diagnostics().iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "listeners[0].protocl",
+            "backend_settings[0].request_timeout",
+            "probes[0].unhealthy_threshold"
+        ],
+        "{err}"
+    );
+    let lines: Vec<usize> = err.diagnostics().iter().map(|d| d.position.unwrap().0).collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "file order: {lines:?}");
+}
+
+#[test]
+fn a_missing_profile_is_reported_against_profile() {
+    let src = GOOD.replace("profile = \"application-gateway\"\n", "");
+    let d = one_error(&src);
+    assert_eq!(d.key, "profile", "{d}");
+    assert!(d.message.contains("missing `profile`"), "{d}");
+}
+
+#[test]
+fn durations_have_a_documented_maximum() {
+    // A value check accepted once made every session panic in the tunnel
+    // and the probe loop take the process down.
+    let src = GOOD.replace("interval = \"30s\"", "interval = \"500000000000y\"");
+    let d = one_error(&src);
+    assert_eq!(d.key, "probes[0].interval", "{d}");
+    let src = format!("idle_timeout = \"400days\"\n{GOOD}");
+    let d = one_error(&src);
+    assert_at(&d, &src, "idle_timeout", "idle_timeout", "at most 1year");
 }
 
 #[test]
@@ -222,7 +280,7 @@ fn wrong_type() {
         &src,
         "unhealthy_threshold",
         "probes[0].unhealthy_threshold",
-        "invalid type",
+        "expected a whole number of 0 or more, found the text \"three\"",
     );
 }
 
@@ -279,7 +337,7 @@ fn configs_built_from_flags_are_validated_too() {
     let keys: Vec<_> = err.diagnostics().iter().map(|d| d.key.clone()).collect();
     assert_eq!(
         keys,
-        ["backend_pools[0].addresses[0]", "backend_settings[0].request_timeout"]
+        ["backend_settings[0].request_timeout", "backend_pools[0].addresses[0]"]
     );
     assert!(err.to_string().starts_with("--flags: "), "{err}");
 }
@@ -456,4 +514,57 @@ fn a_head_probe_cannot_match_a_body() {
     let d = one_error(&fd);
     assert_at(&d, &fd, "match_body", "probes[0].match_body", "set method = \"GET\"");
     assert!(load(&fd.replace("match_body", "method = \"GET\"\nmatch_body")).is_ok());
+}
+
+#[test]
+fn load_refuses_a_config_whose_certificate_files_are_missing() {
+    // `check` once passed such a config; the gateway then failed at start.
+    let dir = tempfile::tempdir().unwrap();
+    let src = GOOD.replace(
+        "protocol = \"http\"\naddress = \"127.0.0.1:8080\"",
+        "protocol = \"https\"\naddress = \"127.0.0.1:8080\"\ntls_cert = \"missing-cert.pem\"\ntls_key = \"missing-key.pem\"",
+    );
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, &src).unwrap();
+    let err = Config::load(&path).unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!(d.key, "listeners[0].tls_cert", "{err}");
+    assert_eq!(d.position.unwrap().0, line_of(&src, "tls_cert"), "{err}");
+    assert!(
+        d.message
+            .contains("missing-cert.pem: cannot read the certificate chain"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_warns_where_a_document_rules_a_setting_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    let src = GOOD.replace("\"application-gateway\"", "\"application-gateway-2016\"");
+    std::fs::write(&path, &src).unwrap();
+    let (_, warnings) = Config::load_with_warnings(&path).unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().all(|w| w.message.contains("80/443 only")),
+        "{warnings:?}"
+    );
+    assert_eq!(warnings[0].key, "backend_pools[0].addresses[0]");
+    let src = front_door(GOOD)
+        .replace(
+            "name = \"chat-probe\"\nprotocol = \"http\"",
+            "name = \"chat-probe\"\nprotocol = \"https\"",
+        )
+        .replace(
+            "name = \"chat-settings\"\nprotocol = \"http\"",
+            "name = \"chat-settings\"\nprotocol = \"https\"\ntrusted_ca = \"ca.pem\"",
+        );
+    let cfg = Config::from_toml(&src, "gw.toml", PathBuf::from(".")).unwrap();
+    let w = validate::warnings(&cfg);
+    assert!(
+        w.iter().any(|w| w.key.to_string() == "probes[0].protocol"
+            && w.message
+                .contains("Health probes to origins are conducted using the HTTP protocol")),
+        "{w:?}"
+    );
 }

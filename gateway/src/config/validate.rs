@@ -1,9 +1,20 @@
-//! Checks a typed [`Config`] for what serde cannot see. Pure: it reports
-//! every issue with the key it concerns and leaves locating it to the caller.
+//! Checks a typed [`Config`] for what serde cannot see, and resolves it
+//! into a [`Plan`]. Pure: it reports every issue with the key it concerns
+//! and leaves locating it to the caller; files are not read.
 
 use std::collections::BTreeMap;
 
-use super::{BackendAddr, Config, KeyPath, ProbeMethod, Protocol, WafTarget, MIN_MAX_HEADER_BYTES};
+use http::{HeaderName, HeaderValue};
+use regex::Regex;
+
+use super::{
+    BackendAddr, Config, Duration, KeyPath, ProbeMethod, Protocol, WafTarget, MAX_DURATION, MIN_MAX_HEADER_BYTES,
+};
+use crate::plan::{BackendSetPlan, ListenerPlan, MemberPlan, Plan, RoutePlan, SettingsPlan};
+use crate::probe::ProbeSpec;
+use crate::rewrite::Rewrite;
+use crate::session::{Origin, Overrides, SessionPolicy, Timer};
+use crate::waf::{self, Waf};
 
 /// One problem in a config, before it is located in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +24,7 @@ pub struct Issue {
 }
 
 impl Issue {
-    fn new(key: KeyPath, message: impl Into<String>) -> Issue {
+    pub fn new(key: KeyPath, message: impl Into<String>) -> Issue {
         Issue {
             key,
             message: message.into(),
@@ -21,19 +32,66 @@ impl Issue {
     }
 }
 
-pub(super) fn check(config: &Config) -> Vec<Issue> {
-    let mut issues = Vec::new();
-
-    for (key, value) in [
+/// Every duration in a config with its key, so each is checked the same
+/// way: greater than zero and at most [`MAX_DURATION`].
+fn durations(config: &Config) -> Vec<(KeyPath, Duration)> {
+    let mut out = vec![(KeyPath::root().key("header_read_timeout"), config.header_read_timeout)];
+    let top = [
         ("idle_timeout", config.idle_timeout),
         ("max_lifetime", config.max_lifetime),
-    ] {
-        if value.is_some_and(|d| d.is_zero()) {
-            issues.push(zero(KeyPath::root().key(key)));
+    ];
+    out.extend(top.into_iter().filter_map(|(k, d)| Some((KeyPath::root().key(k), d?))));
+    for (i, l) in config.listeners.iter().enumerate() {
+        out.extend(
+            l.tcp_keepalive
+                .map(|d| (KeyPath::item("listeners", i).key("tcp_keepalive"), d)),
+        );
+    }
+    for (i, s) in config.backend_settings.iter().enumerate() {
+        let at = KeyPath::item("backend_settings", i);
+        out.extend(s.request_timeout.map(|d| (at.clone().key("request_timeout"), d)));
+        out.extend(s.tcp_keepalive.map(|d| (at.clone().key("tcp_keepalive"), d)));
+    }
+    for (i, p) in config.probes.iter().enumerate() {
+        let at = KeyPath::item("probes", i);
+        out.extend(p.interval.map(|d| (at.clone().key("interval"), d)));
+        out.extend(p.timeout.map(|d| (at.clone().key("timeout"), d)));
+    }
+    out
+}
+
+/// Checks and resolves a config: the plan, or every issue found.
+pub(super) fn validate(config: &Config) -> Result<Plan, Vec<Issue>> {
+    let mut issues = check(config);
+    let wafs = compile_wafs(config, &mut issues);
+    let rewrites = compile_rewrites(config, &mut issues);
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    resolve(config, &wafs, &rewrites)
+}
+
+fn check(config: &Config) -> Vec<Issue> {
+    let mut issues = Vec::new();
+
+    for (key, value) in durations(config) {
+        if value.is_zero() {
+            issues.push(zero(key));
+        } else if value.is_too_long() {
+            issues.push(Issue::new(
+                key,
+                format!(
+                    "expected a duration of at most {} (a year), found {value}",
+                    Duration::from(MAX_DURATION)
+                ),
+            ));
         }
     }
-    if config.header_read_timeout.is_zero() {
-        issues.push(zero(KeyPath::root().key("header_read_timeout")));
+    if config.max_connections == Some(0) {
+        issues.push(Issue::new(
+            KeyPath::root().key("max_connections"),
+            "expected at least 1 connection",
+        ));
     }
     if config.max_header_bytes < MIN_MAX_HEADER_BYTES {
         issues.push(Issue::new(
@@ -95,8 +153,6 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
         config.rewrite_sets.iter().map(|r| r.name.as_str()).collect(),
         &mut issues,
     );
-    check_waf(config, &mut issues);
-    check_rewrites(config, &mut issues);
 
     if config.listeners.is_empty() {
         issues.push(Issue::new(
@@ -159,9 +215,6 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
 
     for (i, settings) in config.backend_settings.iter().enumerate() {
         let at = KeyPath::item("backend_settings", i);
-        if settings.request_timeout.is_some_and(|d| d.is_zero()) {
-            issues.push(zero(at.clone().key("request_timeout")));
-        }
         if let Some(probe) = &settings.probe {
             if !config.probes.iter().any(|p| &p.name == probe) {
                 issues.push(unknown(
@@ -193,12 +246,6 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
 
     for (i, probe) in config.probes.iter().enumerate() {
         let at = KeyPath::item("probes", i);
-        if probe.interval.is_some_and(|d| d.is_zero()) {
-            issues.push(zero(at.clone().key("interval")));
-        }
-        if probe.timeout.is_some_and(|d| d.is_zero()) {
-            issues.push(zero(at.clone().key("timeout")));
-        }
         if probe.unhealthy_threshold == Some(0) {
             issues.push(Issue::new(at.clone().key("unhealthy_threshold"), "expected at least 1"));
         }
@@ -345,10 +392,41 @@ pub(super) fn check(config: &Config) -> Vec<Issue> {
     issues
 }
 
-/// Valid settings that will still surprise: reported by `wsgate check`,
-/// never fatal.
+/// Valid settings that a document rules out or that will still surprise:
+/// reported by `wsgate check`, never fatal. Each names the sentence.
 pub(super) fn warnings(config: &Config) -> Vec<Issue> {
     let mut warnings = Vec::new();
+    let profile = config.profile;
+    if profile == crate::profile::ProfileName::ApplicationGateway2016 {
+        for (i, pool) in config.backend_pools.iter().enumerate() {
+            for (j, address) in pool.addresses.iter().enumerate() {
+                let Ok(addr) = BackendAddr::parse(address) else {
+                    continue;
+                };
+                if addr.port != 80 && addr.port != 443 {
+                    warnings.push(Issue::new(
+                        KeyPath::item("backend_pools", i).key("addresses").index(j),
+                        format!(
+                            "backend port {} under application-gateway-2016: doc 001 says \"BackendHttpSetting \
+                             should be defined with backend port 80/443 only\"",
+                            addr.port
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if profile == crate::profile::ProfileName::FrontDoor {
+        for (i, probe) in config.probes.iter().enumerate() {
+            if probe.protocol == Protocol::Https {
+                warnings.push(Issue::new(
+                    KeyPath::item("probes", i).key("protocol"),
+                    "an https probe under front-door: doc 002 says \"Health probes to origins are conducted using \
+                     the HTTP protocol\"",
+                ));
+            }
+        }
+    }
     for (i, rule) in config.rules.iter().enumerate() {
         if rule.caching {
             warnings.push(Issue::new(
@@ -365,81 +443,263 @@ pub(super) fn warnings(config: &Config) -> Vec<Issue> {
     warnings
 }
 
-fn check_waf(config: &Config, issues: &mut Vec<Issue>) {
+/// Compiles every WAF policy once, reporting each bad rule.
+fn compile_wafs(config: &Config, issues: &mut Vec<Issue>) -> BTreeMap<String, Waf> {
+    let mut out = BTreeMap::new();
     for (i, policy) in config.waf_policies.iter().enumerate() {
+        let mut rules = Vec::new();
         for (j, rule) in policy.rules.iter().enumerate() {
             let at = KeyPath::item("waf_policies", i).key("rules").index(j);
-            match (&rule.contains, &rule.regex) {
-                (Some(_), Some(_)) | (None, None) => issues.push(Issue::new(
-                    at.clone(),
-                    "expected exactly one of `contains` (text) or `regex` (a regular expression)",
-                )),
-                (None, Some(re)) => {
-                    if let Err(e) = regex::Regex::new(re) {
+            let matcher = match (&rule.contains, &rule.regex) {
+                (Some(_), Some(_)) | (None, None) => {
+                    issues.push(Issue::new(
+                        at.clone(),
+                        "expected exactly one of `contains` (text) or `regex` (a regular expression)",
+                    ));
+                    None
+                }
+                (None, Some(re)) => match Regex::new(re) {
+                    Ok(re) => Some(waf::Matcher::Regex(re)),
+                    Err(e) => {
                         issues.push(Issue::new(
                             at.clone().key("regex"),
                             format!("invalid regular expression: {e}"),
                         ));
+                        None
                     }
-                }
-                (Some(_), None) => {}
-            }
-            match (rule.target, &rule.header) {
+                },
+                (Some(text), None) => Some(waf::Matcher::Contains(text.clone())),
+            };
+            let target = match (rule.target, &rule.header) {
                 (WafTarget::Header, None) => {
-                    issues.push(Issue::new(at, "match = \"header\" needs `header` (the header's name)"))
+                    issues.push(Issue::new(at, "match = \"header\" needs `header` (the header's name)"));
+                    None
                 }
-                (WafTarget::Header, Some(h)) if http::HeaderName::from_bytes(h.as_bytes()).is_err() => issues.push(
-                    Issue::new(at.key("header"), format!("expected a header name, found `{h}`")),
-                ),
-                (WafTarget::Path | WafTarget::Query, Some(_)) => issues.push(Issue::new(
-                    at.key("header"),
-                    "`header` applies only to match = \"header\"",
-                )),
-                _ => {}
+                (WafTarget::Header, Some(h)) => match HeaderName::from_bytes(h.as_bytes()) {
+                    Ok(name) => Some(waf::Target::Header(name)),
+                    Err(_) => {
+                        issues.push(Issue::new(
+                            at.key("header"),
+                            format!("expected a header name, found `{h}`"),
+                        ));
+                        None
+                    }
+                },
+                (WafTarget::Path | WafTarget::Query, Some(_)) => {
+                    issues.push(Issue::new(
+                        at.key("header"),
+                        "`header` applies only to match = \"header\"",
+                    ));
+                    None
+                }
+                (WafTarget::Path, None) => Some(waf::Target::Path),
+                (WafTarget::Query, None) => Some(waf::Target::Query),
+            };
+            if let (Some(matcher), Some(target)) = (matcher, target) {
+                rules.push(waf::Rule {
+                    name: rule.name.clone(),
+                    target,
+                    matcher,
+                    action: rule.action,
+                });
             }
         }
+        out.insert(policy.name.clone(), Waf::new(policy.name.clone(), rules));
     }
+    out
 }
 
-fn check_rewrites(config: &Config, issues: &mut Vec<Issue>) {
+/// Compiles every rewrite set once, reporting each bad entry.
+fn compile_rewrites(config: &Config, issues: &mut Vec<Issue>) -> BTreeMap<String, Rewrite> {
+    let mut out = BTreeMap::new();
     for (i, set) in config.rewrite_sets.iter().enumerate() {
         let at = KeyPath::item("rewrite_sets", i);
+        let mut headers = Vec::new();
         for (name, value) in &set.set_request_headers {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                issues.push(Issue::new(
-                    at.clone().key("set_request_headers").key(name),
-                    format!("expected a header name, found `{name}`"),
-                ));
-            } else if http::HeaderValue::from_str(value).is_err() {
-                issues.push(Issue::new(
-                    at.clone().key("set_request_headers").key(name),
-                    "expected a header value of visible ASCII",
-                ));
+            let key = at.clone().key("set_request_headers").key(name);
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                (Err(_), _) => issues.push(Issue::new(key, format!("expected a header name, found `{name}`"))),
+                (Ok(_), Err(_)) => issues.push(Issue::new(key, "expected a header value of visible ASCII")),
+                (Ok(n), Ok(v)) => headers.push((n, v)),
             }
         }
+        let mut remove = Vec::new();
         for (j, name) in set.remove_request_headers.iter().enumerate() {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                issues.push(Issue::new(
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(n) => remove.push(n),
+                Err(_) => issues.push(Issue::new(
                     at.clone().key("remove_request_headers").index(j),
                     format!("expected a header name, found `{name}`"),
-                ));
+                )),
             }
         }
+        let mut path = None;
         if let Some(url) = &set.url_path {
-            if let Err(e) = regex::Regex::new(&url.pattern) {
-                issues.push(Issue::new(
+            match Regex::new(&url.pattern) {
+                Ok(re) => path = Some((re, url.replacement.clone())),
+                Err(e) => issues.push(Issue::new(
                     at.clone().key("url_path").key("pattern"),
                     format!("invalid regular expression: {e}"),
-                ));
+                )),
             }
             if !url.replacement.starts_with('/') {
                 issues.push(Issue::new(
-                    at.key("url_path").key("replacement"),
+                    at.clone().key("url_path").key("replacement"),
                     "expected a path starting with `/`",
                 ));
             }
         }
+        out.insert(set.name.clone(), Rewrite::new(set.name.clone(), headers, remove, path));
     }
+    out
+}
+
+/// Builds the plan of a config that passed every check. A name that does
+/// not resolve here would be a gap in `check`; it is reported as an issue,
+/// never a panic.
+fn resolve(
+    config: &Config,
+    wafs: &BTreeMap<String, Waf>,
+    rewrites: &BTreeMap<String, Rewrite>,
+) -> Result<Plan, Vec<Issue>> {
+    let behaviour = config.profile.behaviour();
+    let missing = |key: KeyPath, what: &str| vec![Issue::new(key, format!("unresolved {what}"))];
+    let overrides = Overrides {
+        idle_timeout: config.idle_timeout.map(|d| Timer::key(d.get(), "idle_timeout")),
+        max_lifetime: config.max_lifetime.map(|d| Timer::key(d.get(), "max_lifetime")),
+    };
+    let mut routes = Vec::new();
+    let mut backend_sets: Vec<BackendSetPlan> = Vec::new();
+    let mut set_index: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (r, rule) in config.rules.iter().enumerate() {
+        let at = KeyPath::item("rules", r);
+        let pool_i = config
+            .backend_pools
+            .iter()
+            .position(|p| p.name == rule.pool)
+            .ok_or_else(|| missing(at.clone().key("pool"), "backend pool"))?;
+        let settings_i = config
+            .backend_settings
+            .iter()
+            .position(|s| s.name == rule.settings)
+            .ok_or_else(|| missing(at.clone().key("settings"), "backend settings"))?;
+        let settings_key = KeyPath::item("backend_settings", settings_i);
+        let settings = &config.backend_settings[settings_i];
+        let request_timeout = match settings.request_timeout {
+            Some(d) => Timer::key(d.get(), &settings_key.clone().key("request_timeout").to_string()),
+            None => Timer::new(behaviour.default_request_timeout, Origin::Profile(config.profile)),
+        };
+        let set = match set_index.get(&(pool_i, settings_i)) {
+            Some(&i) => i,
+            None => {
+                let pool = &config.backend_pools[pool_i];
+                let probe_config = match &settings.probe {
+                    Some(name) => Some(
+                        config
+                            .probes
+                            .iter()
+                            .find(|p| &p.name == name)
+                            .ok_or_else(|| missing(settings_key.clone().key("probe"), "probe"))?,
+                    ),
+                    None => None,
+                };
+                let mut members = Vec::new();
+                for (j, address) in pool.addresses.iter().enumerate() {
+                    let addr = BackendAddr::parse(address).map_err(|m| {
+                        vec![Issue::new(
+                            KeyPath::item("backend_pools", pool_i).key("addresses").index(j),
+                            m,
+                        )]
+                    })?;
+                    let probe = ProbeSpec::resolve(
+                        &behaviour,
+                        probe_config,
+                        settings.host_override.as_deref(),
+                        settings.protocol == Protocol::Https,
+                        &addr,
+                    );
+                    members.push(MemberPlan { addr, probe });
+                }
+                let host_override = match &settings.host_override {
+                    Some(h) => Some(
+                        HeaderValue::from_str(h)
+                            .map_err(|_| missing(settings_key.clone().key("host_override"), "host override"))?,
+                    ),
+                    None => None,
+                };
+                backend_sets.push(BackendSetPlan {
+                    pool: pool.name.clone(),
+                    settings: SettingsPlan {
+                        name: settings.name.clone(),
+                        protocol: settings.protocol,
+                        request_timeout: request_timeout.clone(),
+                        host_override,
+                        trusted_ca: settings.trusted_ca.as_ref().map(|p| config.resolve_path(p)),
+                        key: settings_key.clone(),
+                        tcp_keepalive: settings.tcp_keepalive.map(Duration::get),
+                    },
+                    members,
+                });
+                set_index.insert((pool_i, settings_i), backend_sets.len() - 1);
+                backend_sets.len() - 1
+            }
+        };
+        let waf = match &rule.waf {
+            Some(name) => Some(
+                wafs.get(name)
+                    .cloned()
+                    .ok_or_else(|| missing(at.clone().key("waf"), "WAF policy"))?,
+            ),
+            None => None,
+        };
+        let rewrite = match &rule.rewrites {
+            Some(name) => Some(
+                rewrites
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| missing(at.clone().key("rewrites"), "rewrite set"))?,
+            ),
+            None => None,
+        };
+        routes.push(RoutePlan {
+            rule: rule.name.clone(),
+            backends: set,
+            caching: rule.caching,
+            waf,
+            rewrite,
+            session: SessionPolicy::resolve(&behaviour, &request_timeout, &overrides),
+        });
+    }
+    let mut listeners = Vec::new();
+    for (i, listener) in config.listeners.iter().enumerate() {
+        let route = config
+            .rules
+            .iter()
+            .position(|r| r.listener == listener.name)
+            .ok_or_else(|| missing(KeyPath::item("listeners", i).key("name"), "rule for this listener"))?;
+        let tls_files = match (listener.protocol, &listener.tls_cert, &listener.tls_key) {
+            (Protocol::Https, Some(cert), Some(key)) => Some((config.resolve_path(cert), config.resolve_path(key))),
+            _ => None,
+        };
+        listeners.push(ListenerPlan {
+            name: listener.name.clone(),
+            protocol: listener.protocol,
+            address: listener.address,
+            tls_files,
+            tcp_keepalive: listener.tcp_keepalive.map(Duration::get),
+            route,
+        });
+    }
+    Ok(Plan {
+        profile: config.profile,
+        behaviour,
+        header_read_timeout: config.header_read_timeout.get(),
+        max_header_bytes: config.max_header_bytes,
+        max_connections: config.max_connections.or(behaviour.max_connections),
+        listeners,
+        routes,
+        backend_sets,
+    })
 }
 
 fn zero(key: KeyPath) -> Issue {
