@@ -18,7 +18,7 @@ use gateway::handshake;
 use gateway::headers::{self, Forwarding};
 use gateway::health::{Health, HealthRule, ProbeFailure, ProbeResult};
 use gateway::pool::RoundRobin;
-use gateway::session::{self, SessionPolicy};
+use gateway::session::{self, Origin, SessionPolicy, Timer};
 use http::{header, HeaderMap, HeaderValue, Method, Version};
 
 fn pick(c: &mut Criterion) {
@@ -136,9 +136,10 @@ fn observe(c: &mut Criterion) {
 fn deadlines(c: &mut Criterion) {
     let mut group = c.benchmark_group("session");
     // Front Door: 5-minute idle close, 4-hour lifetime.
+    let fd = Origin::Profile(gateway::ProfileName::FrontDoor);
     let policy = SessionPolicy {
-        idle: Some(Duration::from_secs(5 * 60)),
-        lifetime: Some(Duration::from_secs(4 * 3600)),
+        idle: Some(Timer::new(Duration::from_secs(5 * 60), fd.clone())),
+        lifetime: Some(Timer::new(Duration::from_secs(4 * 3600), fd)),
     };
     let last = Duration::from_secs(3600);
     group.bench_function("next_deadline", |b| {

@@ -2,7 +2,9 @@
 //!
 //! - `POST /maintenance` drops every open session at once, as an instance
 //!   restart does; `POST /maintenance?drain=30s` refuses new requests with
-//!   503 for 30 s, then drops whatever is still open.
+//!   503 for 30 s (at most an hour), then drops whatever is still open. A
+//!   later call replaces an earlier drain; `DELETE /maintenance` cancels
+//!   one.
 //! - `GET /sessions` counts open sessions, per backend.
 //! - `GET /backends` lists every backend: pool, health, last probe result
 //!   and how long ago, consecutive failures, open sessions.
@@ -19,13 +21,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::config::Duration;
-use crate::registry::GatewayHandle;
+use crate::registry::{GatewayHandle, MAX_DRAIN};
 use crate::transport::Listener;
 
 /// What an admin request asks for. Pure, from method, path and query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminAction {
     Maintenance { drain: Option<Duration> },
+    CancelMaintenance,
     Sessions,
     Backends,
     BadRequest(String),
@@ -45,10 +48,15 @@ pub fn route(method: &Method, path: &str, query: Option<&str>) -> AdminAction {
                 .map(|(_, v)| v.parse::<Duration>());
             match drain {
                 None => AdminAction::Maintenance { drain: None },
+                Some(Ok(d)) if d.is_zero() || d.get() > MAX_DRAIN => AdminAction::BadRequest(format!(
+                    "drain: expected a duration from 1s to {}, found {d}",
+                    Duration::from(MAX_DRAIN)
+                )),
                 Some(Ok(d)) => AdminAction::Maintenance { drain: Some(d) },
                 Some(Err(e)) => AdminAction::BadRequest(format!("drain: {e}")),
             }
         }
+        ("/maintenance", &Method::DELETE) => AdminAction::CancelMaintenance,
         ("/sessions", &Method::GET) => AdminAction::Sessions,
         ("/backends", &Method::GET) => AdminAction::Backends,
         ("/maintenance" | "/sessions" | "/backends", _) => AdminAction::MethodNotAllowed,
@@ -79,6 +87,10 @@ fn answer(handle: &GatewayHandle, req: &Request<Incoming>) -> Response<Full<Byte
                 &serde_json::json!({ "draining": d.to_string(), "open": open }),
             )
         }
+        AdminAction::CancelMaintenance => {
+            let cancelled = handle.cancel_maintenance();
+            json(StatusCode::OK, &serde_json::json!({ "cancelled": cancelled }))
+        }
         AdminAction::Sessions => {
             let by_backend: serde_json::Map<String, serde_json::Value> = handle
                 .sessions_by_backend()
@@ -103,7 +115,7 @@ fn answer(handle: &GatewayHandle, req: &Request<Incoming>) -> Response<Full<Byte
                         "pool": b.pool,
                         "address": b.address.to_string(),
                         "healthy": b.healthy,
-                        "last_probe": b.last_probe,
+                        "last_probe": b.last_probe.map(|r| r.to_string()),
                         "last_probe_secs_ago": b.last_probe_at.map(|at| handle.uptime().saturating_sub(at).as_secs_f64()),
                         "consecutive_failures": b.consecutive_failures,
                         "open_sessions": b.open_sessions,
@@ -161,6 +173,18 @@ mod tests {
             route(&Method::POST, "/maintenance", Some("drain=soon")),
             AdminAction::BadRequest(_)
         ));
+        assert!(matches!(
+            route(&Method::POST, "/maintenance", Some("drain=500000000000y")),
+            AdminAction::BadRequest(_)
+        ));
+        assert!(matches!(
+            route(&Method::POST, "/maintenance", Some("drain=2h")),
+            AdminAction::BadRequest(_)
+        ));
+        assert_eq!(
+            route(&Method::DELETE, "/maintenance", None),
+            AdminAction::CancelMaintenance
+        );
         assert_eq!(route(&Method::GET, "/maintenance", None), AdminAction::MethodNotAllowed);
         assert_eq!(route(&Method::GET, "/sessions", None), AdminAction::Sessions);
         assert_eq!(route(&Method::GET, "/backends", None), AdminAction::Backends);

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{BackendAddr, Protocol};
+use crate::health::ProbeResult;
+use crate::session::Timer;
+use crate::upstream::UpstreamError;
 
 /// Which party did something to a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,11 +38,14 @@ pub enum CloseReason {
     /// Both directions reached end-of-stream; `Side` closed first.
     Closed,
     /// A read or write failed (reset, broken pipe); the session was torn down.
-    Error(String),
-    /// No data in either direction for the idle timeout.
-    IdleTimeout,
-    /// The maximum session lifetime was reached.
-    Lifetime,
+    Error(std::io::ErrorKind),
+    /// hyper could not hand over an upgraded connection.
+    UpgradeFailed,
+    /// No data in either direction for the idle timeout, and the setting
+    /// behind it.
+    IdleTimeout(Timer),
+    /// The maximum session lifetime was reached, and the setting behind it.
+    Lifetime(Timer),
     /// Dropped by a maintenance event.
     Maintenance,
 }
@@ -49,8 +55,9 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::Closed => f.write_str("closed"),
             CloseReason::Error(e) => write!(f, "error: {e}"),
-            CloseReason::IdleTimeout => f.write_str("idle timeout"),
-            CloseReason::Lifetime => f.write_str("lifetime reached"),
+            CloseReason::UpgradeFailed => f.write_str("upgrade failed"),
+            CloseReason::IdleTimeout(t) => write!(f, "idle timeout: {t}"),
+            CloseReason::Lifetime(t) => write!(f, "lifetime reached: {t}"),
             CloseReason::Maintenance => f.write_str("maintenance"),
         }
     }
@@ -75,7 +82,10 @@ pub enum Event {
         path: String,
     },
     /// The gateway answered a request itself (bad input, no backend).
-    RequestRejected { id: u64, status: u16, reason: String },
+    RequestRejected { id: u64, status: u16, reason: &'static str },
+    /// A client connection was refused because the instance holds
+    /// `limit` connections already (503).
+    ConnectionRefused { peer: SocketAddr, limit: u32 },
     /// A proxied plain HTTP request got its response.
     ResponseForwarded { id: u64, backend: BackendAddr, status: u16 },
     /// The backend answered an upgrade with 101; bytes now flow both ways.
@@ -103,26 +113,24 @@ pub enum Event {
         bytes_from_client: u64,
         bytes_from_backend: u64,
     },
-    /// Connecting to or talking to a backend failed.
+    /// Connecting to or talking to a backend failed, or it did not answer
+    /// within the request timeout.
     BackendError {
         id: u64,
         backend: BackendAddr,
-        error: String,
-    },
-    /// The backend did not answer within the request timeout.
-    BackendTimeout {
-        id: u64,
-        backend: BackendAddr,
-        timeout: Duration,
+        error: UpstreamError,
     },
     /// A WAF rule blocked a request (403).
     WafBlocked { id: u64, policy: String, rule: String },
     /// Maintenance began: sessions are dropped now or after the drain.
     MaintenanceStarted { drain: Option<Duration> },
+    /// A drain was cancelled (`DELETE /maintenance`, or replaced by a later
+    /// one); its timer will not drop anything.
+    MaintenanceCancelled,
     /// A health probe finished; `healthy` is the backend's state after it.
     ProbeCompleted {
         backend: BackendAddr,
-        result: String,
+        result: ProbeResult,
         healthy: bool,
     },
     /// A backend entered or left the pool.
@@ -132,7 +140,7 @@ pub enum Event {
         /// The failures that decided it (0 when it became healthy).
         failures: u32,
         /// The last probe result.
-        last: String,
+        last: ProbeResult,
     },
 }
 
@@ -147,6 +155,9 @@ impl fmt::Display for Event {
                 write!(f, "#{id} {kind} {path} routed by {rule} to {backend}")
             }
             Event::RequestRejected { id, status, reason } => write!(f, "#{id} rejected {status}: {reason}"),
+            Event::ConnectionRefused { peer, limit } => {
+                write!(f, "connection from {peer} refused with 503: {limit} connections open")
+            }
             Event::ResponseForwarded { id, backend, status } => write!(f, "#{id} response {status} from {backend}"),
             Event::UpgradeCompleted { id, backend, subprotocol } => {
                 write!(f, "#{id} upgrade completed with {backend}")?;
@@ -171,10 +182,10 @@ impl fmt::Display for Event {
                 f,
                 "#{id} session closed by {by} ({reason}) client->backend={bytes_from_client}B backend->client={bytes_from_backend}B"
             ),
-            Event::BackendError { id, backend, error } => write!(f, "#{id} backend {backend} error: {error}"),
-            Event::BackendTimeout { id, backend, timeout } => {
-                write!(f, "#{id} backend {backend} gave no response within {timeout:?}")
+            Event::BackendError { id, backend, error } if error.is_timeout() => {
+                write!(f, "#{id} backend {backend} gave no response within {}", error.detail())
             }
+            Event::BackendError { id, backend, error } => write!(f, "#{id} backend {backend} error: {error}"),
             Event::WafBlocked { id, policy, rule } => write!(f, "#{id} blocked by WAF policy {policy} rule {rule}"),
             Event::ProbeCompleted { backend, result, healthy } => {
                 let state = if *healthy { "in pool" } else { "out of pool" };
@@ -193,9 +204,12 @@ impl fmt::Display for Event {
                 ..
             } => write!(f, "backend {backend} healthy (last: {last})"),
             Event::MaintenanceStarted { drain: None } => f.write_str("maintenance: dropping every session"),
-            Event::MaintenanceStarted { drain: Some(d) } => {
-                write!(f, "maintenance: draining for {d:?}, then dropping every session")
-            }
+            Event::MaintenanceStarted { drain: Some(d) } => write!(
+                f,
+                "maintenance: draining for {}, then dropping every session",
+                humantime::format_duration(*d)
+            ),
+            Event::MaintenanceCancelled => f.write_str("maintenance: drain cancelled"),
         }
     }
 }

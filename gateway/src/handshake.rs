@@ -3,7 +3,7 @@
 //!
 //! Pure: it looks at the method, version and headers and returns a verdict.
 
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 /// The only WebSocket version there is (RFC 6455 §4.1).
 pub const WEBSOCKET_VERSION: &str = "13";
@@ -24,8 +24,9 @@ pub enum Verdict {
 pub struct Rejection {
     pub status: StatusCode,
     pub reason: &'static str,
-    /// Set for 426: which version the gateway speaks (RFC 6455 §4.4).
-    pub websocket_version: Option<HeaderValue>,
+    /// A header the answer must carry: `Sec-WebSocket-Version: 13` on a
+    /// 426 (RFC 6455 §4.4), `Allow` on a 405 (RFC 9110 §15.5.6).
+    pub header: Option<(HeaderName, HeaderValue)>,
 }
 
 impl Rejection {
@@ -33,10 +34,13 @@ impl Rejection {
         Verdict::Reject(Rejection {
             status: StatusCode::BAD_REQUEST,
             reason,
-            websocket_version: None,
+            header: None,
         })
     }
 }
+
+/// The methods the gateway forwards, for `Allow` on a refused CONNECT.
+pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
 
 /// Whether a comma-separated header holds `token` (case-insensitive), as
 /// `Connection: keep-alive, Upgrade` holds `upgrade`.
@@ -126,6 +130,15 @@ pub fn check_switch(headers: &HeaderMap, key: Option<&HeaderValue>) -> Result<()
 /// caching on) an `Upgrade: websocket` request is treated as plain HTTP: its
 /// Upgrade header is hop-by-hop and is not forwarded.
 pub fn classify(method: &Method, version: Version, headers: &HeaderMap, websocket: bool) -> Verdict {
+    if method == Method::CONNECT {
+        // A reverse proxy has no tunnel to offer: 405, as Envoy and
+        // HAProxy answer (nginx says 400), naming what it does forward.
+        return Verdict::Reject(Rejection {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            reason: "CONNECT is not forwarded",
+            header: Some((header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS))),
+        });
+    }
     if version == Version::HTTP_11 && !headers.contains_key(header::HOST) {
         // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request
         // without Host.
@@ -161,7 +174,10 @@ pub fn classify(method: &Method, version: Version, headers: &HeaderMap, websocke
         _ => Verdict::Reject(Rejection {
             status: StatusCode::UPGRADE_REQUIRED,
             reason: "unsupported Sec-WebSocket-Version",
-            websocket_version: Some(HeaderValue::from_static(WEBSOCKET_VERSION)),
+            header: Some((
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static(WEBSOCKET_VERSION),
+            )),
         }),
     }
 }
@@ -227,9 +243,25 @@ mod tests {
         match classify(&Method::GET, Version::HTTP_11, &h, true) {
             Verdict::Reject(r) => {
                 assert_eq!(r.status, StatusCode::UPGRADE_REQUIRED);
-                assert_eq!(r.websocket_version.unwrap(), "13");
+                assert_eq!(
+                    r.header.unwrap(),
+                    (header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"))
+                );
             }
             other => panic!("expected 426, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connect_is_405_naming_the_methods_forwarded() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("backend:22"));
+        match classify(&Method::CONNECT, Version::HTTP_11, &h, true) {
+            Verdict::Reject(r) => {
+                assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+                assert_eq!(r.header.unwrap().0, header::ALLOW);
+            }
+            other => panic!("expected 405, got {other:?}"),
         }
     }
 

@@ -21,7 +21,23 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     HeaderName::from_static("http2-settings"),
 ];
 
-/// Removes hop-by-hop headers, including any named in `Connection`.
+/// Headers the gateway requires or sets. `Connection` naming one never
+/// removes it: `Connection: close, Host` would otherwise send an HTTP/1.1
+/// request without Host, and `Connection: Upgrade, Sec-WebSocket-Key` a
+/// handshake without its key, after both were checked.
+const PROTECTED: [HeaderName; 8] = [
+    header::HOST,
+    header::CONTENT_LENGTH,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_PROTOCOL,
+    header::SEC_WEBSOCKET_EXTENSIONS,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+];
+
+/// Removes hop-by-hop headers, including any named in `Connection`
+/// (except the [`PROTECTED`] ones).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -29,6 +45,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|name| !PROTECTED.contains(name))
         .collect();
     for name in named.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);
@@ -111,6 +128,26 @@ mod tests {
         assert!(h.get("keep-alive").is_none());
         assert!(h.get(header::TE).is_none());
         assert_eq!(h["x-kept"], "yes");
+    }
+
+    #[test]
+    fn connection_cannot_remove_what_the_gateway_requires() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("public.example"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, Host, Sec-WebSocket-Key, Content-Length, X-Forwarded-For"),
+        );
+        h.insert(
+            header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        request_headers(&mut h, &fwd(true));
+        assert_eq!(h[header::HOST], "public.example");
+        assert_eq!(h[header::SEC_WEBSOCKET_KEY], "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(h[header::CONTENT_LENGTH], "0");
+        assert_eq!(h["x-forwarded-for"], "10.1.2.3");
     }
 
     #[test]

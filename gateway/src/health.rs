@@ -23,7 +23,7 @@ pub enum ProbeFailure {
     /// No answer within the probe timeout.
     Timeout,
     /// Refused, reset, or the TLS or HTTP exchange broke.
-    Connection(String),
+    Upstream(crate::upstream::UpstreamError),
 }
 
 impl fmt::Display for ProbeFailure {
@@ -32,7 +32,7 @@ impl fmt::Display for ProbeFailure {
             ProbeFailure::Status(s) => write!(f, "status {s}"),
             ProbeFailure::Body(s) => write!(f, "status {s} without the expected body"),
             ProbeFailure::Timeout => f.write_str("timeout"),
-            ProbeFailure::Connection(e) => write!(f, "connection: {e}"),
+            ProbeFailure::Upstream(e) => write!(f, "{e}"),
         }
     }
 }

@@ -9,14 +9,19 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`admin`] | the admin endpoint: `POST /maintenance`, `GET /sessions`, `GET /backends` |
-//! | [`config`] | the TOML config: typed structs, `validate()`, located errors |
+//! | [`admin`] | the admin endpoint: `POST`/`DELETE /maintenance`, `GET /sessions`, `GET /backends` |
+//! | [`config`] | the TOML config: typed structs, `validate()` into a [`Plan`], located errors |
+//! | [`diagnostic`] | located, worded errors for config and scenario files, in file order |
+//! | [`plan`] | a validated config with every name resolved: what a gateway runs |
 //! | [`profile`] | the documented systems, each one typed [`profile::Behaviour`] value |
 //! | [`transport`] | the socket seam, and its tokio implementation |
 //! | [`server`] | [`Gateway`]: binds listeners and serves connections |
 //! | `head` | reads a connection's first request head under a deadline (408/431) |
-//! | `proxy` | forwards one request; on 101 hands off to the tunnel |
-//! | [`handshake`] | pure: plain, upgrade or rejected (400/426) |
+//! | `proxy` | forwards one request (I/O); on 101 hands off to the tunnel |
+//! | [`forward`] | pure: the request a backend gets, and the next step after a failure |
+//! | `body` | request bodies: read up to 64 KiB before forwarding, then streamed |
+//! | [`upstream`] | one way to reach a backend (connect, TLS, HTTP handshake), typed errors |
+//! | [`handshake`] | pure: plain, upgrade or rejected (400/405/426); judging a backend's 101 |
 //! | [`headers`] | pure: hop-by-hop removal, `X-Forwarded-*`, host override |
 //! | [`pool`] | pure: round-robin backend pick |
 //! | [`health`] | pure: judging a probe answer; the health state machine (consecutive or sample window) |
@@ -24,7 +29,7 @@
 //! | [`session`] | pure: idle and lifetime deadlines for upgraded sessions |
 //! | [`waf`] | pure: WAF custom rules, checked on requests (never after 101) |
 //! | [`rewrite`] | pure: header and URL path rewrites on requests |
-//! | `registry` | open sessions; [`GatewayHandle`] drops them for maintenance |
+//! | `registry` | open sessions and connections; [`GatewayHandle`] drains or drops them |
 //! | `tunnel` | relays upgraded bytes both ways, with half-close, under the session timers |
 //! | [`tls`] | rustls configs for https listeners and https backends |
 //! | [`event`] | the typed [`Event`]s the gateway reports through a sink |
@@ -43,14 +48,18 @@
 //! ```
 
 pub mod admin;
+mod body;
 pub mod config;
+pub mod diagnostic;
 pub mod echo;
 pub mod event;
+pub mod forward;
 pub mod handshake;
 mod head;
 pub mod headers;
 pub mod health;
 mod io;
+pub mod plan;
 pub mod pool;
 pub mod probe;
 pub mod profile;
@@ -62,11 +71,13 @@ pub mod session;
 pub mod tls;
 pub mod transport;
 mod tunnel;
+pub mod upstream;
 pub mod waf;
 
 pub use config::Config;
 pub use event::{Event, EventSink, Events};
+pub use plan::Plan;
 pub use profile::ProfileName;
-pub use registry::{BackendStatus, GatewayHandle};
+pub use registry::{BackendStatus, GatewayHandle, MAX_DRAIN};
 pub use server::{Gateway, GatewayError};
 pub use transport::{TokioTransport, Transport};

@@ -9,18 +9,17 @@ use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
+use http_body_util::{BodyExt, Limited};
 use tokio::time::Instant;
 
 use crate::config::{parse_status_range, BackendAddr, InitialState, ProbeConfig, ProbeMethod, Protocol};
 use crate::event::{Event, Events};
 use crate::health::{judge, Health, HealthRule, ProbeFailure, ProbeResult, Transition};
-use crate::io::MaybeTls;
 use crate::profile::Behaviour;
+use crate::session::deadline;
 use crate::transport::Transport;
+use crate::upstream::{self, Tls};
 
 /// The `User-Agent` of every probe, so backends (and tests) can tell probes
 /// from traffic.
@@ -96,7 +95,11 @@ impl ProbeSpec {
             healthy,
             match_body: probe.and_then(|p| p.match_body.clone()),
             rule,
-            initially_healthy: probe.and_then(|p| p.initial_state) != Some(InitialState::Unhealthy),
+            initially_healthy: match probe.and_then(|p| p.initial_state) {
+                Some(InitialState::Healthy) => true,
+                Some(InitialState::Unhealthy) => false,
+                None => d.initially_healthy,
+            },
         }
     }
 }
@@ -139,10 +142,11 @@ impl Member {
     }
 }
 
-/// Probes `member` forever, every `spec.interval` (start to start).
+/// Probes `member` forever, every `spec.interval` (start to start),
+/// starting at once: a backend is routable after one probe round trip.
 pub(crate) async fn run<T: Transport>(
     transport: T,
-    tls: Option<tokio_rustls::TlsConnector>,
+    tls: Option<Tls>,
     member: Arc<Member>,
     spec: ProbeSpec,
     events: Events,
@@ -158,7 +162,7 @@ pub(crate) async fn run<T: Transport>(
         let (transition, healthy) = member.observe(started.elapsed(), result.clone());
         events.emit(Event::ProbeCompleted {
             backend: member.addr.clone(),
-            result: result.to_string(),
+            result: result.clone(),
             healthy,
         });
         if let Some(transition) = transition {
@@ -169,51 +173,42 @@ pub(crate) async fn run<T: Transport>(
                     Transition::BecameUnhealthy { failures } => failures,
                     Transition::BecameHealthy => 0,
                 },
-                last: result.to_string(),
+                last: result,
             });
         }
-        tokio::time::sleep_until(sent + spec.interval).await;
+        tokio::time::sleep_until(deadline(sent, spec.interval)).await;
     }
 }
 
 /// One probe over a new connection.
-async fn once<T: Transport>(
-    transport: &T,
-    tls: Option<&tokio_rustls::TlsConnector>,
-    backend: &BackendAddr,
-    spec: &ProbeSpec,
-) -> ProbeResult {
-    let fail = |e: String| ProbeResult::Failure(ProbeFailure::Connection(e));
-    let stream = match transport.connect(&backend.host, backend.port).await {
-        Ok(s) => s,
-        Err(e) => return fail(e.kind().to_string()),
-    };
-    let stream = match (spec.tls, tls) {
-        (false, _) => MaybeTls::Plain(stream),
-        (true, None) => return fail("https probe without trusted_ca".into()),
-        (true, Some(connector)) => {
-            let name = match rustls::pki_types::ServerName::try_from(backend.host.clone()) {
-                Ok(n) => n,
-                Err(e) => return fail(format!("tls name: {e}")),
-            };
-            match connector.connect(name, stream).await {
-                Ok(s) => MaybeTls::Client(Box::new(s)),
-                Err(e) => return fail(format!("tls: {e}")),
-            }
+async fn once<T: Transport>(transport: &T, tls: Option<&Tls>, backend: &BackendAddr, spec: &ProbeSpec) -> ProbeResult {
+    let fail = |e| ProbeResult::Failure(ProbeFailure::Upstream(e));
+    let tls = match (spec.tls, tls) {
+        (false, _) => None,
+        (true, Some(tls)) => Some(tls),
+        (true, None) => {
+            // validate() refuses an https probe without trusted_ca; this is
+            // a probe that cannot be made, reported as a failure.
+            return fail(upstream::UpstreamError::new(
+                upstream::Kind::Tls,
+                "https probe without trusted_ca",
+            ));
         }
     };
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-        Ok(pair) => pair,
-        Err(e) => return fail(e.to_string()),
+    let mut sender = match upstream::open::<T, upstream::Empty>(transport, backend, tls, None, false).await {
+        Ok(sender) => sender,
+        Err(e) => return fail(e),
     };
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut req = Request::new(Empty::<Bytes>::new());
+    let mut req = Request::new(upstream::Empty::new());
     *req.method_mut() = spec.method.clone();
     *req.uri_mut() = match spec.path.parse() {
         Ok(uri) => uri,
-        Err(e) => return fail(format!("path: {e}")),
+        Err(e) => {
+            return fail(upstream::UpstreamError::new(
+                upstream::Kind::Handshake,
+                format!("path: {e}"),
+            ))
+        }
     };
     let headers = req.headers_mut();
     if let Ok(host) = HeaderValue::from_str(&spec.host) {
@@ -221,16 +216,21 @@ async fn once<T: Transport>(
     }
     headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    let resp = match sender.send_request(req).await {
+    let resp = match upstream::send(&mut sender, req).await {
         Ok(r) => r,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(e),
     };
     let status = resp.status().as_u16();
     let body = match &spec.match_body {
         None => None,
         Some(_) => match Limited::new(resp.into_body(), MAX_BODY).collect().await {
             Ok(b) => Some(b.to_bytes()),
-            Err(e) => return fail(format!("body: {e}")),
+            Err(e) => {
+                return fail(upstream::UpstreamError::new(
+                    upstream::Kind::Response,
+                    format!("body: {e}"),
+                ))
+            }
         },
     };
     judge(status, body.as_deref(), &spec.healthy, spec.match_body.as_deref())
@@ -264,7 +264,10 @@ mod tests {
         );
         assert_eq!(spec.healthy, vec![200..=399]);
         assert_eq!(spec.rule, HealthRule::Consecutive { unhealthy_after: 3 });
-        assert!(spec.initially_healthy);
+        assert!(
+            !spec.initially_healthy,
+            "no traffic before a passed probe (docs 000, 003)"
+        );
     }
 
     #[test]
@@ -274,6 +277,7 @@ mod tests {
         assert_eq!(spec.host, "chat-1.internal");
         assert_eq!(spec.healthy, vec![200..=200]);
         assert_eq!(spec.rule, HealthRule::Window { size: 4, required: 2 });
+        assert!(spec.initially_healthy, "front-door starts healthy (a choice)");
     }
 
     #[test]

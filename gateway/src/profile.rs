@@ -80,8 +80,14 @@ pub enum IdleRule {
 /// these fields; it never compares profile names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Behaviour {
+    /// The profile these behaviours belong to, for naming where a default
+    /// came from.
+    pub name: ProfileName,
     /// The backend settings' request timeout when the config sets none.
     pub default_request_timeout: Duration,
+    /// Whether the request timeout also bounds the wait for a backend's
+    /// answer to a WebSocket upgrade request.
+    pub upgrade_timeout: bool,
     pub idle: IdleRule,
     /// Every session is closed this long after it opened, whatever its
     /// traffic (Front Door: 4 hours).
@@ -97,6 +103,9 @@ pub struct Behaviour {
     pub probe: ProbeDefaults,
     /// What happens when no member of a pool is healthy.
     pub all_unhealthy: AllUnhealthy,
+    /// Client connections one instance holds at once when the config sets
+    /// no `max_connections`; beyond it new connections get 503.
+    pub max_connections: Option<u32>,
 }
 
 /// A profile's probe defaults.
@@ -112,6 +121,9 @@ pub struct ProbeDefaults {
     /// The healthy status range.
     pub healthy: (u16, u16),
     pub rule: HealthRule,
+    /// Whether a backend is routable before this instance's first probe of
+    /// it has passed.
+    pub initially_healthy: bool,
 }
 
 impl ProbeDefaults {
@@ -132,7 +144,11 @@ pub enum AllUnhealthy {
 
 /// Application Gateway's default probe: GET / on the backend's port with
 /// Host 127.0.0.1 every 30 s, 30 s timeout, out after 3 consecutive
-/// failures, 200-399 healthy.
+/// failures, 200-399 healthy (Azure's health probe overview; the
+/// catalogue's AGW-PROBE-DEFAULTS-1 records the page). A backend gets no
+/// traffic until it has passed a probe of this instance (docs 000, 003:
+/// "Each backend server must respond to HTTP probes for application
+/// gateway to route WebSocket traffic to the server").
 const AGW_PROBE: ProbeDefaults = ProbeDefaults {
     head: false,
     loopback_host: true,
@@ -140,7 +156,14 @@ const AGW_PROBE: ProbeDefaults = ProbeDefaults {
     timeout: Duration::from_secs(30),
     healthy: (200, 399),
     rule: HealthRule::Consecutive { unhealthy_after: 3 },
+    initially_healthy: false,
 };
+
+/// Application Gateway's documented capacity: "up to 30,000 concurrent WS
+/// connections and 13,500 WSS connections per instance" (the live
+/// application-gateway-websocket page; catalogue AGW-CAPACITY-1). wsgate
+/// counts client connections of either kind against the first figure.
+pub const AGW_MAX_CONNECTIONS: u32 = 30_000;
 
 impl ProfileName {
     /// The behaviours this profile selects, from the documents (see the
@@ -148,7 +171,9 @@ impl ProfileName {
     pub const fn behaviour(self) -> Behaviour {
         match self {
             ProfileName::ApplicationGateway => Behaviour {
+                name: self,
                 default_request_timeout: Duration::from_secs(20),
+                upgrade_timeout: true,
                 idle: IdleRule::RequestTimeout,
                 max_lifetime: None,
                 http_timeout: TimeoutPolicy {
@@ -159,9 +184,15 @@ impl ProfileName {
                 rewrites: true,
                 probe: AGW_PROBE,
                 all_unhealthy: AllUnhealthy::BadGateway,
+                max_connections: Some(AGW_MAX_CONNECTIONS),
             },
             ProfileName::ApplicationGateway2016 => Behaviour {
+                name: self,
                 default_request_timeout: Duration::from_secs(20),
+                // Doc 001: requestTimeouts "are not relevant to WebSocket
+                // traffic". The opening handshake is part of that traffic
+                // (RFC 6455 §1.3), so a slow 101 is waited for.
+                upgrade_timeout: false,
                 idle: IdleRule::Never,
                 max_lifetime: None,
                 http_timeout: TimeoutPolicy {
@@ -172,10 +203,13 @@ impl ProfileName {
                 rewrites: false,
                 probe: AGW_PROBE,
                 all_unhealthy: AllUnhealthy::BadGateway,
+                max_connections: Some(AGW_MAX_CONNECTIONS),
             },
             ProfileName::FrontDoor => Behaviour {
+                name: self,
                 // Front Door's origin response timeout.
                 default_request_timeout: Duration::from_secs(30),
+                upgrade_timeout: true,
                 idle: IdleRule::Fixed(Duration::from_secs(5 * 60)),
                 max_lifetime: Some(Duration::from_secs(4 * 60 * 60)),
                 http_timeout: TimeoutPolicy {
@@ -193,8 +227,14 @@ impl ProfileName {
                     timeout: Duration::from_secs(30),
                     healthy: (200, 200),
                     rule: HealthRule::Window { size: 4, required: 2 },
+                    // Doc 002 says nothing of origins before their first
+                    // probe, and Front Door falls back to every origin
+                    // when none is healthy: start healthy (a choice).
+                    initially_healthy: true,
                 },
                 all_unhealthy: AllUnhealthy::UseAll,
+                // Front Door documents no per-instance connection limit.
+                max_connections: None,
             },
         }
     }

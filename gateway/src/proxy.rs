@@ -1,54 +1,67 @@
 //! Forwarding one request: classify it, pick a backend, send it, and either
 //! return the response or, on 101, hand both upgraded connections to the
-//! tunnel.
+//! tunnel. The decisions are pure functions in [`crate::handshake`],
+//! [`crate::forward`] and [`crate::pool`]; this module does the I/O around
+//! them.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode, Uri};
-use http_body_util::{Either, Empty, Full};
-use hyper::body::{Body as _, Incoming};
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
+use crate::body::{self, BodyError, Chained, RequestBody};
 use crate::config::{BackendAddr, Protocol};
 use crate::event::{CloseReason, Event, Events, Side};
+use crate::forward::{self, BodyLength, NextStep};
 use crate::handshake::{self, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
-use crate::io::MaybeTls;
+use crate::plan::{RoutePlan, SettingsPlan};
 use crate::pool::{self, RoundRobin};
 use crate::probe::Member;
-use crate::profile::{AllUnhealthy, TimeoutPolicy};
+use crate::profile::{AllUnhealthy, Behaviour};
 use crate::registry::Registry;
-use crate::rewrite::Rewrite;
-use crate::session::SessionPolicy;
 use crate::transport::Transport;
 use crate::tunnel;
-use crate::waf::{Waf, WafVerdict};
+use crate::upstream::{self, Tls, UpstreamError};
+use crate::waf::WafVerdict;
 
-/// Request bodies sent to a backend: the client's, or none for a retry.
-type Outbound = Either<Incoming, Empty<Bytes>>;
+/// Request bodies sent to a backend: read whole, or streaming.
+type Outbound = Either<Full<Bytes>, Chained>;
 
 /// Response bodies: streamed from a backend, or written by the gateway.
 pub type Body = Either<Incoming, Full<Bytes>>;
 
-/// A backend pool at run time.
+/// A backend set at run time: its members with their health, the
+/// round-robin cursor, and how to reach them.
 #[derive(Debug)]
-pub(crate) struct Pool {
+pub(crate) struct Backends {
     pub(crate) members: Vec<Arc<Member>>,
     all_unhealthy: AllUnhealthy,
     cursor: Mutex<RoundRobin>,
+    pub(crate) settings: SettingsPlan,
+    /// Set for https backends.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
 }
 
-impl Pool {
-    pub(crate) fn new(members: Vec<Arc<Member>>, all_unhealthy: AllUnhealthy) -> Pool {
-        Pool {
+impl Backends {
+    pub(crate) fn new(
+        members: Vec<Arc<Member>>,
+        all_unhealthy: AllUnhealthy,
+        settings: SettingsPlan,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Backends {
+        Backends {
             members,
             all_unhealthy,
             cursor: Mutex::new(RoundRobin::new()),
+            settings,
+            tls,
         }
     }
 
@@ -62,40 +75,21 @@ impl Pool {
         let mut cursor = self.cursor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cursor.pick(&eligible).map(|i| self.members[i].addr.clone())
     }
-}
 
-/// Backend settings at run time.
-pub(crate) struct Settings {
-    pub(crate) request_timeout: Duration,
-    pub(crate) host_override: Option<HeaderValue>,
-    /// Set for https backends.
-    pub(crate) tls: Option<tokio_rustls::TlsConnector>,
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("request_timeout", &self.request_timeout)
-            .field("host_override", &self.host_override)
-            .field("tls", &self.tls.is_some())
-            .finish()
+    /// How to secure a connection to `backend`, for https settings.
+    fn tls_for(&self, backend: &BackendAddr) -> Option<Tls> {
+        self.tls
+            .as_ref()
+            .map(|config| Tls::for_backend(config, &self.settings, backend))
     }
 }
 
 /// What a listener routes to, with every policy that applies on the way.
 #[derive(Debug)]
 pub(crate) struct Route {
-    pub(crate) rule: String,
-    pub(crate) pool: Pool,
-    pub(crate) settings: Settings,
-    /// Timers for upgraded sessions on this route.
-    pub(crate) session: SessionPolicy,
-    /// What a request timeout leads to.
-    pub(crate) on_timeout: TimeoutPolicy,
-    /// Front Door caching: the Upgrade header is not forwarded.
-    pub(crate) caching: bool,
-    pub(crate) waf: Option<Waf>,
-    pub(crate) rewrite: Option<Rewrite>,
+    pub(crate) plan: RoutePlan,
+    pub(crate) backends: Arc<Backends>,
+    pub(crate) behaviour: Behaviour,
 }
 
 /// State shared by every connection of one gateway.
@@ -105,6 +99,9 @@ pub(crate) struct Shared<T> {
     pub(crate) events: EventsDebug,
     pub(crate) registry: Arc<Registry>,
     next_id: AtomicU64,
+    /// How long a client may take to send its request body's first
+    /// [`body::BUFFER`] bytes (408 after), the same bound as its head.
+    pub(crate) body_timeout: std::time::Duration,
 }
 
 /// `Events` with a `Debug` impl, so `Shared` can derive it.
@@ -117,12 +114,18 @@ impl std::fmt::Debug for EventsDebug {
 }
 
 impl<T> Shared<T> {
-    pub(crate) fn new(transport: T, events: Events) -> Shared<T> {
+    pub(crate) fn new(
+        transport: T,
+        events: Events,
+        registry: Arc<Registry>,
+        body_timeout: std::time::Duration,
+    ) -> Shared<T> {
         Shared {
             transport,
             events: EventsDebug(events),
-            registry: Arc::new(Registry::new()),
+            registry,
             next_id: AtomicU64::new(1),
+            body_timeout,
         }
     }
 
@@ -151,53 +154,57 @@ fn gateway_response(status: StatusCode, reason: &str) -> Response<Body> {
 
 fn rejection_response(r: &Rejection) -> Response<Body> {
     let mut resp = gateway_response(r.status, r.reason);
-    if let Some(v) = &r.websocket_version {
-        resp.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, v.clone());
+    if let Some((name, value)) = &r.header {
+        resp.headers_mut().insert(name.clone(), value.clone());
     }
     resp
 }
 
-/// Why the backend exchange failed, which decides the status.
-enum Failure {
-    /// Could not connect or the connection broke: 502.
-    Unreachable(String),
-    /// No response within the request timeout: the profile's status.
-    TimedOut,
+/// Answers a request the gateway refuses itself, and says so.
+fn refuse<T>(shared: &Shared<T>, id: u64, status: StatusCode, reason: &'static str) -> Response<Body> {
+    shared.emit(Event::RequestRejected {
+        id,
+        status: status.as_u16(),
+        reason,
+    });
+    gateway_response(status, reason)
 }
 
-/// One attempt at a backend, under the request timeout.
+/// One attempt at a backend, under the request timeout when `timed`.
 async fn attempt<T: Transport>(
     shared: &Shared<T>,
-    route: &Route,
-    id: u64,
+    backends: &Backends,
     backend: &BackendAddr,
     req: Request<Outbound>,
     upgrade: bool,
-) -> Result<Response<Incoming>, Failure> {
-    let exchange = send(&shared.transport, &route.settings, backend, req, upgrade);
-    let result = match tokio::time::timeout(route.settings.request_timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(Failure::TimedOut),
+    timed: bool,
+) -> Result<Response<Incoming>, UpstreamError> {
+    let settings = &backends.settings;
+    let tls = backends.tls_for(backend);
+    let exchange = async {
+        let mut sender = upstream::open(
+            &shared.transport,
+            backend,
+            tls.as_ref(),
+            settings.tcp_keepalive,
+            upgrade,
+        )
+        .await?;
+        upstream::send(&mut sender, req).await
     };
-    match &result {
-        Err(Failure::Unreachable(error)) => shared.emit(Event::BackendError {
-            id,
-            backend: backend.clone(),
-            error: error.clone(),
-        }),
-        Err(Failure::TimedOut) => shared.emit(Event::BackendTimeout {
-            id,
-            backend: backend.clone(),
-            timeout: route.settings.request_timeout,
-        }),
-        Ok(_) => {}
+    if !timed {
+        return exchange.await;
     }
-    result
+    let timeout = settings.request_timeout.after;
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(UpstreamError::timeout(timeout)),
+    }
 }
 
-/// A bodiless copy of a request, for a retry on another member.
-fn replay(parts: &http::request::Parts) -> Request<Outbound> {
-    let mut req = Request::new(Either::Right(Empty::new()));
+/// A request rebuilt from kept parts and a body read whole, for a retry.
+fn replay(parts: &http::request::Parts, body: &Bytes) -> Request<Outbound> {
+    let mut req = Request::new(Either::Left(Full::new(body.clone())));
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = parts.uri.clone();
     *req.version_mut() = parts.version;
@@ -214,25 +221,22 @@ pub(crate) async fn handle<T: Transport>(
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let route = &conn.route;
     if shared.registry.is_draining() {
-        shared.emit(Event::RequestRejected {
+        return Ok(refuse(
+            &shared,
             id,
-            status: 503,
-            reason: "instance in maintenance".into(),
-        });
-        return Ok(gateway_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "instance in maintenance",
         ));
     }
     // With caching on, the route is not WebSocket-capable: the Upgrade
     // header is dropped and the handshake travels as a plain GET (doc 002).
-    let verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.caching);
+    let verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.plan.caching);
     let upgrade = match verdict {
         Verdict::Reject(r) => {
             shared.emit(Event::RequestRejected {
                 id,
                 status: r.status.as_u16(),
-                reason: r.reason.to_string(),
+                reason: r.reason,
             });
             return Ok(rejection_response(&r));
         }
@@ -241,7 +245,7 @@ pub(crate) async fn handle<T: Transport>(
     };
     // The WAF sees the request (so the handshake), never the bytes after a
     // 101.
-    if let Some(waf) = &route.waf {
+    if let Some(waf) = &route.plan.waf {
         if let WafVerdict::Blocked { rule } = waf.evaluate(req.uri(), req.headers()) {
             shared.emit(Event::WafBlocked {
                 id,
@@ -251,23 +255,14 @@ pub(crate) async fn handle<T: Transport>(
             return Ok(gateway_response(StatusCode::FORBIDDEN, "blocked by WAF policy"));
         }
     }
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".to_string());
-
-    let Some(backend) = route.pool.pick(None) else {
-        shared.emit(Event::RequestRejected {
-            id,
-            status: 502,
-            reason: "no healthy backend".into(),
-        });
-        return Ok(gateway_response(StatusCode::BAD_GATEWAY, "no healthy backend"));
+    let backends = &route.backends;
+    let Some(mut backend) = backends.pick(None) else {
+        return Ok(refuse(&shared, id, StatusCode::BAD_GATEWAY, "no healthy backend"));
     };
+    let path = forward::origin_form(req.uri()).to_string();
     shared.emit(Event::RequestRouted {
         id,
-        rule: route.rule.clone(),
+        rule: route.plan.rule.clone(),
         backend: backend.clone(),
         upgrade,
         path: path.clone(),
@@ -281,52 +276,113 @@ pub(crate) async fn handle<T: Transport>(
     } else {
         None
     };
-    let bodiless = req.body().is_end_stream();
 
-    let (mut parts, body) = req.into_parts();
-    parts.uri = Uri::try_from(path.as_str()).unwrap_or_else(|_| Uri::from_static("/"));
-    headers::request_headers(
-        &mut parts.headers,
+    let (mut parts, incoming) = req.into_parts();
+    let body = match body::read(incoming, shared.body_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::Malformed) => {
+            return Ok(refuse(&shared, id, StatusCode::BAD_REQUEST, "malformed request body"));
+        }
+        Err(BodyError::Stalled) => {
+            return Ok(refuse(
+                &shared,
+                id,
+                StatusCode::REQUEST_TIMEOUT,
+                "request body too slow",
+            ));
+        }
+    };
+    let length = match body {
+        RequestBody::Whole(_) => BodyLength::Known,
+        RequestBody::Streaming { .. } => BodyLength::Streamed,
+    };
+    forward::outbound(
+        &mut parts,
         &Forwarding {
             client_ip: conn.peer.ip(),
             proto: conn.scheme.scheme(),
-            host_override: route.settings.host_override.as_ref(),
+            host_override: backends.settings.host_override.as_ref(),
             upgrade,
         },
+        route.plan.rewrite.as_ref(),
+        length,
     );
-    if let Some(rewrite) = &route.rewrite {
-        parts.uri = rewrite.apply(&parts.uri, &mut parts.headers);
-    }
-    // Keep what a retry needs only when a retry is possible.
-    let retry = (route.on_timeout.retry_other_member && bodiless).then(|| replay(&parts));
-    let outbound = Request::from_parts(parts, Either::Left(body));
-
-    let mut backend = backend;
-    let mut result = attempt(&shared, route, id, &backend, outbound, upgrade).await;
-    if let (Err(Failure::TimedOut), Some(again)) = (&result, retry) {
-        if let Some(other) = route.pool.pick(Some(&backend)) {
-            shared.emit(Event::RequestRouted {
-                id,
-                rule: route.rule.clone(),
-                backend: other.clone(),
-                upgrade,
-                path: path.clone(),
-            });
-            backend = other;
-            result = attempt(&shared, route, id, &backend, again, upgrade).await;
+    // Keep what a retry needs, and only when one is possible: a body read
+    // whole, on a profile that retries.
+    let (outbound, spare) = match body {
+        RequestBody::Whole(bytes) => {
+            let spare = route
+                .behaviour
+                .http_timeout
+                .retry_other_member
+                .then(|| (parts.clone(), bytes.clone()));
+            (Request::from_parts(parts, Either::Left(Full::new(bytes))), spare)
         }
-    }
-    let mut resp = match result {
-        Ok(resp) => resp,
-        Err(Failure::Unreachable(_)) => {
-            return Ok(gateway_response(StatusCode::BAD_GATEWAY, "backend unreachable"));
-        }
-        Err(Failure::TimedOut) => {
-            let status = StatusCode::from_u16(route.on_timeout.status).unwrap_or(StatusCode::GATEWAY_TIMEOUT);
-            return Ok(gateway_response(status, "backend timed out"));
-        }
+        RequestBody::Streaming { head, rest } => (
+            Request::from_parts(parts, Either::Right(Chained::new(head, rest))),
+            None,
+        ),
     };
+    // Doc 001: request timeouts are "not relevant to WebSocket traffic",
+    // the opening handshake included, under the 2016 profile.
+    let timed = !upgrade || route.behaviour.upgrade_timeout;
+    let mut result = attempt(&shared, backends, &backend, outbound, upgrade, timed).await;
+    let mut retried = false;
+    let resp = loop {
+        let error = match result {
+            Ok(resp) => break resp,
+            Err(error) => error,
+        };
+        shared.emit(Event::BackendError {
+            id,
+            backend: backend.clone(),
+            error: error.clone(),
+        });
+        let step = forward::on_failure(&error, &route.behaviour.http_timeout, spare.is_some(), retried);
+        let other = match (step, &spare) {
+            (NextStep::Retry, Some(spare)) => backends.pick(Some(&backend)).map(|other| (other, spare)),
+            _ => None,
+        };
+        let Some((other, (parts, bytes))) = other else {
+            let status = match step {
+                NextStep::Answer(status) => status,
+                // No other member to retry on: the timeout is final.
+                NextStep::Retry => route.behaviour.http_timeout.status,
+            };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let reason = if error.side() == Side::Client {
+                "malformed request body"
+            } else if error.is_timeout() {
+                "backend timed out"
+            } else {
+                "backend unreachable"
+            };
+            return Ok(gateway_response(status, reason));
+        };
+        shared.emit(Event::RequestRouted {
+            id,
+            rule: route.plan.rule.clone(),
+            backend: other.clone(),
+            upgrade,
+            path: path.clone(),
+        });
+        backend = other;
+        retried = true;
+        result = attempt(&shared, backends, &backend, replay(parts, bytes), upgrade, timed).await;
+    };
+    respond(&shared, route, id, backend, resp, client_upgrade, client_key)
+}
 
+/// Returns the backend's answer, or opens the tunnel on a valid 101.
+fn respond<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    route: &Route,
+    id: u64,
+    backend: BackendAddr,
+    mut resp: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    client_key: Option<HeaderValue>,
+) -> Result<Response<Body>, Infallible> {
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {
         if let Err(problem) = handshake::check_switch(resp.headers(), client_key.as_ref()) {
@@ -350,17 +406,17 @@ pub(crate) async fn handle<T: Transport>(
                 subprotocol,
             });
             let backend_upgrade = hyper::upgrade::on(&mut resp);
-            let session_shared = Arc::clone(&shared);
-            let policy = route.session;
-            let (registered, dropped) = shared.registry.register(id, backend.clone());
+            let session_shared = Arc::clone(shared);
+            let policy = route.plan.session.clone();
+            let (registered, dropped) = shared.registry.register(id, backend);
             tokio::spawn(async move {
                 let _registered = registered;
                 let outcome = match (client_upgrade.await, backend_upgrade.await) {
                     (Ok(client), Ok(backend)) => {
                         tunnel::relay(TokioIo::new(client), TokioIo::new(backend), policy, dropped).await
                     }
-                    (Err(e), _) => failed_upgrade(Side::Client, &e),
-                    (_, Err(e)) => failed_upgrade(Side::Backend, &e),
+                    (Err(_), _) => failed_upgrade(Side::Client),
+                    (_, Err(_)) => failed_upgrade(Side::Backend),
                 };
                 session_shared.emit(Event::SessionClosed {
                     id,
@@ -373,8 +429,8 @@ pub(crate) async fn handle<T: Transport>(
             let (parts, _) = resp.into_parts();
             Ok(Response::from_parts(parts, Either::Right(Full::new(Bytes::new()))))
         }
-        _ => {
-            if upgrade {
+        upgrade => {
+            if upgrade.is_some() {
                 shared.emit(Event::UpgradeDeclined {
                     id,
                     backend,
@@ -394,62 +450,11 @@ pub(crate) async fn handle<T: Transport>(
     }
 }
 
-fn failed_upgrade(side: Side, e: &hyper::Error) -> tunnel::Outcome {
+fn failed_upgrade(side: Side) -> tunnel::Outcome {
     tunnel::Outcome {
         by: side,
-        reason: CloseReason::Error(format!("upgrade failed: {e}")),
+        reason: CloseReason::UpgradeFailed,
         bytes_from_client: 0,
         bytes_from_backend: 0,
     }
-}
-
-/// Connects to the backend (with TLS if configured), sends the request and
-/// waits for the response head.
-async fn send<T: Transport>(
-    transport: &T,
-    settings: &Settings,
-    backend: &BackendAddr,
-    req: Request<Outbound>,
-    upgrade: bool,
-) -> Result<Response<Incoming>, Failure> {
-    let stream = transport
-        .connect(&backend.host, backend.port)
-        .await
-        .map_err(|e| Failure::Unreachable(format!("connect: {e}")))?;
-    let stream = match &settings.tls {
-        None => MaybeTls::Plain(stream),
-        Some(connector) => {
-            let name = settings
-                .host_override
-                .as_ref()
-                .and_then(|h| h.to_str().ok())
-                .map(|h| h.split(':').next().unwrap_or(h).to_string())
-                .unwrap_or_else(|| backend.host.clone());
-            let server_name = rustls::pki_types::ServerName::try_from(name)
-                .map_err(|e| Failure::Unreachable(format!("tls name: {e}")))?;
-            let tls = connector
-                .connect(server_name, stream)
-                .await
-                .map_err(|e| Failure::Unreachable(format!("tls: {e}")))?;
-            MaybeTls::Client(Box::new(tls))
-        }
-    };
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| Failure::Unreachable(format!("handshake: {e}")))?;
-    // The connection task ends when the response (and its body) is done, or,
-    // for an upgrade, when hyper hands the socket to the tunnel.
-    if upgrade {
-        tokio::spawn(async move {
-            let _ = connection.with_upgrades().await;
-        });
-    } else {
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    sender
-        .send_request(req)
-        .await
-        .map_err(|e| Failure::Unreachable(format!("request: {e}")))
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,14 +15,38 @@ use tokio::sync::watch;
 
 use crate::config::BackendAddr;
 use crate::event::{Event, Events};
+use crate::health::ProbeResult;
 use crate::probe::Member;
 
-/// Sessions open on one gateway instance.
+/// The longest drain `POST /maintenance?drain=` accepts: an hour, the
+/// largest connection-draining timeout Application Gateway's backend
+/// settings allow (3600 s).
+pub const MAX_DRAIN: Duration = Duration::from_secs(3600);
+
+/// Sessions and client connections open on one gateway instance, and its
+/// drain state.
 #[derive(Debug)]
 pub(crate) struct Registry {
     open: Mutex<BTreeMap<u64, BackendAddr>>,
     epoch: watch::Sender<u64>,
+    /// Read on every request; changed only under `drain`.
     draining: AtomicBool,
+    /// Bumped by every drain and cancel: a drain's timer acts only if no
+    /// later call replaced it, so the latest call wins.
+    drain: Mutex<u64>,
+    connections: AtomicUsize,
+}
+
+/// Counts a client connection while it is open.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    registry: Arc<Registry>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.registry.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Removes its session from the registry when dropped.
@@ -44,7 +68,25 @@ impl Registry {
             open: Mutex::new(BTreeMap::new()),
             epoch: watch::Sender::new(0),
             draining: AtomicBool::new(false),
+            drain: Mutex::new(0),
+            connections: AtomicUsize::new(0),
         }
+    }
+
+    /// Admits a client connection unless `limit` are open already.
+    pub(crate) fn admit(self: &Arc<Self>, limit: Option<u32>) -> Option<Connection> {
+        let limit = limit.map_or(usize::MAX, |l| l as usize);
+        let admitted = self
+            .connections
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < limit).then_some(n + 1))
+            .is_ok();
+        admitted.then(|| Connection {
+            registry: Arc::clone(self),
+        })
+    }
+
+    fn generation(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.drain.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, BackendAddr>> {
@@ -86,6 +128,11 @@ impl Registry {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// Client connections open now.
+    pub(crate) fn connection_count(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn open_count(&self) -> usize {
         self.lock().len()
     }
@@ -115,7 +162,7 @@ pub struct BackendStatus {
     pub address: BackendAddr,
     pub healthy: bool,
     /// The last probe's result, if one has completed.
-    pub last_probe: Option<String>,
+    pub last_probe: Option<ProbeResult>,
     /// When it completed, measured from the gateway's start.
     pub last_probe_at: Option<Duration>,
     pub consecutive_failures: u32,
@@ -152,7 +199,7 @@ impl GatewayHandle {
                     pool: m.pool.clone(),
                     address: m.addr.clone(),
                     healthy: health.is_healthy(),
-                    last_probe: health.last().map(|(_, r)| r.to_string()),
+                    last_probe: health.last().map(|(_, r)| r.clone()),
                     last_probe_at: health.last().map(|(at, _)| *at),
                     consecutive_failures: health.consecutive_failures(),
                     open_sessions: open.get(&m.addr).copied().unwrap_or(0),
@@ -171,25 +218,115 @@ impl GatewayHandle {
         self.registry.is_draining()
     }
 
+    /// Client connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.registry.connection_count()
+    }
+
     /// Starts maintenance. Without `drain`, every open session is dropped at
-    /// once and the count returned. With `drain`, new requests are refused
-    /// with 503 for that long, then whatever is still open is dropped; this
-    /// returns at once with the sessions open now. Must be called inside a
-    /// tokio runtime.
+    /// once and the count returned. With `drain` (at most [`MAX_DRAIN`]),
+    /// new requests are refused with 503 for that long, then whatever is
+    /// still open is dropped; this returns at once with the sessions open
+    /// now. A drain is one state with one deadline: a later call replaces
+    /// an earlier one, whose timer then does nothing. Must be called inside
+    /// a tokio runtime.
     pub fn maintenance(&self, drain: Option<Duration>) -> usize {
+        let drain = drain.map(|d| d.min(MAX_DRAIN));
         self.events.emit(Event::MaintenanceStarted { drain });
+        let mut generation = self.registry.generation();
+        *generation += 1;
         match drain {
-            None => self.registry.drop_all(),
+            None => {
+                self.registry.draining.store(false, Ordering::Relaxed);
+                self.registry.drop_all()
+            }
             Some(period) => {
                 self.registry.draining.store(true, Ordering::Relaxed);
+                let mine = *generation;
                 let registry = Arc::clone(&self.registry);
                 tokio::spawn(async move {
                     tokio::time::sleep(period).await;
-                    registry.drop_all();
-                    registry.draining.store(false, Ordering::Relaxed);
+                    let generation = registry.generation();
+                    if *generation == mine {
+                        registry.drop_all();
+                        registry.draining.store(false, Ordering::Relaxed);
+                    }
                 });
                 self.registry.open_count()
             }
         }
+    }
+
+    /// Cancels a drain under way: requests are served again and its timer
+    /// drops nothing. Returns whether there was one.
+    pub fn cancel_maintenance(&self) -> bool {
+        let mut generation = self.registry.generation();
+        if !self.registry.draining.load(Ordering::Relaxed) {
+            return false;
+        }
+        *generation += 1;
+        self.registry.draining.store(false, Ordering::Relaxed);
+        self.events.emit(Event::MaintenanceCancelled);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle() -> GatewayHandle {
+        GatewayHandle {
+            registry: Arc::new(Registry::new()),
+            events: crate::event::discard(),
+            members: Arc::new(Vec::new()),
+            started: tokio::time::Instant::now(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_latest_drain_wins_and_an_earlier_timer_drops_nothing() {
+        let h = handle();
+        h.maintenance(Some(Duration::from_secs(10)));
+        // A shorter drain replaces the first; it ends at 2 s.
+        h.maintenance(Some(Duration::from_secs(2)));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!h.is_draining(), "the second drain ended at 2 s");
+        // A session opened after the drain ended survives the first
+        // drain's timer at 10 s.
+        let (_registered, dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        tokio::pin!(dropped);
+        let at_ten = tokio::time::timeout(Duration::from_secs(20), &mut dropped).await;
+        assert!(at_ten.is_err(), "the replaced drain's timer must not drop it");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_can_be_cancelled() {
+        let h = handle();
+        assert!(!h.cancel_maintenance(), "nothing to cancel");
+        h.maintenance(Some(Duration::from_secs(5)));
+        assert!(h.is_draining());
+        assert!(h.cancel_maintenance());
+        assert!(!h.is_draining());
+        let (_registered, dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        tokio::pin!(dropped);
+        assert!(tokio::time::timeout(Duration::from_secs(60), &mut dropped)
+            .await
+            .is_err());
+    }
+
+    #[test]
+    fn connections_are_admitted_up_to_the_limit() {
+        let r = Arc::new(Registry::new());
+        let a = r.admit(Some(2));
+        let b = r.admit(Some(2));
+        assert!(a.is_some() && b.is_some());
+        assert!(r.admit(Some(2)).is_none(), "the third is refused");
+        drop(a);
+        let c = r.admit(Some(2));
+        assert!(c.is_some(), "a closed connection frees its place");
+        assert_eq!(r.connection_count(), 2);
+        drop((b, c));
+        assert_eq!(r.connection_count(), 0);
     }
 }

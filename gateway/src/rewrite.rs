@@ -5,8 +5,6 @@
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use regex::Regex;
 
-use crate::config::RewriteSetConfig;
-
 /// A compiled rewrite set.
 #[derive(Debug, Clone)]
 pub struct Rewrite {
@@ -17,34 +15,20 @@ pub struct Rewrite {
 }
 
 impl Rewrite {
-    /// Compiles a validated rewrite set; `None` if validation would have
-    /// rejected it.
-    pub fn compile(config: &RewriteSetConfig) -> Option<Rewrite> {
-        let set = config
-            .set_request_headers
-            .iter()
-            .map(|(n, v)| {
-                Some((
-                    HeaderName::from_bytes(n.as_bytes()).ok()?,
-                    HeaderValue::from_str(v).ok()?,
-                ))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let remove = config
-            .remove_request_headers
-            .iter()
-            .map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-            .collect::<Option<Vec<_>>>()?;
-        let path = match &config.url_path {
-            Some(p) => Some((Regex::new(&p.pattern).ok()?, p.replacement.clone())),
-            None => None,
-        };
-        Some(Rewrite {
-            name: config.name.clone(),
+    /// A compiled set; config validation builds it, compiling the path
+    /// pattern once.
+    pub fn new(
+        name: String,
+        set: Vec<(HeaderName, HeaderValue)>,
+        remove: Vec<HeaderName>,
+        path: Option<(Regex, String)>,
+    ) -> Rewrite {
+        Rewrite {
+            name,
             set,
             remove,
             path,
-        })
+        }
     }
 
     /// Applies the set to a request's path-and-query and headers. Removals
@@ -77,19 +61,14 @@ impl Rewrite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::UrlPathRewrite;
 
     fn set() -> Rewrite {
-        Rewrite::compile(&RewriteSetConfig {
-            name: "rs".into(),
-            set_request_headers: [("x-via".to_string(), "wsgate".to_string())].into_iter().collect(),
-            remove_request_headers: vec!["x-debug".into()],
-            url_path: Some(UrlPathRewrite {
-                pattern: "^/public/(.*)$".into(),
-                replacement: "/internal/$1".into(),
-            }),
-        })
-        .unwrap()
+        Rewrite::new(
+            "rs".into(),
+            vec![(HeaderName::from_static("x-via"), HeaderValue::from_static("wsgate"))],
+            vec![HeaderName::from_static("x-debug")],
+            Some((Regex::new("^/public/(.*)$").unwrap(), "/internal/$1".into())),
+        )
     }
 
     #[test]

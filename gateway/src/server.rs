@@ -1,33 +1,29 @@
-//! The running gateway: builds run-time state from a validated config, binds
+//! The running gateway: builds run-time state from a validated plan, binds
 //! every listener through the transport and serves connections.
 //!
 //! ```text
-//! accept ─▶ [TLS] ─▶ first head (408/431) ─▶ hyper http1 ─▶ proxy::handle
-//!                                                           │
-//!                                       plain ◀─────────────┴────▶ 101 ─▶ tunnel
+//! accept ─▶ admit (503 past max_connections) ─▶ [TLS] ─▶ first head (408/431)
+//!        ─▶ hyper http1 ─▶ proxy::handle ─▶ plain response | 101 ─▶ tunnel
 //! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 
-use crate::config::{BackendAddr, Config, ConfigError, Protocol};
+use crate::config::{Config, ConfigError, Protocol};
 use crate::event::{Event, Events};
 use crate::head::{self, Head};
 use crate::io::{MaybeTls, Prefixed};
+use crate::plan::Plan;
 use crate::probe::{self, Member, ProbeSpec};
-use crate::proxy::{self, Conn, Pool, Route, Settings, Shared};
-use crate::registry::GatewayHandle;
-use crate::rewrite::Rewrite;
-use crate::session::{Overrides, SessionPolicy};
-use crate::tls::{self, TlsError};
+use crate::proxy::{self, Backends, Conn, Route, Shared};
+use crate::registry::{GatewayHandle, Registry};
 use crate::transport::{Listener, Transport};
-use crate::waf::Waf;
+use crate::upstream::Tls;
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,18 +31,6 @@ use crate::waf::Waf;
 pub enum GatewayError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("listener `{listener}`: {source}")]
-    ListenerTls {
-        listener: String,
-        #[source]
-        source: TlsError,
-    },
-    #[error("backend settings `{settings}`: {source}")]
-    BackendTls {
-        settings: String,
-        #[source]
-        source: TlsError,
-    },
     #[error("listener `{listener}`: cannot bind {addr}: {source}")]
     Bind {
         listener: String,
@@ -61,6 +45,7 @@ pub enum GatewayError {
 struct Limits {
     header_read_timeout: Duration,
     max_header_bytes: usize,
+    max_connections: Option<u32>,
 }
 
 struct BoundListener<L> {
@@ -68,6 +53,7 @@ struct BoundListener<L> {
     addr: SocketAddr,
     protocol: Protocol,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    keepalive: Option<Duration>,
     route: Arc<Route>,
     socket: L,
 }
@@ -76,7 +62,7 @@ struct BoundListener<L> {
 struct ProbeJob {
     member: Arc<Member>,
     spec: ProbeSpec,
-    tls: Option<tokio_rustls::TlsConnector>,
+    tls: Option<Tls>,
 }
 
 /// A gateway whose listeners are bound. [`Gateway::run`] serves them.
@@ -98,33 +84,75 @@ impl<T: Transport> std::fmt::Debug for Gateway<T> {
 }
 
 impl<T: Transport> Gateway<T> {
-    /// Validates `config`, loads its TLS material and binds every listener.
+    /// Validates `config` into a plan, loads its TLS material and binds
+    /// every listener.
     pub async fn bind(config: Config, transport: T, events: Events) -> Result<Gateway<T>, GatewayError> {
-        let config = config.validated("config")?;
+        let plan = config
+            .validate()
+            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        let material = plan
+            .tls_material()
+            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        Gateway::bind_plan(plan, material, transport, events).await
+    }
+
+    async fn bind_plan(
+        plan: Plan,
+        material: crate::plan::TlsMaterial,
+        transport: T,
+        events: Events,
+    ) -> Result<Gateway<T>, GatewayError> {
         let started = tokio::time::Instant::now();
-        let shared = Arc::new(Shared::new(transport, events));
+        let registry = Arc::new(Registry::new());
+        let shared = Arc::new(Shared::new(
+            transport,
+            events,
+            Arc::clone(&registry),
+            plan.header_read_timeout,
+        ));
+        let behaviour = plan.behaviour;
+
+        // One run-time backend set per plan entry, each member probed once,
+        // reached exactly as traffic reaches it (the same TLS name).
+        let mut jobs = Vec::new();
+        let mut sets = Vec::new();
+        for (set, tls) in plan.backend_sets.into_iter().zip(material.backend_sets) {
+            let mut members = Vec::new();
+            for m in &set.members {
+                let member = Arc::new(Member::new(m.addr.clone(), set.pool.clone(), &m.probe));
+                jobs.push(ProbeJob {
+                    member: Arc::clone(&member),
+                    spec: m.probe.clone(),
+                    tls: tls
+                        .as_ref()
+                        .map(|config| Tls::for_backend(config, &set.settings, &m.addr)),
+                });
+                members.push(member);
+            }
+            sets.push(Arc::new(Backends::new(
+                members,
+                behaviour.all_unhealthy,
+                set.settings,
+                tls,
+            )));
+        }
+        let routes: Vec<Arc<Route>> = plan
+            .routes
+            .into_iter()
+            .filter_map(|route| {
+                let backends = Arc::clone(sets.get(route.backends)?);
+                Some(Arc::new(Route {
+                    plan: route,
+                    backends,
+                    behaviour,
+                }))
+            })
+            .collect();
+
         let mut listeners = Vec::new();
-        let mut probes = Vec::new();
-        for listener in &config.listeners {
-            let rule = config
-                .rules
-                .iter()
-                .find(|r| r.listener == listener.name)
-                .expect("validate() guarantees every listener has a rule");
-            let (route, jobs) = build_route(&config, rule)?;
-            let route = Arc::new(route);
-            probes.extend(jobs);
-            let tls = match (listener.protocol, &listener.tls_cert, &listener.tls_key) {
-                (Protocol::Https, Some(cert), Some(key)) => {
-                    let server = tls::server_config(&config.resolve_path(cert), &config.resolve_path(key)).map_err(
-                        |source| GatewayError::ListenerTls {
-                            listener: listener.name.clone(),
-                            source,
-                        },
-                    )?;
-                    Some(tokio_rustls::TlsAcceptor::from(server))
-                }
-                _ => None,
+        for (listener, tls) in plan.listeners.into_iter().zip(material.listeners) {
+            let Some(route) = routes.get(listener.route) else {
+                continue;
             };
             let socket = shared
                 .transport
@@ -142,23 +170,25 @@ impl<T: Transport> Gateway<T> {
                 addr,
             });
             listeners.push(BoundListener {
-                name: listener.name.clone(),
+                name: listener.name,
                 addr,
                 protocol: listener.protocol,
-                tls,
-                route,
+                tls: tls.map(tokio_rustls::TlsAcceptor::from),
+                keepalive: listener.tcp_keepalive,
+                route: Arc::clone(route),
                 socket,
             });
         }
-        let members = Arc::new(probes.iter().map(|p| Arc::clone(&p.member)).collect());
+        let members = Arc::new(jobs.iter().map(|j| Arc::clone(&j.member)).collect());
         Ok(Gateway {
-            probes,
+            probes: jobs,
             members,
             started,
             shared,
             limits: Limits {
-                header_read_timeout: config.header_read_timeout.get(),
-                max_header_bytes: config.max_header_bytes,
+                header_read_timeout: plan.header_read_timeout,
+                max_header_bytes: plan.max_header_bytes,
+                max_connections: plan.max_connections,
             },
             listeners,
         })
@@ -185,6 +215,17 @@ impl<T: Transport> Gateway<T> {
         self.listeners.iter().find(|l| l.name == name).map(|l| l.addr)
     }
 
+    /// The most client connections the instance holds at once, if limited.
+    pub fn max_connections(&self) -> Option<u32> {
+        self.limits.max_connections
+    }
+
+    /// Lowers the connection limit to `limit` (a real network's file
+    /// descriptor capacity, say); never raises it.
+    pub fn cap_connections(&mut self, limit: u32) {
+        self.limits.max_connections = Some(self.limits.max_connections.map_or(limit, |l| l.min(limit)));
+    }
+
     /// Serves every listener until the future is dropped.
     pub async fn run(self) {
         let Gateway {
@@ -208,103 +249,31 @@ impl<T: Transport> Gateway<T> {
     }
 }
 
-fn build_route(config: &Config, rule: &crate::config::RuleConfig) -> Result<(Route, Vec<ProbeJob>), GatewayError> {
-    let pool = config
-        .backend_pools
-        .iter()
-        .find(|p| p.name == rule.pool)
-        .expect("validate() guarantees rule pools exist");
-    let settings = config
-        .backend_settings
-        .iter()
-        .find(|s| s.name == rule.settings)
-        .expect("validate() guarantees rule settings exist");
-    let behaviour = config.profile.behaviour();
-    let probe_config = settings
-        .probe
-        .as_ref()
-        .and_then(|name| config.probes.iter().find(|p| &p.name == name));
-    let request_timeout = config.request_timeout(settings);
-    let overrides = Overrides {
-        idle_timeout: config.idle_timeout.map(|d| d.get()),
-        max_lifetime: config.max_lifetime.map(|d| d.get()),
-    };
-    let waf = rule
-        .waf
-        .as_ref()
-        .and_then(|name| config.waf_policies.iter().find(|p| &p.name == name))
-        .map(|policy| Waf::compile(policy).expect("validate() guarantees WAF rules compile"));
-    let rewrite = rule
-        .rewrites
-        .as_ref()
-        .and_then(|name| config.rewrite_sets.iter().find(|r| &r.name == name))
-        .map(|set| Rewrite::compile(set).expect("validate() guarantees rewrite sets compile"));
-    let tls = match (settings.protocol, &settings.trusted_ca) {
-        (Protocol::Https, Some(ca)) => {
-            let client = tls::client_config(&config.resolve_path(ca)).map_err(|source| GatewayError::BackendTls {
-                settings: settings.name.clone(),
-                source,
-            })?;
-            Some(tokio_rustls::TlsConnector::from(client))
-        }
-        _ => None,
-    };
-    let jobs: Vec<ProbeJob> = pool
-        .addresses
-        .iter()
-        .map(|a| {
-            let addr = BackendAddr::parse(a).expect("validate() guarantees addresses parse");
-            let spec = ProbeSpec::resolve(
-                &behaviour,
-                probe_config,
-                settings.host_override.as_deref(),
-                settings.protocol == Protocol::Https,
-                &addr,
-            );
-            ProbeJob {
-                member: Arc::new(Member::new(addr, pool.name.clone(), &spec)),
-                spec,
-                tls: tls.clone(),
-            }
-        })
-        .collect();
-    let members = jobs.iter().map(|j| Arc::clone(&j.member)).collect();
-    let route = Route {
-        rule: rule.name.clone(),
-        pool: Pool::new(members, behaviour.all_unhealthy),
-        session: SessionPolicy::resolve(&behaviour, request_timeout, overrides),
-        on_timeout: behaviour.http_timeout,
-        caching: rule.caching,
-        waf,
-        rewrite,
-        settings: Settings {
-            request_timeout,
-            host_override: settings
-                .host_override
-                .as_deref()
-                .map(|h| HeaderValue::from_str(h).expect("validate() guarantees a valid host_override")),
-            tls,
-        },
-    };
-    Ok((route, jobs))
-}
-
 async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut listener: BoundListener<T::Listener>) {
     loop {
         match listener.socket.accept().await {
             Ok((stream, peer)) => {
+                if let Some(idle) = listener.keepalive {
+                    let _ = shared.transport.set_keepalive(&stream, idle);
+                }
+                let Some(admitted) = shared.registry.admit(limits.max_connections) else {
+                    if let Some(limit) = limits.max_connections {
+                        shared.emit(Event::ConnectionRefused { peer, limit });
+                    }
+                    tokio::spawn(refuse_busy(stream));
+                    continue;
+                };
                 let conn = Arc::new(Conn {
                     peer,
                     scheme: listener.protocol,
                     route: Arc::clone(&listener.route),
                 });
-                tokio::spawn(serve_connection(
-                    Arc::clone(&shared),
-                    limits,
-                    listener.tls.clone(),
-                    conn,
-                    stream,
-                ));
+                let shared = Arc::clone(&shared);
+                let tls = listener.tls.clone();
+                tokio::spawn(async move {
+                    let _admitted = admitted;
+                    serve_connection(shared, limits, tls, conn, stream).await;
+                });
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of
@@ -314,6 +283,14 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut l
             }
         }
     }
+}
+
+/// Answers a connection over the limit with 503 and closes it. A TLS
+/// listener's client sees the connection close instead: there is no
+/// handshake to answer in.
+async fn refuse_busy<S: tokio::io::AsyncWrite + Unpin>(mut stream: S) {
+    let _ = stream.write_all(&head::bare_response(503, "Service Unavailable")).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn serve_connection<T: Transport>(

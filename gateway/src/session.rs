@@ -3,41 +3,93 @@
 //! Pure. Times are offsets from the moment the session opened (the 101), so
 //! the functions need no clock; the tunnel feeds them tokio time.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::profile::{Behaviour, IdleRule};
+use crate::profile::{Behaviour, IdleRule, ProfileName};
+
+/// Where a timer's value comes from, so a close can say why it happened
+/// ("why did my socket die at 15 s?").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A config key, such as `backend_settings[0].request_timeout`.
+    Key(Arc<str>),
+    /// The profile's documented default.
+    Profile(ProfileName),
+}
+
+/// A timer and the setting behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub after: Duration,
+    pub origin: Origin,
+}
+
+impl Timer {
+    pub fn new(after: Duration, origin: Origin) -> Timer {
+        Timer { after, origin }
+    }
+
+    /// A timer set by the config key `key`.
+    pub fn key(after: Duration, key: &str) -> Timer {
+        Timer::new(after, Origin::Key(Arc::from(key)))
+    }
+}
+
+impl fmt::Display for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = humantime::format_duration(self.after);
+        match &self.origin {
+            Origin::Key(key) => write!(f, "{key} = {value}"),
+            Origin::Profile(profile) => write!(f, "{value}, the {profile} default"),
+        }
+    }
+}
 
 /// The timers that apply to one session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionPolicy {
     /// Closed after this long with no byte in either direction.
-    pub idle: Option<Duration>,
+    pub idle: Option<Timer>,
     /// Closed this long after opening, whatever the traffic.
-    pub lifetime: Option<Duration>,
+    pub lifetime: Option<Timer>,
 }
 
 /// Config values that override a profile's session defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Overrides {
     /// Top-level `idle_timeout`.
-    pub idle_timeout: Option<Duration>,
+    pub idle_timeout: Option<Timer>,
     /// Top-level `max_lifetime`.
-    pub max_lifetime: Option<Duration>,
+    pub max_lifetime: Option<Timer>,
 }
 
 impl SessionPolicy {
     /// The policy for a route: the profile's rules, with `request_timeout`
     /// being the route's backend settings value, then the overrides.
-    pub fn resolve(behaviour: &Behaviour, request_timeout: Duration, overrides: Overrides) -> SessionPolicy {
+    pub fn resolve(behaviour: &Behaviour, request_timeout: &Timer, overrides: &Overrides) -> SessionPolicy {
+        let profile = Origin::Profile(behaviour.name);
         let profile_idle = match behaviour.idle {
-            IdleRule::RequestTimeout => Some(request_timeout),
-            IdleRule::Fixed(d) => Some(d),
+            IdleRule::RequestTimeout => Some(request_timeout.clone()),
+            IdleRule::Fixed(d) => Some(Timer::new(d, profile.clone())),
             IdleRule::Never => None,
         };
         SessionPolicy {
-            idle: overrides.idle_timeout.or(profile_idle),
-            lifetime: overrides.max_lifetime.or(behaviour.max_lifetime),
+            idle: overrides.idle_timeout.clone().or(profile_idle),
+            lifetime: overrides
+                .max_lifetime
+                .clone()
+                .or(behaviour.max_lifetime.map(|d| Timer::new(d, profile))),
         }
+    }
+
+    fn idle_after(&self) -> Option<Duration> {
+        self.idle.as_ref().map(|t| t.after)
+    }
+
+    fn lifetime_after(&self) -> Option<Duration> {
+        self.lifetime.as_ref().map(|t| t.after)
     }
 }
 
@@ -55,12 +107,23 @@ pub enum Expiry {
 /// both fire at the same moment the lifetime is reported, since it would
 /// have closed the session regardless of traffic.
 pub fn next_deadline(last_activity: Duration, policy: &SessionPolicy) -> Option<(Duration, Expiry)> {
-    let idle = policy.idle.map(|d| (last_activity.saturating_add(d), Expiry::Idle));
-    let lifetime = policy.lifetime.map(|d| (d, Expiry::Lifetime));
+    let idle = policy
+        .idle_after()
+        .map(|d| (last_activity.saturating_add(d), Expiry::Idle));
+    let lifetime = policy.lifetime_after().map(|d| (d, Expiry::Lifetime));
     match (idle, lifetime) {
         (Some(i), Some(l)) => Some(if l.0 <= i.0 { l } else { i }),
         (i, l) => i.or(l),
     }
+}
+
+/// `base + after`, saturating: a deadline too far to represent is the
+/// farthest one tokio has, never an overflow panic.
+pub fn deadline(base: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
+    base.checked_add(after).unwrap_or_else(|| {
+        // tokio's own far future: about thirty years on.
+        base.checked_add(Duration::from_secs(86_400 * 365 * 30)).unwrap_or(base)
+    })
 }
 
 /// Whether the session must be closed at `now`, and why.
@@ -76,19 +139,38 @@ mod tests {
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
+    /// A timer of `secs` from an arbitrary key; the pure functions read only
+    /// its length.
+    fn t(secs: u64) -> Timer {
+        Timer::key(S(secs), "test")
+    }
+
+    fn policy(idle: Option<u64>, lifetime: Option<u64>) -> SessionPolicy {
+        SessionPolicy {
+            idle: idle.map(t),
+            lifetime: lifetime.map(t),
+        }
+    }
+
     #[test]
     fn application_gateway_idles_on_the_request_timeout() {
+        let timeout = Timer::key(S(40), "backend_settings[0].request_timeout");
         let p = SessionPolicy::resolve(
             &ProfileName::ApplicationGateway.behaviour(),
-            S(40),
-            Overrides::default(),
+            &timeout,
+            &Overrides::default(),
         );
         assert_eq!(
             p,
             SessionPolicy {
-                idle: Some(S(40)),
+                idle: Some(timeout),
                 lifetime: None
             }
+        );
+        assert_eq!(
+            p.idle.unwrap().to_string(),
+            "backend_settings[0].request_timeout = 40s",
+            "a close can name the setting behind it"
         );
     }
 
@@ -96,65 +178,59 @@ mod tests {
     fn application_gateway_2016_never_idles() {
         let p = SessionPolicy::resolve(
             &ProfileName::ApplicationGateway2016.behaviour(),
-            S(40),
-            Overrides::default(),
+            &t(40),
+            &Overrides::default(),
         );
         assert_eq!(p, SessionPolicy::default());
     }
 
     #[test]
     fn front_door_has_five_minutes_and_four_hours() {
-        let p = SessionPolicy::resolve(&ProfileName::FrontDoor.behaviour(), S(30), Overrides::default());
+        let p = SessionPolicy::resolve(&ProfileName::FrontDoor.behaviour(), &t(30), &Overrides::default());
+        let fd = Origin::Profile(ProfileName::FrontDoor);
         assert_eq!(
             p,
             SessionPolicy {
-                idle: Some(S(300)),
-                lifetime: Some(S(4 * 3600))
+                idle: Some(Timer::new(S(300), fd.clone())),
+                lifetime: Some(Timer::new(S(4 * 3600), fd))
             }
         );
+        assert_eq!(p.lifetime.unwrap().to_string(), "4h, the front-door default");
     }
 
     #[test]
     fn overrides_win() {
         let o = Overrides {
-            idle_timeout: Some(S(7)),
-            max_lifetime: Some(S(30)),
+            idle_timeout: Some(t(7)),
+            max_lifetime: Some(t(30)),
         };
         for profile in ProfileName::ALL {
-            let p = SessionPolicy::resolve(&profile.behaviour(), S(20), o);
-            assert_eq!(
-                p,
-                SessionPolicy {
-                    idle: Some(S(7)),
-                    lifetime: Some(S(30))
-                }
-            );
+            let p = SessionPolicy::resolve(&profile.behaviour(), &t(20), &o);
+            assert_eq!(p, policy(Some(7), Some(30)));
         }
     }
 
     #[test]
     fn the_documents_ping_example() {
         // 20 s pings against a 40 s timeout: never idle. Against 15 s: closed at 15 s.
-        let p40 = SessionPolicy {
-            idle: Some(S(40)),
-            lifetime: None,
-        };
+        let p40 = policy(Some(40), None);
         assert_eq!(expired(S(39), S(0), &p40), None);
         assert_eq!(expired(S(59), S(20), &p40), None);
-        let p15 = SessionPolicy {
-            idle: Some(S(15)),
-            lifetime: None,
-        };
+        let p15 = policy(Some(15), None);
         assert_eq!(next_deadline(S(0), &p15), Some((S(15), Expiry::Idle)));
         assert_eq!(expired(S(15), S(0), &p15), Some(Expiry::Idle));
     }
 
     #[test]
+    fn deadlines_saturate_instead_of_overflowing() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(deadline(now, S(5)), now + S(5));
+        assert!(deadline(now, Duration::MAX) > now + S(86_400 * 365 * 29));
+    }
+
+    #[test]
     fn lifetime_wins_a_tie() {
-        let p = SessionPolicy {
-            idle: Some(S(10)),
-            lifetime: Some(S(10)),
-        };
+        let p = policy(Some(10), Some(10));
         assert_eq!(next_deadline(S(0), &p), Some((S(10), Expiry::Lifetime)));
     }
 
@@ -168,7 +244,7 @@ mod tests {
             idle in proptest::option::of(1u64..300),
             lifetime in proptest::option::of(1u64..20_000),
         ) {
-            let policy = SessionPolicy { idle: idle.map(S), lifetime: lifetime.map(S) };
+            let policy = policy(idle, lifetime);
             // Simulate second by second: activity at the cumulative gap times.
             let mut activity: Vec<u64> = gaps.iter().scan(0u64, |t, g| { *t += g; Some(*t) }).collect();
             activity.dedup();

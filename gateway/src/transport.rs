@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -35,6 +36,13 @@ pub trait Transport: Clone + Send + Sync + 'static {
 
     /// Connects to `host:port`; the host is resolved by the transport.
     fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// Turns on TCP keepalive probes after `idle` of silence, so a peer
+    /// that vanished without a FIN is noticed. Transports without such a
+    /// thing (the simulator) ignore it.
+    fn set_keepalive(&self, _stream: &Self::Stream, _idle: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Real sockets through tokio.
@@ -69,5 +77,10 @@ impl Transport for TokioTransport {
         let stream = tokio::net::TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
+    }
+
+    fn set_keepalive(&self, stream: &Self::Stream, idle: Duration) -> io::Result<()> {
+        let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+        socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
     }
 }

@@ -62,14 +62,25 @@ impl Activity {
 
 /// Sleeps until a session timer fires and says which. Re-arms after every
 /// wake-up, since activity may have moved the idle deadline meanwhile.
-async fn watchdog(activity: &Activity, policy: SessionPolicy) -> Expiry {
+async fn watchdog(activity: &Activity, policy: &SessionPolicy) -> CloseReason {
     loop {
-        let Some((at, _)) = session::next_deadline(activity.last(), &policy) else {
+        let Some((at, _)) = session::next_deadline(activity.last(), policy) else {
             return std::future::pending().await;
         };
-        tokio::time::sleep_until(activity.opened + at).await;
-        if let Some(why) = session::expired(activity.opened.elapsed(), activity.last(), &policy) {
-            return why;
+        tokio::time::sleep_until(session::deadline(activity.opened, at)).await;
+        // `expired` only names a timer the policy has, so each arm finds one.
+        match session::expired(activity.opened.elapsed(), activity.last(), policy) {
+            Some(Expiry::Idle) => {
+                if let Some(timer) = &policy.idle {
+                    return CloseReason::IdleTimeout(timer.clone());
+                }
+            }
+            Some(Expiry::Lifetime) => {
+                if let Some(timer) = &policy.lifetime {
+                    return CloseReason::Lifetime(timer.clone());
+                }
+            }
+            None => {}
         }
     }
 }
@@ -249,7 +260,7 @@ where
     let (mut client, mut backend) = (client, backend);
     let mut up = Direction::new(Side::Client, Side::Backend);
     let mut down = Direction::new(Side::Backend, Side::Client);
-    let timers = watchdog(&activity, policy);
+    let timers = watchdog(&activity, &policy);
     tokio::pin!(timers, dropped);
     let mut first_eof: Option<Side> = None;
     // Maintenance first, then data (so a byte arriving at the very deadline
@@ -275,7 +286,7 @@ where
                     first_eof.get_or_insert(dir.from_side);
                 }
                 Poll::Ready(PumpEnd::Failed(side, e)) => {
-                    return Poll::Ready((side, CloseReason::Error(e.kind().to_string())));
+                    return Poll::Ready((side, CloseReason::Error(e.kind())));
                 }
             }
         }
@@ -283,8 +294,7 @@ where
             return Poll::Ready((first_eof.unwrap_or(Side::Client), CloseReason::Closed));
         }
         match timers.as_mut().poll(cx) {
-            Poll::Ready(Expiry::Idle) => Poll::Ready((Side::Gateway, CloseReason::IdleTimeout)),
-            Poll::Ready(Expiry::Lifetime) => Poll::Ready((Side::Gateway, CloseReason::Lifetime)),
+            Poll::Ready(reason) => Poll::Ready((Side::Gateway, reason)),
             Poll::Pending => Poll::Pending,
         }
     })
@@ -361,8 +371,9 @@ mod tests {
     async fn idle_sessions_close_at_the_deadline_without_a_close_frame() {
         let (mut client, gw_client) = duplex(64);
         let (gw_backend, _backend) = duplex(64);
+        let idle = crate::session::Timer::key(Duration::from_secs(15), "backend_settings[0].request_timeout");
         let policy = SessionPolicy {
-            idle: Some(Duration::from_secs(15)),
+            idle: Some(idle.clone()),
             lifetime: None,
         };
         let start = Instant::now();
@@ -370,7 +381,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(10)).await;
         client.write_all(b"x").await.unwrap();
         let outcome = relay.await.unwrap();
-        assert_eq!(outcome.reason, CloseReason::IdleTimeout);
+        assert_eq!(outcome.reason, CloseReason::IdleTimeout(idle));
         assert_eq!(start.elapsed(), Duration::from_secs(25), "15 s after the last byte");
         // The client reads end-of-stream: no Close frame was written.
         let mut rest = Vec::new();
@@ -383,8 +394,8 @@ mod tests {
         let (mut client, gw_client) = duplex(1024);
         let (gw_backend, mut backend) = duplex(1024);
         let policy = SessionPolicy {
-            idle: Some(Duration::from_secs(300)),
-            lifetime: Some(Duration::from_secs(3600)),
+            idle: Some(crate::session::Timer::key(Duration::from_secs(300), "idle_timeout")),
+            lifetime: Some(crate::session::Timer::key(Duration::from_secs(3600), "max_lifetime")),
         };
         let start = Instant::now();
         let relay = tokio::spawn(relay(gw_client, gw_backend, policy, std::future::pending()));
@@ -398,7 +409,11 @@ mod tests {
             }
         });
         let outcome = relay.await.unwrap();
-        assert_eq!(outcome.reason, CloseReason::Lifetime);
+        assert!(
+            matches!(outcome.reason, CloseReason::Lifetime(_)),
+            "{:?}",
+            outcome.reason
+        );
         assert_eq!(start.elapsed(), Duration::from_secs(3600));
         chatter.abort();
     }

@@ -6,10 +6,11 @@
 use http::{HeaderMap, HeaderName, Uri};
 use regex::Regex;
 
-use crate::config::{WafAction, WafPolicyConfig, WafTarget};
+use crate::config::WafAction;
 
+/// What a rule looks for in its target.
 #[derive(Debug, Clone)]
-enum Matcher {
+pub enum Matcher {
     Contains(String),
     Regex(Regex),
 }
@@ -23,16 +24,25 @@ impl Matcher {
     }
 }
 
+/// What a rule inspects: the path, the query, or one header.
 #[derive(Debug, Clone)]
-struct Rule {
-    name: String,
-    target: WafTarget,
-    header: Option<HeaderName>,
-    matcher: Matcher,
-    action: WafAction,
+pub enum Target {
+    Path,
+    Query,
+    Header(HeaderName),
 }
 
-/// A compiled WAF policy.
+/// One compiled custom rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub target: Target,
+    pub matcher: Matcher,
+    pub action: WafAction,
+}
+
+/// A compiled WAF policy: custom rules, first match decides. Built by
+/// config validation, which compiles each regex once.
 #[derive(Debug, Clone)]
 pub struct Waf {
     pub name: String,
@@ -51,50 +61,20 @@ pub enum WafVerdict {
 }
 
 impl Waf {
-    /// Compiles a validated policy. Returns `None` for a rule that
-    /// validation would have rejected (it never gets here from a loaded
-    /// config).
-    pub fn compile(policy: &WafPolicyConfig) -> Option<Waf> {
-        let rules = policy
-            .rules
-            .iter()
-            .map(|r| {
-                let matcher = match (&r.contains, &r.regex) {
-                    (Some(text), None) => Matcher::Contains(text.clone()),
-                    (None, Some(re)) => Matcher::Regex(Regex::new(re).ok()?),
-                    _ => return None,
-                };
-                let header = match &r.header {
-                    Some(h) => Some(HeaderName::from_bytes(h.as_bytes()).ok()?),
-                    None => None,
-                };
-                Some(Rule {
-                    name: r.name.clone(),
-                    target: r.target,
-                    header,
-                    matcher,
-                    action: r.action,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Waf {
-            name: policy.name.clone(),
-            rules,
-        })
+    pub fn new(name: String, rules: Vec<Rule>) -> Waf {
+        Waf { name, rules }
     }
 
     /// Checks a request: rules in order, the first match decides.
     pub fn evaluate(&self, uri: &Uri, headers: &HeaderMap) -> WafVerdict {
         for rule in &self.rules {
-            let hit = match rule.target {
-                WafTarget::Path => rule.matcher.matches(uri.path()),
-                WafTarget::Query => rule.matcher.matches(uri.query().unwrap_or("")),
-                WafTarget::Header => rule.header.as_ref().is_some_and(|name| {
-                    headers
-                        .get_all(name)
-                        .iter()
-                        .any(|v| rule.matcher.matches(&String::from_utf8_lossy(v.as_bytes())))
-                }),
+            let hit = match &rule.target {
+                Target::Path => rule.matcher.matches(uri.path()),
+                Target::Query => rule.matcher.matches(uri.query().unwrap_or("")),
+                Target::Header(name) => headers
+                    .get_all(name)
+                    .iter()
+                    .any(|v| rule.matcher.matches(&String::from_utf8_lossy(v.as_bytes()))),
             };
             if hit {
                 let name = rule.name.clone();
@@ -111,31 +91,32 @@ impl Waf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::WafRuleConfig;
+    #[derive(Clone, Copy, PartialEq)]
+    enum WafTarget {
+        Path,
+        Query,
+        Header,
+    }
 
-    fn rule(
-        name: &str,
-        target: WafTarget,
-        contains: Option<&str>,
-        regex: Option<&str>,
-        action: WafAction,
-    ) -> WafRuleConfig {
-        WafRuleConfig {
+    fn rule(name: &str, target: WafTarget, contains: Option<&str>, regex: Option<&str>, action: WafAction) -> Rule {
+        Rule {
             name: name.into(),
-            target,
-            header: (target == WafTarget::Header).then(|| "user-agent".to_string()),
-            contains: contains.map(str::to_string),
-            regex: regex.map(str::to_string),
+            target: match target {
+                WafTarget::Path => Target::Path,
+                WafTarget::Query => Target::Query,
+                WafTarget::Header => Target::Header(HeaderName::from_static("user-agent")),
+            },
+            matcher: match (contains, regex) {
+                (Some(c), _) => Matcher::Contains(c.into()),
+                (None, Some(r)) => Matcher::Regex(Regex::new(r).unwrap()),
+                (None, None) => unreachable!("a test rule has a matcher"),
+            },
             action,
         }
     }
 
-    fn waf(rules: Vec<WafRuleConfig>) -> Waf {
-        Waf::compile(&WafPolicyConfig {
-            name: "p".into(),
-            rules,
-        })
-        .unwrap()
+    fn waf(rules: Vec<Rule>) -> Waf {
+        Waf::new("p".into(), rules)
     }
 
     #[test]

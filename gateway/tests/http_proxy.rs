@@ -83,7 +83,27 @@ async fn requests_round_robin_over_the_pool() {
 
 #[tokio::test]
 async fn unreachable_backend_is_502() {
-    // Bind and drop a listener to get a port nothing listens on.
+    // The backend passes its first probe, then goes away before the next.
+    let backend = backend().await;
+    let gw = gateway(config_for(&[backend.addr])).await;
+    drop(backend);
+    let req = Request::get("/").header("host", "h").body(Full::default()).unwrap();
+    let (parts, _) = send(gw.addr, req).await;
+    assert_eq!(parts.status, StatusCode::BAD_GATEWAY);
+    let events = gw.events.lock().unwrap();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            gateway::Event::BackendError { error, .. } if error.kind() == gateway::upstream::Kind::Connect
+        )),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_backend_that_never_passed_a_probe_gets_nothing() {
+    // Docs 000/003: "Each backend server must respond to HTTP probes for
+    // application gateway to route WebSocket traffic to the server".
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap()
@@ -91,11 +111,20 @@ async fn unreachable_backend_is_502() {
         .unwrap();
     let gw = gateway(config_for(&[closed])).await;
     let req = Request::get("/").header("host", "h").body(Full::default()).unwrap();
-    let (parts, _) = send(gw.addr, req).await;
-    assert_eq!(parts.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(send(gw.addr, req).await.0.status, StatusCode::BAD_GATEWAY);
     let events = gw.events.lock().unwrap();
     assert!(
-        events.iter().any(|e| matches!(e, gateway::Event::BackendError { .. })),
+        events.iter().any(|e| matches!(
+            e,
+            gateway::Event::RequestRejected {
+                reason: "no healthy backend",
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, gateway::Event::RequestRouted { .. })),
         "{events:?}"
     );
 }

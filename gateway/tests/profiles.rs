@@ -16,6 +16,7 @@ use gateway::config::{
     Duration as ConfigDuration, RewriteSetConfig, UrlPathRewrite, WafAction, WafPolicyConfig, WafRuleConfig, WafTarget,
 };
 use gateway::event::{CloseReason, Event};
+use gateway::session::Timer;
 use gateway::{Config, ProfileName};
 use support::*;
 use tokio::net::TcpStream;
@@ -89,7 +90,14 @@ async fn agw_request_timeout_closes_an_idle_session_with_1006() {
     let gw = gateway(c).await;
     let mut ws = open(gw.addr, "/chat").await.unwrap();
     assert_eq!(close_code(&mut ws).await, 1006);
-    assert_eq!(wait_for_close(&gw).await, [CloseReason::IdleTimeout]);
+    // The close names the setting behind it.
+    assert_eq!(
+        wait_for_close(&gw).await,
+        [CloseReason::IdleTimeout(Timer::key(
+            ms(300).get(),
+            "backend_settings[0].request_timeout"
+        ))]
+    );
 }
 
 #[tokio::test]
@@ -124,7 +132,10 @@ async fn fd_lifetime_override_closes_a_busy_session_with_1006() {
         }
     };
     assert_eq!(code, 1006);
-    assert_eq!(wait_for_close(&gw).await, [CloseReason::Lifetime]);
+    assert_eq!(
+        wait_for_close(&gw).await,
+        [CloseReason::Lifetime(Timer::key(ms(1200).get(), "max_lifetime"))]
+    );
 }
 
 #[tokio::test]
@@ -135,7 +146,10 @@ async fn fd_idle_override_closes_a_silent_session_with_1006() {
     let gw = gateway(c).await;
     let mut ws = open(gw.addr, "/chat").await.unwrap();
     assert_eq!(close_code(&mut ws).await, 1006);
-    assert_eq!(wait_for_close(&gw).await, [CloseReason::IdleTimeout]);
+    assert_eq!(
+        wait_for_close(&gw).await,
+        [CloseReason::IdleTimeout(Timer::key(ms(300).get(), "idle_timeout"))]
+    );
 }
 
 #[tokio::test]

@@ -37,19 +37,23 @@ async fn wss_through_the_https_listener() {
 
 #[tokio::test]
 async fn a_declined_upgrade_is_returned_unchanged() {
-    // A backend that answers every request with 403 and a body.
+    // A backend that answers every upgrade with 403 and a body, and its
+    // health probes (plain GETs) with 200, so it is in the pool.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    // It answers every connection, health probes included, the same way.
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         while let Ok((mut s, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden")
-                    .await;
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                let reply: &[u8] = if head.contains("upgrade: websocket") {
+                    b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\nx-reason: policy\r\n\r\nforbidden"
+                } else {
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+                };
+                let _ = s.write_all(reply).await;
             });
         }
     });

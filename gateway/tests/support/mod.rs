@@ -156,14 +156,20 @@ pub async fn gateway_with_handle(config: Config) -> (Running, gateway::GatewayHa
     .unwrap();
     let addr = gw.local_addrs()[0].1;
     let handle = gw.handle();
-    (
-        Running {
-            addr,
-            events,
-            task: tokio::spawn(gw.run()),
-        },
-        handle,
-    )
+    let running = Running {
+        addr,
+        events,
+        task: tokio::spawn(gw.run()),
+    };
+    // Application Gateway routes only to backends that passed a probe of
+    // this instance; probes start at once, so wait for the first round.
+    for _ in 0..250 {
+        if handle.backends().iter().all(|b| b.last_probe.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(4)).await;
+    }
+    (running, handle)
 }
 
 /// Sends raw bytes and returns everything the gateway answers until it

@@ -1,0 +1,194 @@
+//! A validated configuration with every name resolved: what a gateway
+//! runs. [`crate::Config::validate`] builds it, so nothing downstream looks
+//! a name up again or compiles a pattern twice; an invalid config cannot
+//! produce one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+
+use crate::config::{BackendAddr, Issue, KeyPath, Protocol};
+use crate::probe::ProbeSpec;
+use crate::profile::{Behaviour, ProfileName};
+use crate::rewrite::Rewrite;
+use crate::session::{SessionPolicy, Timer};
+use crate::tls;
+use crate::waf::Waf;
+
+/// A gateway, resolved.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub profile: ProfileName,
+    pub behaviour: Behaviour,
+    /// How long a client may take to send a request head (408 after).
+    pub header_read_timeout: Duration,
+    /// The largest request head accepted (431 above).
+    pub max_header_bytes: usize,
+    /// Client connections one instance holds at once (503 beyond), if
+    /// limited.
+    pub max_connections: Option<u32>,
+    pub listeners: Vec<ListenerPlan>,
+    /// One per rule, in config order.
+    pub routes: Vec<RoutePlan>,
+    /// One per distinct (pool, settings) pair that a rule uses: the unit
+    /// that is probed and balanced over. Two rules naming the same pair
+    /// (the documents' HTTP and HTTPS listeners to one pool) share one.
+    pub backend_sets: Vec<BackendSetPlan>,
+}
+
+/// A listener and the route it serves.
+#[derive(Debug, Clone)]
+pub struct ListenerPlan {
+    pub name: String,
+    pub protocol: Protocol,
+    pub address: SocketAddr,
+    /// Certificate chain and key, resolved against the config's directory
+    /// (https only).
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    pub tcp_keepalive: Option<Duration>,
+    /// Index into [`Plan::routes`].
+    pub route: usize,
+}
+
+/// A rule: where its traffic goes and what applies on the way.
+#[derive(Debug, Clone)]
+pub struct RoutePlan {
+    pub rule: String,
+    /// Index into [`Plan::backend_sets`].
+    pub backends: usize,
+    /// Front Door caching: the Upgrade header is not forwarded.
+    pub caching: bool,
+    pub waf: Option<Waf>,
+    pub rewrite: Option<Rewrite>,
+    /// Timers for upgraded sessions on this route.
+    pub session: SessionPolicy,
+}
+
+/// A pool as seen through one backend settings.
+#[derive(Debug, Clone)]
+pub struct BackendSetPlan {
+    pub pool: String,
+    pub settings: SettingsPlan,
+    pub members: Vec<MemberPlan>,
+}
+
+/// Backend settings, resolved.
+#[derive(Debug, Clone)]
+pub struct SettingsPlan {
+    pub name: String,
+    pub protocol: Protocol,
+    /// The settings' own timeout or the profile's default, with where it
+    /// came from.
+    pub request_timeout: Timer,
+    pub host_override: Option<HeaderValue>,
+    /// The CA bundle https backends must chain to, resolved.
+    pub trusted_ca: Option<PathBuf>,
+    /// Where `trusted_ca` sits in the config, for errors reading it.
+    pub key: KeyPath,
+    pub tcp_keepalive: Option<Duration>,
+}
+
+impl SettingsPlan {
+    /// The name a backend's certificate must carry: the host override when
+    /// set, else the backend's host. Traffic and probes use the same name,
+    /// so a backend that serves traffic also passes its https probes.
+    pub fn tls_name(&self, backend: &BackendAddr) -> String {
+        self.host_override
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .map(|h| strip_port(h).to_string())
+            .unwrap_or_else(|| backend.host.clone())
+    }
+}
+
+/// `host:port` or `[v6]:port` without the port.
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// One member of a backend set and how it is probed.
+#[derive(Debug, Clone)]
+pub struct MemberPlan {
+    pub addr: BackendAddr,
+    pub probe: ProbeSpec,
+}
+
+/// The TLS material a plan names, read from disk.
+#[derive(Debug, Clone)]
+pub struct TlsMaterial {
+    /// Per listener, in plan order.
+    pub listeners: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// Per backend set, in plan order.
+    pub backend_sets: Vec<Option<Arc<rustls::ClientConfig>>>,
+}
+
+impl Plan {
+    /// Reads every certificate, key and CA bundle the plan names. Each
+    /// problem is an issue at the key that named the file. This is the
+    /// plan's only I/O.
+    pub fn tls_material(&self) -> Result<TlsMaterial, Vec<Issue>> {
+        let mut issues = Vec::new();
+        let listeners = self
+            .listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (cert, key) = l.tls_files.as_ref()?;
+                match tls::server_config(cert, key) {
+                    Ok(config) => Some(config),
+                    Err(e) => {
+                        let at = KeyPath::item("listeners", i).key(e.file_key("tls_cert", "tls_key"));
+                        issues.push(Issue::new(at, e.to_string()));
+                        None
+                    }
+                }
+            })
+            .collect();
+        let backend_sets = self
+            .backend_sets
+            .iter()
+            .map(|set| {
+                let ca = set.settings.trusted_ca.as_ref()?;
+                match tls::client_config(ca) {
+                    Ok(config) => Some(config),
+                    Err(e) => {
+                        issues.push(Issue::new(set.settings.key.clone().key("trusted_ca"), e.to_string()));
+                        None
+                    }
+                }
+            })
+            .collect();
+        // Two rules on one settings would report its CA twice.
+        issues.dedup();
+        if issues.is_empty() {
+            Ok(TlsMaterial {
+                listeners,
+                backend_sets,
+            })
+        } else {
+            Err(issues)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_stripped_from_host_overrides() {
+        assert_eq!(strip_port("chat.internal:8443"), "chat.internal");
+        assert_eq!(strip_port("chat.internal"), "chat.internal");
+        assert_eq!(strip_port("[::1]:443"), "::1");
+        assert_eq!(strip_port("10.0.0.4"), "10.0.0.4");
+    }
+}
