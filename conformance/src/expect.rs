@@ -355,10 +355,14 @@ pub fn check(expect: &Expect, lines: &[TraceLine], world: &World<'_>) -> Result<
                 // default initial state), and a restarted instance starts
                 // over.
                 let mut state = true;
+                let probe = format!("probe {addr}: ");
                 for l in lines.iter().filter(|l| &l.source == inst && l.at <= *at) {
-                    if l.event.starts_with(&unhealthy) {
+                    if l.event.starts_with(&unhealthy)
+                        || (l.event.starts_with(&probe) && l.event.ends_with("(out of pool)"))
+                    {
                         state = false;
                     } else if l.event.starts_with(&back)
+                        || (l.event.starts_with(&probe) && l.event.ends_with("(in pool)"))
                         || (l.event.starts_with("listener ") && l.event.contains(" bound "))
                     {
                         state = true;

@@ -85,7 +85,20 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
     let config = config(&source, embedded_backend)?;
     let profile = config.profile;
     let gateway = Gateway::bind(config, TokioTransport, tracing_sink()).await?;
-    for (name, addr) in gateway.local_addrs() {
+    let addrs = gateway.local_addrs();
+    let handle = gateway.handle();
+    let mut serving = tokio::spawn(gateway.run());
+    // Application Gateway routes only to backends that passed a probe, and
+    // probes start at once: announce the listeners once every backend has
+    // had its first answer (or the probe timeout passed), so a client that
+    // waits for this line is not refused for being early.
+    let first_round = async {
+        while handle.backends().iter().any(|b| b.last_probe.is_none()) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(31), first_round).await;
+    for (name, addr) in &addrs {
         println!("wsgate: listener {name} ({profile}) listening on {addr}");
     }
     let mut admin_task = None;
@@ -96,16 +109,18 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
         let listener = TokioTransport.bind(addr).await?;
         let bound = gateway::transport::Listener::local_addr(&listener)?;
         println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions)");
-        admin_task = Some(tokio::spawn(gateway::admin::serve(listener, gateway.handle())));
+        admin_task = Some(tokio::spawn(gateway::admin::serve(listener, handle.clone())));
     }
     if let Some(addr) = embedded_backend {
-        println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on ws://{DEFAULT_LISTEN}/chat");
+        let url = addrs.first().map(|(_, a)| format!("ws://{a}/chat")).unwrap_or_default();
+        println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on {url}");
     }
     tokio::select! {
         biased;
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
-        _ = gateway.run() => {}
+        _ = &mut serving => {}
     }
+    serving.abort();
     for task in [backend_task, admin_task].into_iter().flatten() {
         task.abort();
     }

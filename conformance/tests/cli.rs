@@ -266,7 +266,7 @@ fn check_reports_a_scenario_mistake_with_a_suggestion() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let expected = format!(
-        "{}:6:1: clients[0].ping_intervall: unknown field `ping_intervall`",
+        "{}:6:1: clients[0].ping_intervall: unknown key `ping_intervall` in [[clients]]",
         path.display()
     );
     assert!(text.contains(&expected), "{text}");

@@ -24,6 +24,12 @@ use tokio_tungstenite::tungstenite::Message;
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
 
+/// Waits out the first probe round trip: Application Gateway routes only
+/// to backends that passed a probe, and the first goes out at t = 0.
+async fn ready() {
+    tokio::time::sleep(S(1)).await;
+}
+
 fn config(profile: ProfileName, backends: &[&str]) -> Config {
     Config::single_route(
         profile,
@@ -90,6 +96,7 @@ fn run_session(mut world: World, interval: Option<Duration>, until: Duration) ->
     let end = Arc::new(Mutex::new(None));
     let out = Arc::clone(&end);
     world.client("c1", move |mut env| async move {
+        ready().await;
         let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
         let mut c = client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
         *out.lock().unwrap() = Some(ping_until_closed(&mut c, interval, until).await);
@@ -136,6 +143,7 @@ fn agw2016_an_idle_session_stays_open_for_an_hour() {
     let end = Arc::new(Mutex::new(None));
     let out = Arc::clone(&end);
     world.client("c1", move |mut env| async move {
+        ready().await;
         let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
         let mut c = client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
         let idle = ping_until_closed(&mut c, None, S(3600)).await;
@@ -217,6 +225,7 @@ fn timed_get(mut world: World, slow: &[&str]) -> (u16, Duration) {
     let got = Arc::new(Mutex::new(None));
     let out = Arc::clone(&got);
     world.client("c1", move |env| async move {
+        ready().await;
         *out.lock().unwrap() = Some(http_get(&env.transport, "/api").await?);
         Ok(())
     });
@@ -280,6 +289,7 @@ fn handshake(
     let result = Arc::new(Mutex::new(None));
     let out = Arc::clone(&result);
     world.client("c1", move |mut env| async move {
+        ready().await;
         let mut options = ClientOptions::new("public.example", path, &mut env.rng);
         for (n, v) in headers {
             options = options.header(n, v);
@@ -403,6 +413,7 @@ fn two_instances(world: &mut World) {
     assert_eq!(instances, ["gateway-1", "gateway-2"]);
     for (name, instance) in [("c1", "gateway-1"), ("c2", "gateway-2")] {
         world.client(name, move |mut env| async move {
+            ready().await;
             let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
             let mut c = client::connect(&env.transport, &env.name, (instance, 80), &options, &env.trace).await?;
             ping_until_closed(&mut c, Some(S(20)), S(120)).await;
@@ -441,6 +452,7 @@ fn a_client_with_backoff_reconnects_after_an_instance_comes_back() {
     let reconnected = Arc::new(Mutex::new(None));
     let out = Arc::clone(&reconnected);
     world.client("c3", move |mut env| async move {
+        ready().await;
         let backoff = Backoff {
             initial: S(1),
             max: S(10),

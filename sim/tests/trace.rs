@@ -30,7 +30,9 @@ fn chat_world(seed: u64) -> World {
     world.gateway("gateway", config());
     for (i, name) in ["c1", "c2", "c3"].into_iter().enumerate() {
         world.client(name, move |mut env| async move {
-            tokio::time::sleep(Duration::from_secs(i as u64)).await;
+            // Start after the first probe round, which puts the backends in
+            // the pool.
+            tokio::time::sleep(Duration::from_secs(1 + i as u64)).await;
             let options = ClientOptions::new("chat.example", "/chat", &mut env.rng).subprotocols(&["chat"]);
             let mut c = client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
             for n in 0..3 {
@@ -79,6 +81,7 @@ fn different_seeds_draw_different_keys() {
         );
         world.gateway("gateway", config());
         world.client("c1", |mut env| async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
             let options = ClientOptions::new("h", "/", &mut env.rng);
             client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
             Ok(())

@@ -111,7 +111,13 @@ where
             .await
             .unwrap();
         let addr = gw.local_addr("default").unwrap();
+        let handle = gw.handle();
         let gw_task = tokio::spawn(gw.run());
+        // Application Gateway routes only to a backend that passed a probe;
+        // the first probe goes out at once.
+        while handle.backends().iter().any(|b| !b.healthy) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let env = Env {
             transport: TokioTransport,
             gateway: ("127.0.0.1".to_string(), addr.port()),
@@ -145,7 +151,10 @@ where
             Some(gateway::config::Duration::from_secs(20)),
         ),
     );
-    world.client("client", move |env| {
+    world.client("client", move |env| async move {
+        // The first probe round trip (a few virtual milliseconds) puts the
+        // backend in the pool.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         check(Env {
             transport: env.transport,
             gateway: ("gateway".to_string(), 80),
@@ -153,6 +162,7 @@ where
             trace: env.trace,
             rng: env.rng,
         })
+        .await
     });
     if let Err(e) = world.run() {
         panic!("{e}");
