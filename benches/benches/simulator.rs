@@ -36,7 +36,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
-use gateway::echo::EchoOptions;
 use gateway::transport::Transport;
 use gateway::{Config, ProfileName};
 use sim::client::{self, ClientOptions, Received};
@@ -92,7 +91,7 @@ async fn ping_client<T: Transport>(
     let start = tokio::time::Instant::now();
     // Spread the clients over one ping interval, as real ones are.
     tokio::time::sleep(PING_EVERY * index as u32 / CLIENTS as u32).await;
-    let mut c = client::connect(transport, name, ("gateway", 80), &options, trace)
+    let mut c = client::connect(transport, name, &client::Target::plain("gateway", 80), &options, trace)
         .await
         .map_err(|e| e.to_string())?;
     let opened = tokio::time::Instant::now();
@@ -127,7 +126,7 @@ async fn ping_client<T: Transport>(
 
 fn front_door_world(tick: Duration, shape: Shape, counters: &Arc<Counters>) -> World {
     let mut world = World::new(6).tick(tick).duration(VIRTUAL + Duration::from_secs(600));
-    world.echo_backend("b1", 9001, EchoOptions::default());
+    world.backend("b1", 9001, backend::Options::default());
     world.gateway(
         "gateway",
         Config::single_route(

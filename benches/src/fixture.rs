@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use gateway::echo::{self, EchoOptions};
 use gateway::{Config, Gateway, ProfileName, TokioTransport};
 use tokio::task::JoinHandle;
 
@@ -12,10 +11,10 @@ use crate::BenchError;
 /// Starts the demo echo backend on a free loopback port of the current
 /// runtime. Events are not observed: the benches only need echoes.
 pub async fn echo_backend() -> Result<(SocketAddr, JoinHandle<()>), BenchError> {
-    let (addr, serve) = echo::bind(
+    let (addr, serve) = backend::bind(
         &TokioTransport,
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        EchoOptions::default(),
+        backend::Options::default(),
     )
     .await?;
     Ok((addr, tokio::spawn(serve)))

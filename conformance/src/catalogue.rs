@@ -41,6 +41,30 @@ pub fn requirements() -> Vec<Requirement> {
         .requirement
 }
 
+/// What is wrong with a scenario naming requirement `id` under `profile`:
+/// an id the catalogue lacks, or one that belongs to other profiles.
+pub fn id_problem(id: &str, profile: ProfileName) -> Option<String> {
+    let reqs = requirements();
+    match reqs.iter().find(|r| r.id == id) {
+        None => {
+            let ids: Vec<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
+            let mut message = format!("unknown requirement id `{id}` (see `wsgate requirements`)");
+            if let Some(guess) = gateway::diagnostic::closest(id, ids) {
+                message.push_str(&format!("; did you mean `{guess}`?"));
+            }
+            Some(message)
+        }
+        Some(r) if !r.profiles.contains(&profile) => {
+            let profiles: Vec<String> = r.profiles.iter().map(ToString::to_string).collect();
+            Some(format!(
+                "requirement `{id}` belongs to {}, not to this scenario's profile {profile}",
+                profiles.join(", ")
+            ))
+        }
+        Some(_) => None,
+    }
+}
+
 /// How a requirement stands for one profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grade {

@@ -24,11 +24,8 @@ pub fn check_files(paths: &[impl AsRef<Path>]) -> (Vec<String>, bool) {
         if is_scenario(path) {
             match crate::scenario::load(path) {
                 Ok(s) => {
-                    for (file, id) in crate::suite::unknown_requirements(std::slice::from_ref(&s)) {
-                        ok = false;
-                        lines.push(format!(
-                            "{file}: requirements: unknown requirement id `{id}` (see `wsgate requirements`)"
-                        ));
+                    for w in &s.warnings {
+                        lines.push(w.to_string());
                     }
                     lines.push(format!("{}: ok", path.display()));
                 }
@@ -42,7 +39,7 @@ pub fn check_files(paths: &[impl AsRef<Path>]) -> (Vec<String>, bool) {
         match Config::load_with_warnings(path) {
             Ok((_, warnings)) => {
                 for w in &warnings {
-                    lines.push(format!("warning: {w}"));
+                    lines.push(w.to_string());
                 }
                 lines.push(format!("{}: ok", path.display()));
             }

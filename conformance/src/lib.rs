@@ -4,9 +4,10 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`scenario`] | scenario files: TOML shape, checks, located errors with suggestions |
-//! | [`expect`] | expectations, checked against a trace (pure) |
-//! | [`run`] | one scenario run in the simulator, and its outcome |
+//! | [`scenario`] | scenario files: TOML shape, checks, limits, located errors with suggestions |
+//! | [`expect`] | expectations, judged against a typed trace (pure) |
+//! | [`target`] | where a scenario runs: the simulator (and, later, real networks and peers) |
+//! | [`run`] | one scenario run on a target, and its outcome |
 //! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
 //! | [`report`] | the matrix, Markdown, JUnit XML, JSON, SVG timelines |
@@ -15,7 +16,7 @@
 //! | [`check`] | `wsgate check`: validates scenario and config files |
 //!
 //! ```text
-//! scenario.toml ─▶ scenario::load ─▶ run::run (sim::World) ─▶ Trace ─▶ expect::check
+//! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
 //!                                                                   └▶ catalogue::grade ─▶ report
 //! ```
 //!
@@ -30,3 +31,4 @@ pub mod run;
 pub mod scenario;
 pub mod serve;
 pub mod suite;
+pub mod target;

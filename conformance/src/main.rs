@@ -175,9 +175,6 @@ fn conformance_run(paths: Vec<PathBuf>, seed: Option<u64>, seeds: u64, trace: bo
     for e in &errors {
         eprintln!("{e}");
     }
-    for (file, id) in suite::unknown_requirements(&scenarios) {
-        eprintln!("{file}: requirements: unknown requirement id `{id}` (see `wsgate requirements`)");
-    }
     let options = suite::Options {
         seed,
         seeds,
@@ -194,7 +191,7 @@ fn conformance_run(paths: Vec<PathBuf>, seed: Option<u64>, seeds: u64, trace: bo
             }
         }
         if trace {
-            println!("{}", sim::trace::render(&r.lines));
+            println!("{}", sim::trace::render(&r.lines, &r.names));
         }
         reports.push(r);
     }

@@ -23,6 +23,8 @@ pub struct ScenarioReport {
     pub nondeterministic: bool,
     pub duration: Duration,
     pub lines: Vec<TraceLine>,
+    /// Host names by address, for renderings.
+    pub names: BTreeMap<std::net::IpAddr, String>,
 }
 
 impl ScenarioReport {
@@ -249,29 +251,34 @@ struct Bar {
 }
 
 fn bars(lines: &[TraceLine], end: Duration) -> Vec<Bar> {
+    use sim::client::ClientEvent;
+    use sim::trace::TraceEvent;
     let mut open: BTreeMap<String, Duration> = BTreeMap::new();
     let mut out = Vec::new();
     for l in lines {
-        if l.event.starts_with("open ") {
-            open.insert(l.source.clone(), l.at);
-        } else if let Some(code) = l.event.strip_prefix("closed code=") {
-            if let Some(from) = open.remove(&l.source) {
-                let code = code.split(' ').next().unwrap_or(code);
+        match &l.event {
+            TraceEvent::Client(ClientEvent::Opened { .. }) => {
+                open.insert(l.source.clone(), l.at);
+            }
+            TraceEvent::Client(ClientEvent::Closed { code, .. }) => {
+                if let Some(from) = open.remove(&l.source) {
+                    out.push(Bar {
+                        who: l.source.clone(),
+                        from,
+                        to: l.at,
+                        label: code.to_string(),
+                    });
+                }
+            }
+            TraceEvent::Client(ClientEvent::Refused { status, .. } | ClientEvent::Response { status }) => {
                 out.push(Bar {
                     who: l.source.clone(),
-                    from,
+                    from: l.at,
                     to: l.at,
-                    label: code.to_string(),
+                    label: status.to_string(),
                 });
             }
-        } else if l.event.contains(" answered ") {
-            let status = l.event.rsplit(' ').next().unwrap_or("");
-            out.push(Bar {
-                who: l.source.clone(),
-                from: l.at,
-                to: l.at,
-                label: status.to_string(),
-            });
+            _ => {}
         }
     }
     for (who, from) in open {
@@ -286,23 +293,22 @@ fn bars(lines: &[TraceLine], end: Duration) -> Vec<Bar> {
     out
 }
 
-/// Unhealthy spans per backend address, from gateway transitions.
+/// Spans during which a backend was out of the pool, per backend address,
+/// from the gateway's health transitions.
 fn unhealthy_spans(lines: &[TraceLine], end: Duration) -> BTreeMap<String, Vec<(Duration, Duration)>> {
+    use gateway::Event;
+    use sim::trace::TraceEvent;
     let mut out: BTreeMap<String, Vec<(Duration, Duration)>> = BTreeMap::new();
     let mut since: BTreeMap<String, Duration> = BTreeMap::new();
     for l in lines {
-        let Some(rest) = l.event.strip_prefix("backend ") else {
+        let TraceEvent::Gateway(Event::BackendHealthChanged { backend, healthy, .. }) = &l.event else {
             continue;
         };
-        let Some((addr, what)) = rest.split_once(' ') else {
-            continue;
-        };
-        if what.starts_with("unhealthy") {
-            since.entry(addr.to_string()).or_insert(l.at);
-        } else if what.starts_with("healthy") {
-            if let Some(from) = since.remove(addr) {
-                out.entry(addr.to_string()).or_default().push((from, l.at));
-            }
+        let addr = backend.to_string();
+        if !healthy {
+            since.entry(addr).or_insert(l.at);
+        } else if let Some(from) = since.remove(&addr) {
+            out.entry(addr).or_default().push((from, l.at));
         }
     }
     for (addr, from) in since {
@@ -317,7 +323,10 @@ pub fn svg(title: &str, lines: &[TraceLine], duration: Duration) -> String {
     let end = lines.iter().map(|l| l.at).max().unwrap_or_default().max(duration);
     let bars = bars(lines, end);
     let health = unhealthy_spans(lines, end);
-    let events: Vec<&TraceLine> = lines.iter().filter(|l| l.source == "world").collect();
+    let events: Vec<&TraceLine> = lines
+        .iter()
+        .filter(|l| matches!(l.event, sim::trace::TraceEvent::World(_)))
+        .collect();
     let rows: Vec<String> = {
         let mut r: Vec<String> = bars.iter().map(|b| b.who.clone()).collect();
         r.dedup();
@@ -371,7 +380,7 @@ pub fn svg(title: &str, lines: &[TraceLine], duration: Duration) -> String {
     }
     for e in events {
         let ex = x(e.at);
-        let _ = writeln!(out, "<line x1=\"{ex:.1}\" y1=\"40\" x2=\"{ex:.1}\" y2=\"{y}\" stroke=\"#555\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{}\">{}</text>", ex + 2.0, y + 14.0, xml(&e.event));
+        let _ = writeln!(out, "<line x1=\"{ex:.1}\" y1=\"40\" x2=\"{ex:.1}\" y2=\"{y}\" stroke=\"#555\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{}\">{}</text>", ex + 2.0, y + 14.0, xml(&e.event.to_string()));
         y += 14.0;
     }
     out.push_str("</svg>\n");
@@ -382,7 +391,7 @@ pub fn svg(title: &str, lines: &[TraceLine], duration: Duration) -> String {
 mod tests {
     use super::*;
 
-    fn line(at_s: u64, source: &str, event: &str) -> TraceLine {
+    fn line(at_s: u64, source: &str, event: impl Into<sim::trace::TraceEvent>) -> TraceLine {
         TraceLine {
             at: Duration::from_secs(at_s),
             source: source.into(),
@@ -392,16 +401,45 @@ mod tests {
 
     #[test]
     fn the_timeline_draws_sessions_health_and_events() {
+        use sim::client::{ClientEvent, CloseCause};
         let lines = [
-            line(1, "c1", "open /chat"),
-            line(15, "c1", "closed code=1006 (no close frame)"),
-            line(20, "world", "maintenance: restarting gateway-1"),
+            line(
+                1,
+                "c1",
+                ClientEvent::Opened {
+                    path: "/chat".into(),
+                    key: std::sync::Arc::from("k"),
+                    subprotocol: None,
+                    headers: vec![],
+                },
+            ),
+            line(
+                15,
+                "c1",
+                ClientEvent::Closed {
+                    code: 1006,
+                    cause: CloseCause::NoFrame,
+                },
+            ),
+            line(20, "world", sim::Action::Maintenance("gateway-1".into())),
             line(
                 30,
                 "gateway",
-                "backend b2:9001 unhealthy after 3 failures (last: status 500)",
+                gateway::Event::BackendHealthChanged {
+                    backend: gateway::config::BackendAddr::parse("b2:9001").unwrap(),
+                    healthy: false,
+                    failures: 3,
+                    last: gateway::health::ProbeResult::Failure(gateway::health::ProbeFailure::Status(500)),
+                },
             ),
-            line(40, "c2", "handshake /chat answered 502"),
+            line(
+                40,
+                "c2",
+                ClientEvent::Refused {
+                    path: "/chat".into(),
+                    status: 502,
+                },
+            ),
         ];
         let svg = svg("agw idle", &lines, Duration::from_secs(60));
         assert!(svg.starts_with("<svg"));
@@ -423,6 +461,7 @@ mod tests {
             nondeterministic: false,
             duration: Duration::from_secs(1),
             lines: vec![],
+            names: BTreeMap::new(),
         };
         let x = junit(&[s]);
         assert!(x.contains("tests=\"1\" failures=\"1\""));

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gateway::config::{ConfigError, Duration};
-use gateway::echo::{self, EchoOptions};
 use gateway::event::Event;
 use gateway::{Config, Events, Gateway, ProfileName, TokioTransport, Transport};
 
@@ -78,7 +77,7 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
     let mut backend_task = None;
     let mut embedded_backend = None;
     if let Source::Embedded { .. } = source {
-        let (addr, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse()?, EchoOptions::default()).await?;
+        let (addr, serve) = backend::bind(&TokioTransport, "127.0.0.1:0".parse()?, backend::Options::default()).await?;
         embedded_backend = Some(addr);
         backend_task = Some(tokio::spawn(serve));
     }
@@ -129,11 +128,11 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
 
 /// Runs the demo echo backend until Ctrl-C.
 pub async fn echo(listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let options = EchoOptions {
+    let options = backend::Options {
         observer: Arc::new(|event| tracing::info!(?event, "echo")),
-        ..EchoOptions::default()
+        ..backend::Options::default()
     };
-    let (addr, serve) = echo::bind(&TokioTransport, listen, options).await?;
+    let (addr, serve) = backend::bind(&TokioTransport, listen, options).await?;
     println!("wsgate echo: listening on {addr} (WebSocket echo on any path, GET /health answers 200)");
     tokio::select! {
         biased;

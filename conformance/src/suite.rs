@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalogue::{self, ScenarioResult};
+use crate::catalogue::ScenarioResult;
 use crate::report::ScenarioReport;
 use crate::run;
 use crate::scenario::{self, Scenario, ScenarioError};
@@ -53,6 +53,7 @@ pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
     let mut runs = Vec::new();
     let mut nondeterministic = false;
     let mut lines = Vec::new();
+    let mut names = std::collections::BTreeMap::new();
     for i in 0..options.seeds.max(1) {
         let seed = run::sweep_seed(base, i);
         let outcome = run::run(scenario, seed);
@@ -73,6 +74,7 @@ pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
         runs.push((seed, outcome.passed(), text));
         if i == 0 {
             lines = outcome.lines;
+            names = outcome.names;
         }
     }
     ScenarioReport {
@@ -84,6 +86,7 @@ pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
         nondeterministic,
         duration: scenario.duration,
         lines,
+        names,
     }
 }
 
@@ -109,20 +112,6 @@ pub fn results(reports: &[ScenarioReport]) -> Vec<ScenarioResult> {
             profile: r.profile,
             requirements: r.requirements.clone(),
             passed: r.passed(),
-        })
-        .collect()
-}
-
-/// Requirement ids named by scenarios that the catalogue does not have.
-pub fn unknown_requirements(scenarios: &[Scenario]) -> Vec<(String, String)> {
-    let known: Vec<String> = catalogue::requirements().into_iter().map(|r| r.id).collect();
-    scenarios
-        .iter()
-        .flat_map(|s| {
-            s.requirements
-                .iter()
-                .filter(|id| !known.contains(id))
-                .map(|id| (s.path.display().to_string(), id.clone()))
         })
         .collect()
 }

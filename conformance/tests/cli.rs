@@ -244,7 +244,7 @@ fn a_failing_scenario_exits_non_zero_with_the_replay_command() {
     assert!(!out.status.success());
     assert!(text.contains("expected: c1 never closed"), "{text}");
     assert!(
-        text.contains("actual: closed code=1006"),
+        text.contains("actual: c1 closed 1006 at 21.060s"),
         "the 20 s default timeout closes it: {text}"
     );
     assert!(

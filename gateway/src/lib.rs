@@ -33,7 +33,6 @@
 //! | `tunnel` | relays upgraded bytes both ways, with half-close, under the session timers |
 //! | [`tls`] | rustls configs for https listeners and https backends |
 //! | [`event`] | the typed [`Event`]s the gateway reports through a sink |
-//! | [`echo`] | a demo WebSocket echo backend |
 //!
 //! # Data flow
 //!
@@ -51,7 +50,6 @@ pub mod admin;
 mod body;
 pub mod config;
 pub mod diagnostic;
-pub mod echo;
 pub mod event;
 pub mod forward;
 pub mod handshake;

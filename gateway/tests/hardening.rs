@@ -14,7 +14,7 @@ const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /// One raw exchange through a fresh gateway in front of an echo backend:
 /// the gateway's answer and what the backend received (probes excluded).
-async fn through(request: &str) -> (String, Vec<gateway::echo::SeenRequest>) {
+async fn through(request: &str) -> (String, Vec<backend::SeenRequest>) {
     let backend = backend().await;
     let gw = gateway(config_for(&[backend.addr])).await;
     let raw = raw_exchange(gw.addr, request.as_bytes()).await;

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gateway::config::{Duration as ConfigDuration, ProbeConfig};
-use gateway::echo::{self, EchoOptions};
 use gateway::{Config, Event, ProfileName, TokioTransport};
 use support::*;
 
@@ -19,7 +18,7 @@ use support::*;
 struct Flippable {
     addr: SocketAddr,
     seen: Seen,
-    control: gateway::echo::EchoControl,
+    control: backend::Control,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -31,9 +30,9 @@ impl Drop for Flippable {
 
 async fn flippable() -> Flippable {
     let seen = Seen::default();
-    let options: EchoOptions = seen.options();
+    let options: backend::Options = seen.options();
     let control = options.control.clone();
-    let (addr, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), options)
+    let (addr, serve) = backend::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), options)
         .await
         .unwrap();
     Flippable {

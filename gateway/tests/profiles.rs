@@ -235,7 +235,7 @@ async fn plain_request_timeouts_follow_the_profile() {
         let backend = backend().await;
         let options = backend.seen.options();
         options.control.set_delay(Duration::from_secs(5));
-        let (slow, serve) = gateway::echo::bind(&gateway::TokioTransport, "127.0.0.1:0".parse().unwrap(), options)
+        let (slow, serve) = backend::bind(&gateway::TokioTransport, "127.0.0.1:0".parse().unwrap(), options)
             .await
             .unwrap();
         let slow_task = tokio::spawn(serve);

@@ -1,15 +1,18 @@
-//! A recording WebSocket client on any transport.
+//! A recording WebSocket client on any transport, plain or TLS.
 //!
 //! It is tokio-tungstenite underneath, with two changes that matter for
 //! determinism: the `Sec-WebSocket-Key` comes from a seeded RNG (tungstenite
-//! draws its own from an unseeded one), and every open, message and close is
-//! written to the [`Trace`]. The close code it reports is what the client
-//! saw: the peer's Close frame code, 1005 for a Close frame without a code,
-//! or 1006 when the connection ended with no Close frame at all.
+//! draws its own from an unseeded one), and every open, data message and
+//! close is written to the [`Trace`] as a typed [`ClientEvent`], data
+//! messages with a digest of their bytes. The close code it reports is what
+//! the client saw: the peer's Close frame code, 1005 for a Close frame
+//! without a code, or 1006 when the connection ended with no Close frame.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use backend::digest;
 use data_encoding::BASE64;
 use futures_util::{SinkExt, StreamExt};
 use gateway::transport::{Stream, Transport};
@@ -24,17 +27,191 @@ use crate::trace::Trace;
 /// Close code for "the connection ended without a Close frame" (RFC 6455
 /// §7.1.5). Never sent on the wire; clients report it.
 pub const ABNORMAL_CLOSURE: u16 = 1006;
-/// tungstenite's read buffer for the clients here (its default is 128 KiB).
-const READ_BUFFER: usize = 8 * 1024;
-
 /// Close code for "a Close frame arrived with no status code".
 pub const NO_STATUS: u16 = 1005;
+/// tungstenite's read buffer for the clients here (its default is 128 KiB).
+const READ_BUFFER: usize = 8 * 1024;
 
 /// A `Sec-WebSocket-Key`: 16 random bytes from `rng`, base64-encoded.
 pub fn seeded_key(rng: &mut impl RngCore) -> String {
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
     BASE64.encode(&bytes)
+}
+
+/// How a client saw its session end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CloseCause {
+    /// A Close frame arrived (its code, or 1005 without one).
+    Frame,
+    /// The connection ended without a Close frame: 1006.
+    NoFrame,
+    /// The client's heartbeat gave up: no pong within its `pong_timeout`,
+    /// so it dropped the connection, as browser libraries do: 1006.
+    PongTimeout,
+}
+
+/// Control frames, which the readable trace leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Control {
+    Ping,
+    Pong,
+}
+
+/// Something a client did or saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// No TCP connection (refused, reset).
+    ConnectFailed {
+        target: String,
+        error: std::io::ErrorKind,
+    },
+    /// No TLS session with the gateway.
+    TlsFailed {
+        target: String,
+        error: String,
+    },
+    /// No answer within the attempt timeout.
+    TimedOut {
+        target: String,
+        after: Duration,
+    },
+    /// The handshake got a 101: the session is open. `key` names the
+    /// session on both sides; `headers` are the 101's, names in lower case.
+    Opened {
+        path: String,
+        key: Arc<str>,
+        subprotocol: Option<String>,
+        headers: Vec<(String, String)>,
+    },
+    /// The handshake was answered with a status other than 101.
+    Refused {
+        path: String,
+        status: u16,
+    },
+    /// The handshake broke in another way (a bad accept value, garbage).
+    HandshakeFailed {
+        path: String,
+        error: String,
+    },
+    /// A data message sent, with the digest of its payload.
+    Sent {
+        key: Arc<str>,
+        binary: bool,
+        len: usize,
+        digest: u64,
+    },
+    /// A data message received, with the digest of its payload.
+    Received {
+        key: Arc<str>,
+        binary: bool,
+        len: usize,
+        digest: u64,
+    },
+    /// A ping or pong sent or received.
+    ControlSent(Control),
+    ControlReceived(Control),
+    /// The client sent a Close frame with this code.
+    CloseSent {
+        code: u16,
+    },
+    /// The session ended: the code the application sees, and why.
+    Closed {
+        code: u16,
+        cause: CloseCause,
+    },
+    /// The script waits `delay` before attempt `attempt` (from 1).
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+    },
+    /// The script stopped retrying after `attempts` failures.
+    GaveUp {
+        attempts: u32,
+    },
+    /// The run ended with the session still open.
+    StillOpen,
+    /// A plain HTTP request went out.
+    RequestSent {
+        method: String,
+        path: String,
+    },
+    /// Its answer.
+    Response {
+        status: u16,
+    },
+    /// It got no answer: the connection failed or broke, or it timed out.
+    RequestFailed {
+        error: String,
+    },
+}
+
+impl ClientEvent {
+    /// Per-message and heartbeat lines: left out of the readable trace.
+    pub fn is_chatter(&self) -> bool {
+        matches!(
+            self,
+            ClientEvent::Sent { .. }
+                | ClientEvent::Received { .. }
+                | ClientEvent::ControlSent(_)
+                | ClientEvent::ControlReceived(_)
+        )
+    }
+}
+
+fn human(d: Duration) -> humantime::FormattedDuration {
+    // Whole milliseconds: jitter draws nanoseconds no reader needs.
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64))
+}
+
+impl fmt::Display for ClientEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = |binary: &bool| if *binary { "binary" } else { "text" };
+        match self {
+            ClientEvent::ConnectFailed { target, error } => write!(f, "connect to {target} failed: {error}"),
+            ClientEvent::TlsFailed { target, error } => write!(f, "tls with {target} failed: {error}"),
+            ClientEvent::TimedOut { target, after } => {
+                write!(f, "connect to {target} timed out after {}", human(*after))
+            }
+            ClientEvent::Opened { path, subprotocol, .. } => match subprotocol {
+                Some(p) => write!(f, "open {path} subprotocol={p}"),
+                None => write!(f, "open {path}"),
+            },
+            ClientEvent::Refused { path, status } => write!(f, "handshake {path} answered {status}"),
+            ClientEvent::HandshakeFailed { path, error } => write!(f, "handshake {path} failed: {error}"),
+            ClientEvent::Sent { binary, len, .. } => write!(f, "sent {} {len}B", kind(binary)),
+            ClientEvent::Received { binary, len, .. } => write!(f, "recv {} {len}B", kind(binary)),
+            ClientEvent::ControlSent(c) => write!(f, "sent {}", control_word(*c)),
+            ClientEvent::ControlReceived(c) => write!(f, "recv {}", control_word(*c)),
+            ClientEvent::CloseSent { code } => write!(f, "sent close {code}"),
+            ClientEvent::Closed {
+                code,
+                cause: CloseCause::Frame,
+            } => write!(f, "closed code={code}"),
+            ClientEvent::Closed {
+                code,
+                cause: CloseCause::NoFrame,
+            } => write!(f, "closed code={code} (no close frame)"),
+            ClientEvent::Closed {
+                code,
+                cause: CloseCause::PongTimeout,
+            } => write!(f, "closed code={code} (no pong in time: gave up on the connection)"),
+            ClientEvent::Retrying { attempt, delay } => write!(f, "retry {attempt} in {}", human(*delay)),
+            ClientEvent::GaveUp { attempts } => write!(f, "giving up after {attempts} retries"),
+            ClientEvent::StillOpen => f.write_str("still open at the end of the run"),
+            ClientEvent::RequestSent { method, path } => write!(f, "request {method} {path}"),
+            ClientEvent::Response { status } => write!(f, "response {status}"),
+            ClientEvent::RequestFailed { error } => write!(f, "request failed: {error}"),
+        }
+    }
+}
+
+fn control_word(c: Control) -> &'static str {
+    match c {
+        Control::Ping => "ping",
+        Control::Pong => "pong",
+    }
 }
 
 /// A client's reconnect policy: exponential backoff with jitter, the jitter
@@ -69,6 +246,120 @@ impl Backoff {
         let cut = rng.random::<f64>() * jitter;
         base.mul_f64(1.0 - cut)
     }
+}
+
+/// How to secure a connection to the gateway (`wss://`).
+#[derive(Clone)]
+pub struct ClientTls {
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name the gateway's certificate must carry.
+    pub server_name: String,
+}
+
+impl fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a client connects: a gateway listener.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// Set for an https listener.
+    pub tls: Option<ClientTls>,
+}
+
+impl Target {
+    pub fn plain(host: &str, port: u16) -> Target {
+        Target {
+            host: host.to_string(),
+            port,
+            tls: None,
+        }
+    }
+
+    fn label(&self) -> String {
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// A connected stream, plain or TLS; boxed so both have one type.
+pub type Connection = Box<dyn Stream>;
+
+/// Why a client could not connect or open a session.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// No TCP connection.
+    Connect(std::io::Error),
+    /// No TLS session.
+    Tls(std::io::Error),
+    /// The server answered the handshake with this status instead of 101.
+    Status(u16),
+    /// Anything else the handshake reported.
+    Handshake(tungstenite::Error),
+    /// No answer within the attempt timeout.
+    TimedOut(Duration),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Connect(e) => write!(f, "connect failed: {e}"),
+            ConnectError::Tls(e) => write!(f, "tls failed: {e}"),
+            ConnectError::Status(s) => write!(f, "handshake answered {s}"),
+            ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            ConnectError::TimedOut(d) => write!(f, "no answer within {d:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Opens a TCP (and, for an https listener, TLS) connection to `target`,
+/// recording failures.
+pub async fn dial<T: Transport>(
+    transport: &T,
+    name: &str,
+    target: &Target,
+    trace: &Trace,
+) -> Result<Connection, ConnectError> {
+    let stream = match transport.connect(&target.host, target.port).await {
+        Ok(s) => s,
+        Err(e) => {
+            trace.record(
+                name,
+                ClientEvent::ConnectFailed {
+                    target: target.label(),
+                    error: e.kind(),
+                },
+            );
+            return Err(ConnectError::Connect(e));
+        }
+    };
+    let Some(tls) = &target.tls else {
+        return Ok(Box::new(stream));
+    };
+    let fail = |e: std::io::Error| {
+        trace.record(
+            name,
+            ClientEvent::TlsFailed {
+                target: target.label(),
+                error: e.to_string(),
+            },
+        );
+        ConnectError::Tls(e)
+    };
+    let server_name = rustls::pki_types::ServerName::try_from(tls.server_name.clone())
+        .map_err(|e| fail(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config));
+    let secured = connector.connect(server_name, stream).await.map_err(fail)?;
+    Ok(Box::new(secured))
 }
 
 /// What the handshake request carries.
@@ -125,33 +416,6 @@ impl ClientOptions {
     }
 }
 
-/// Why a client could not open a session.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// No TCP connection.
-    Connect(std::io::Error),
-    /// The server answered the handshake with this status instead of 101.
-    Status(u16),
-    /// Anything else the handshake reported.
-    Handshake(tungstenite::Error),
-    /// No answer within the attempt timeout.
-    TimedOut(Duration),
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectError::Connect(e) => write!(f, "connect failed: {e}"),
-            ConnectError::Status(s) => write!(f, "handshake answered {s}"),
-            ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
-            ConnectError::TimedOut(d) => write!(f, "no answer within {d:?}"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
 /// What a receive produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Received {
@@ -166,6 +430,8 @@ pub struct WsClient<S> {
     name: String,
     ws: WebSocketStream<S>,
     trace: Trace,
+    /// The session's `Sec-WebSocket-Key`, which names it on both sides.
+    pub key: Arc<str>,
     /// The negotiated subprotocol.
     pub subprotocol: Option<String>,
     /// Response headers of the 101, lower-case names.
@@ -173,37 +439,19 @@ pub struct WsClient<S> {
     close_code: Option<u16>,
 }
 
-fn describe(msg: &Message) -> String {
-    match msg {
-        Message::Text(t) => format!("text {}B", t.len()),
-        Message::Binary(b) => format!("binary {}B", b.len()),
-        Message::Ping(p) => format!("ping {}B", p.len()),
-        Message::Pong(p) => format!("pong {}B", p.len()),
-        Message::Close(Some(f)) => format!("close {}", u16::from(f.code)),
-        Message::Close(None) => "close".to_string(),
-        Message::Frame(_) => "frame".to_string(),
-    }
-}
-
-/// Opens a session to `host:port` through `transport`.
+/// Opens a session to `target` through `transport`.
 pub async fn connect<T: Transport>(
     transport: &T,
     name: &str,
-    (host, port): (&str, u16),
+    target: &Target,
     options: &ClientOptions,
     trace: &Trace,
-) -> Result<WsClient<T::Stream>, ConnectError> {
-    let stream = match transport.connect(host, port).await {
-        Ok(s) => s,
-        Err(e) => {
-            trace.record(name, format!("connect to {host}:{port} failed: {}", e.kind()));
-            return Err(ConnectError::Connect(e));
-        }
-    };
+) -> Result<WsClient<Connection>, ConnectError> {
+    let stream = dial(transport, name, target, trace).await?;
     open(stream, name, options, trace).await
 }
 
-/// Runs the handshake over an already-connected stream (plain or TLS).
+/// Runs the handshake over an already-connected stream.
 pub async fn open<S: Stream>(
     stream: S,
     name: &str,
@@ -224,7 +472,7 @@ pub async fn open<S: Stream>(
                 .get("sec-websocket-protocol")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let response_headers = response
+            let response_headers: Vec<(String, String)> = response
                 .headers()
                 .iter()
                 .map(|(n, v)| {
@@ -234,14 +482,21 @@ pub async fn open<S: Stream>(
                     )
                 })
                 .collect();
-            match &subprotocol {
-                Some(p) => trace.record(name, format!("open {} subprotocol={p}", options.path)),
-                None => trace.record(name, format!("open {}", options.path)),
-            }
+            let key: Arc<str> = Arc::from(options.key.as_str());
+            trace.record(
+                name,
+                ClientEvent::Opened {
+                    path: options.path.clone(),
+                    key: Arc::clone(&key),
+                    subprotocol: subprotocol.clone(),
+                    headers: response_headers.clone(),
+                },
+            );
             Ok(WsClient {
                 name: name.to_string(),
                 ws,
                 trace: trace.clone(),
+                key,
                 subprotocol,
                 response_headers,
                 close_code: None,
@@ -249,11 +504,23 @@ pub async fn open<S: Stream>(
         }
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
-            trace.record(name, format!("handshake {} answered {status}", options.path));
+            trace.record(
+                name,
+                ClientEvent::Refused {
+                    path: options.path.clone(),
+                    status,
+                },
+            );
             Err(ConnectError::Status(status))
         }
         Err(e) => {
-            trace.record(name, format!("handshake {} failed: {e}", options.path));
+            trace.record(
+                name,
+                ClientEvent::HandshakeFailed {
+                    path: options.path.clone(),
+                    error: e.to_string(),
+                },
+            );
             Err(ConnectError::Handshake(e))
         }
     }
@@ -265,15 +532,15 @@ pub async fn open<S: Stream>(
 pub async fn connect_with_retry<T: Transport, R: Rng>(
     transport: &T,
     name: &str,
-    target: (&str, u16),
+    target: &Target,
     path: &str,
     backoff: &Backoff,
     rng: &mut R,
     trace: &Trace,
-) -> Result<WsClient<T::Stream>, ConnectError> {
+) -> Result<WsClient<Connection>, ConnectError> {
     let mut attempt = 0;
     loop {
-        let options = ClientOptions::new(target.0, path, rng);
+        let options = ClientOptions::new(&target.host, path, rng);
         let attempt_result = match tokio::time::timeout(
             backoff.attempt_timeout,
             connect(transport, name, target, &options, trace),
@@ -284,10 +551,10 @@ pub async fn connect_with_retry<T: Transport, R: Rng>(
             Err(_) => {
                 trace.record(
                     name,
-                    format!(
-                        "connect to {}:{} timed out after {:?}",
-                        target.0, target.1, backoff.attempt_timeout
-                    ),
+                    ClientEvent::TimedOut {
+                        target: target.label(),
+                        after: backoff.attempt_timeout,
+                    },
                 );
                 Err(ConnectError::TimedOut(backoff.attempt_timeout))
             }
@@ -297,9 +564,9 @@ pub async fn connect_with_retry<T: Transport, R: Rng>(
             Err(e) if attempt + 1 >= backoff.max_attempts => return Err(e),
             Err(_) => {
                 let delay = backoff.delay(attempt, rng);
-                trace.record(name, format!("retry {} in {delay:?}", attempt + 1));
-                tokio::time::sleep(delay).await;
                 attempt += 1;
+                trace.record(name, ClientEvent::Retrying { attempt, delay });
+                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -309,13 +576,34 @@ impl<S: Stream> WsClient<S> {
     /// Sends a message. A failed send means the session is gone; the close
     /// code is then 1006 unless a Close frame was already seen.
     pub async fn send(&mut self, msg: Message) -> Result<(), u16> {
-        let what = describe(&msg);
+        let event = match &msg {
+            Message::Text(t) => Some(ClientEvent::Sent {
+                key: Arc::clone(&self.key),
+                binary: false,
+                len: t.len(),
+                digest: digest(t.as_bytes()),
+            }),
+            Message::Binary(b) => Some(ClientEvent::Sent {
+                key: Arc::clone(&self.key),
+                binary: true,
+                len: b.len(),
+                digest: digest(b),
+            }),
+            Message::Ping(_) => Some(ClientEvent::ControlSent(Control::Ping)),
+            Message::Pong(_) => Some(ClientEvent::ControlSent(Control::Pong)),
+            Message::Close(Some(f)) => Some(ClientEvent::CloseSent {
+                code: u16::from(f.code),
+            }),
+            Message::Close(None) | Message::Frame(_) => None,
+        };
         match self.ws.send(msg).await {
             Ok(()) => {
-                self.trace.record(&self.name, format!("sent {what}"));
+                if let Some(event) = event {
+                    self.trace.record(&self.name, event);
+                }
                 Ok(())
             }
-            Err(_) => Err(self.ended()),
+            Err(_) => Err(self.ended(CloseCause::NoFrame)),
         }
     }
 
@@ -338,17 +626,42 @@ impl<S: Stream> WsClient<S> {
             Some(Ok(Message::Close(frame))) => {
                 let code = frame.map(|f| u16::from(f.code)).unwrap_or(NO_STATUS);
                 self.close_code = Some(code);
-                self.trace.record(&self.name, format!("closed code={code}"));
+                self.trace.record(
+                    &self.name,
+                    ClientEvent::Closed {
+                        code,
+                        cause: CloseCause::Frame,
+                    },
+                );
                 // Let tungstenite finish the closing handshake; the session
                 // is over for the caller either way.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.ws.close(None)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
                 Received::Closed(code)
             }
             Some(Ok(msg)) => {
-                self.trace.record(&self.name, format!("recv {}", describe(&msg)));
+                let event = match &msg {
+                    Message::Text(t) => Some(ClientEvent::Received {
+                        key: Arc::clone(&self.key),
+                        binary: false,
+                        len: t.len(),
+                        digest: digest(t.as_bytes()),
+                    }),
+                    Message::Binary(b) => Some(ClientEvent::Received {
+                        key: Arc::clone(&self.key),
+                        binary: true,
+                        len: b.len(),
+                        digest: digest(b),
+                    }),
+                    Message::Ping(_) => Some(ClientEvent::ControlReceived(Control::Ping)),
+                    Message::Pong(_) => Some(ClientEvent::ControlReceived(Control::Pong)),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    self.trace.record(&self.name, event);
+                }
                 Received::Message(msg)
             }
-            Some(Err(_)) | None => Received::Closed(self.ended()),
+            Some(Err(_)) | None => Received::Closed(self.ended(CloseCause::NoFrame)),
         }
     }
 
@@ -364,15 +677,27 @@ impl<S: Stream> WsClient<S> {
         }
     }
 
+    /// Gives up on the connection because no pong came in time: reports
+    /// 1006 with that cause. The caller drops the client, closing the TCP
+    /// connection without a Close frame, as a browser heartbeat does.
+    pub fn abandon(&mut self) -> u16 {
+        self.ended(CloseCause::PongTimeout)
+    }
+
     /// The close code, once the session has ended.
     pub fn close_code(&self) -> Option<u16> {
         self.close_code
     }
 
-    fn ended(&mut self) -> u16 {
+    fn ended(&mut self, cause: CloseCause) -> u16 {
         *self.close_code.get_or_insert_with(|| {
-            self.trace
-                .record(&self.name, format!("closed code={ABNORMAL_CLOSURE} (no close frame)"));
+            self.trace.record(
+                &self.name,
+                ClientEvent::Closed {
+                    code: ABNORMAL_CLOSURE,
+                    cause,
+                },
+            );
             ABNORMAL_CLOSURE
         })
     }
@@ -411,5 +736,14 @@ mod tests {
         let key = seeded_key(&mut a);
         assert_eq!(key, seeded_key(&mut b));
         assert!(gateway::handshake::is_valid_key(key.as_bytes()), "{key}");
+    }
+
+    #[test]
+    fn retries_and_timeouts_read_in_human_durations() {
+        let retry = ClientEvent::Retrying {
+            attempt: 1,
+            delay: Duration::from_nanos(910_820_712),
+        };
+        assert_eq!(retry.to_string(), "retry 1 in 910ms");
     }
 }

@@ -1,9 +1,9 @@
 //! wsgate's deterministic network simulator.
 //!
 //! It runs the unmodified `gateway` crate on turmoil's simulated network,
-//! beside echo backends and scripted WebSocket clients, and records what
-//! happens as a [`Trace`] stamped with virtual time. The same seed gives the
-//! same trace, byte for byte.
+//! beside scriptable backends (the `backend` crate) and scripted WebSocket
+//! and HTTP clients, and records what happens as a typed [`Trace`] stamped
+//! with virtual time. The same seed gives the same trace, byte for byte.
 //!
 //! # Modules
 //!
@@ -11,17 +11,17 @@
 //! |---|---|
 //! | [`net`] | [`TurmoilTransport`]: the gateway's transport seam on turmoil |
 //! | [`world`] | [`World`]: hosts for gateways, backends and clients; runs the sim |
-//! | [`client`] | a recording tokio-tungstenite client with seeded keys, for any transport |
-//! | [`script`] | scripted client behaviour (pings, messages, echo checks, retries) as data |
-//! | [`trace`] | the ordered `(time, source, event)` record and its text rendering |
+//! | [`client`] | a recording tokio-tungstenite client with seeded keys, plain or TLS, for any transport |
+//! | [`script`] | scripted WebSocket and HTTP clients (pings, heartbeats, messages, closes, retries) as data |
+//! | [`trace`] | the ordered `(time, source, typed event)` record and its text rendering |
 //!
 //! # Data flow
 //!
 //! ```text
 //! World::run ─▶ turmoil::Sim
 //!                 ├─ host "gateway": gateway::Gateway<TurmoilTransport> ─┐ events
-//!                 ├─ host "b1":      gateway::echo                       ├──────▶ Trace
-//!                 └─ client "c1":    client::WsClient                   ─┘
+//!                 ├─ host "b1":      backend::serve                      ├──────▶ Trace
+//!                 └─ client "c1":    script::ClientScript               ─┘
 //! ```
 //!
 //! Determinism rules for everything here: time from `tokio::time` (virtual

@@ -1,20 +1,27 @@
-//! Scripted client behaviour: what a scenario file's `[[clients]]` entry
-//! does, as data. A script opens `count` sessions, pings, sends numbered
-//! messages, checks their echoes, and reconnects under a backoff policy
-//! when a session drops; every step goes into the trace.
+//! Scripted clients: what a scenario file's `[[clients]]` and
+//! `[[requests]]` entries do, as data, on any transport. A WebSocket script
+//! opens `count` sessions, pings (and gives up on a connection whose pongs
+//! stop), sends numbered messages, closes with its code, and reconnects
+//! under a backoff policy when a session drops. A request script sends
+//! plain HTTP requests. Every step goes into the trace.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
+use gateway::transport::Transport;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Backoff, ClientOptions, ConnectError, Received, WsClient, ABNORMAL_CLOSURE};
-use crate::world::{derive_seed, ClientEnv, ClientResult};
-use crate::TurmoilTransport;
+use crate::client::{
+    self, Backoff, ClientEvent, ClientOptions, ConnectError, Connection, Received, Target, WsClient, ABNORMAL_CLOSURE,
+};
+use crate::trace::Trace;
+use crate::world::{derive_seed, ClientResult};
 
 /// What each message carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +40,7 @@ pub struct Messages {
 }
 
 /// One `[[clients]]` entry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ClientScript {
     /// Trace source: the name for one session, `name.1` … for several.
     pub name: String,
@@ -41,15 +48,22 @@ pub struct ClientScript {
     /// When the first session opens, from the start of the run.
     pub start: Duration,
     pub path: String,
+    /// The `Host` header.
+    pub host: String,
     pub subprotocols: Vec<String>,
     pub headers: Vec<(String, String)>,
-    /// Gateway instance hosts; session `i` uses `gateways[i % len]`.
-    pub gateways: Vec<String>,
-    pub port: u16,
+    /// Where each session connects; session `i` uses `targets[i % len]`
+    /// (one per gateway instance).
+    pub targets: Vec<Target>,
     pub ping_interval: Option<Duration>,
+    /// Give up on a connection whose pong has not come this long after a
+    /// ping, as browser heartbeats do.
+    pub pong_timeout: Option<Duration>,
     pub messages: Option<Messages>,
-    /// Close with 1000 this long after opening.
+    /// Close this long after opening.
     pub close_after: Option<Duration>,
+    /// The code of that close (default 1000).
+    pub close_code: u16,
     /// After closing on purpose, open a new session this much later.
     pub reopen_after: Option<Duration>,
     /// Reconnect after an abnormal close or a failed handshake.
@@ -58,23 +72,23 @@ pub struct ClientScript {
     pub stop_at: Duration,
 }
 
-impl ClientScript {
-    fn session_name(&self, i: usize) -> String {
-        if self.count == 1 {
-            self.name.clone()
-        } else {
-            format!("{}.{}", self.name, i + 1)
-        }
+fn session_name(name: &str, count: usize, i: usize) -> String {
+    if count == 1 {
+        name.to_string()
+    } else {
+        format!("{name}.{}", i + 1)
     }
+}
 
-    /// Runs every session of the script on the client host.
-    pub async fn run(self, env: ClientEnv) -> ClientResult {
+impl ClientScript {
+    /// Runs every session of the script.
+    pub async fn run<T: Transport>(self, transport: T, trace: Trace, seed: u64) -> ClientResult {
         let origin = Instant::now();
         let sessions = (0..self.count).map(|i| {
-            let name = self.session_name(i);
-            let gateway = self.gateways[i % self.gateways.len().max(1)].clone();
-            let rng = StdRng::seed_from_u64(derive_seed(env.seed, &name));
-            run_session(&self, name, gateway, rng, env.trace.clone(), origin)
+            let name = session_name(&self.name, self.count, i);
+            let target = self.targets[i % self.targets.len().max(1)].clone();
+            let rng = StdRng::seed_from_u64(derive_seed(seed, &name));
+            run_session(&self, &transport, name, target, rng, trace.clone(), origin)
         });
         for result in join_all(sessions).await {
             result?;
@@ -91,12 +105,13 @@ enum SessionEnd {
     Closed(u16),
 }
 
-async fn run_session(
+async fn run_session<T: Transport>(
     script: &ClientScript,
+    transport: &T,
     name: String,
-    gateway: String,
+    target: Target,
     mut rng: StdRng,
-    trace: crate::Trace,
+    trace: Trace,
     origin: Instant,
 ) -> ClientResult {
     tokio::time::sleep_until(origin + script.start).await;
@@ -106,16 +121,10 @@ async fn run_session(
         if Instant::now() >= stop {
             return Ok(());
         }
-        let mut options = ClientOptions::new(&gateway, &script.path, &mut rng);
+        let mut options = ClientOptions::new(&script.host, &script.path, &mut rng);
         options.subprotocols.clone_from(&script.subprotocols);
         options.headers.clone_from(&script.headers);
-        let connect = client::connect(
-            &TurmoilTransport,
-            &name,
-            (gateway.as_str(), script.port),
-            &options,
-            &trace,
-        );
+        let connect = client::connect(transport, &name, &target, &options, &trace);
         let timeout = script
             .retry
             .map(|b| b.attempt_timeout)
@@ -125,7 +134,10 @@ async fn run_session(
             r = tokio::time::timeout(timeout, connect) => match r {
                 Ok(r) => r,
                 Err(_) => {
-                    trace.record(&name, format!("connect to {gateway}:{} timed out after {timeout:?}", script.port));
+                    trace.record(&name, ClientEvent::TimedOut {
+                        target: format!("{}:{}", target.host, target.port),
+                        after: timeout,
+                    });
                     Err(ConnectError::TimedOut(timeout))
                 }
             },
@@ -134,7 +146,7 @@ async fn run_session(
         let end = match opened {
             Ok(mut ws) => {
                 attempt = 0;
-                drive(script, &name, &mut ws, &trace, stop).await
+                drive(script, &mut ws, &trace, &name, stop).await
             }
             Err(ConnectError::Status(code)) => SessionEnd::Closed(code),
             Err(_) => SessionEnd::Closed(ABNORMAL_CLOSURE),
@@ -153,12 +165,12 @@ async fn run_session(
             return Ok(());
         };
         if attempt >= backoff.max_attempts {
-            trace.record(&name, format!("giving up after {attempt} retries"));
+            trace.record(&name, ClientEvent::GaveUp { attempts: attempt });
             return Ok(());
         }
         let delay = backoff.delay(attempt, &mut rng);
         attempt += 1;
-        trace.record(&name, format!("retry {attempt} in {delay:?}"));
+        trace.record(&name, ClientEvent::Retrying { attempt, delay });
         tokio::select! {
             biased;
             () = tokio::time::sleep(delay) => {}
@@ -173,41 +185,34 @@ fn message(payload: &Payload, seq: u64) -> Message {
         Payload::Size(n) => {
             let mut bytes = vec![0u8; (*n).max(8)];
             bytes[..8].copy_from_slice(&seq.to_be_bytes());
+            // The rest varies with the sequence, so a swapped or replayed
+            // payload has another digest.
+            for (i, b) in bytes[8..].iter_mut().enumerate() {
+                *b = (seq as u8).wrapping_mul(31).wrapping_add(i as u8);
+            }
             Message::Binary(Bytes::from(bytes))
         }
         Payload::Text(t) => Message::text(format!("{seq} {t}")),
     }
 }
 
-fn sequence_of(msg: &Message) -> Option<u64> {
-    match msg {
-        Message::Binary(b) if b.len() >= 8 => b[..8].try_into().ok().map(u64::from_be_bytes),
-        Message::Text(t) => t.as_str().split(' ').next()?.parse().ok(),
-        _ => None,
-    }
-}
-
-/// Pings, sends and checks echoes until the session ends or time is up.
+/// Pings, sends and reads until the session ends or time is up.
 async fn drive(
     script: &ClientScript,
+    ws: &mut WsClient<Connection>,
+    trace: &Trace,
     name: &str,
-    ws: &mut WsClient<turmoil::net::TcpStream>,
-    trace: &crate::Trace,
     stop: Instant,
 ) -> SessionEnd {
     let opened = Instant::now();
     let close_at = script.close_after.map(|d| opened + d).unwrap_or(stop).min(stop);
     let mut next_ping = script.ping_interval.map(|i| opened + i);
     let mut next_msg = script.messages.as_ref().map(|m| opened + m.every);
-    let (mut sent, mut echoed, mut in_order) = (0u64, 0u64, true);
-    let summary = |sent: u64, echoed: u64, in_order: bool| {
-        if script.messages.is_some() {
-            let order = if in_order { "in order" } else { "OUT OF ORDER" };
-            trace.record(name, format!("echoed {echoed} of {sent} messages, {order}"));
-        }
-    };
+    // When the pong for an outstanding ping must have come.
+    let mut pong_due: Option<Instant> = None;
+    let mut sent = 0u64;
     loop {
-        let wake = [Some(close_at), next_ping, next_msg]
+        let wake = [Some(close_at), next_ping, next_msg, pong_due]
             .into_iter()
             .flatten()
             .min()
@@ -215,17 +220,12 @@ async fn drive(
         let woke = tokio::select! {
             biased;
             r = ws.recv() => match r {
-                Received::Closed(code) => {
-                    summary(sent, echoed, in_order);
-                    return SessionEnd::Closed(code);
-                }
-                Received::Message(m) => {
-                    if let Some(seq) = sequence_of(&m) {
-                        in_order &= seq == echoed + 1;
-                        echoed += 1;
-                    }
+                Received::Closed(code) => return SessionEnd::Closed(code),
+                Received::Message(Message::Pong(_)) => {
+                    pong_due = None;
                     false
                 }
+                Received::Message(_) => false,
             },
             () = tokio::time::sleep_until(wake) => true,
         };
@@ -237,15 +237,16 @@ async fn drive(
             // The run is over with the session still open: say so, and
             // close nothing (a close here would be the script's, not the
             // gateway's).
-            summary(sent, echoed, in_order);
-            trace.record(name, "still open at the end of the run");
+            trace.record(name, ClientEvent::StillOpen);
             return SessionEnd::Done;
         }
+        if pong_due.is_some_and(|due| now >= due) {
+            return SessionEnd::Closed(ws.abandon());
+        }
         if now >= close_at {
-            summary(sent, echoed, in_order);
             // Finish the closing handshake so the trace shows the code the
             // peer sent back.
-            if ws.close(1000).await.is_ok() {
+            if ws.close(script.close_code).await.is_ok() {
                 let _ = tokio::time::timeout(Duration::from_secs(5), async {
                     while let Received::Message(_) = ws.recv().await {}
                 })
@@ -254,7 +255,9 @@ async fn drive(
             return SessionEnd::Done;
         }
         if next_ping.is_some_and(|p| now >= p) {
-            let _ = ws.send(Message::Ping(Bytes::from_static(b"ping"))).await;
+            if ws.send(Message::Ping(Bytes::from_static(b"ping"))).await.is_ok() && pong_due.is_none() {
+                pong_due = script.pong_timeout.map(|t| now + t);
+            }
             next_ping = next_ping.zip(script.ping_interval).map(|(p, i)| p + i);
         }
         if let (Some(at), Some(m)) = (next_msg, &script.messages) {
@@ -267,14 +270,103 @@ async fn drive(
     }
 }
 
+/// One `[[requests]]` entry: plain HTTP requests, one after another, each
+/// on a new connection.
+#[derive(Debug, Clone)]
+pub struct RequestScript {
+    /// Trace source: the name for one request, `name.1` … for several.
+    pub name: String,
+    pub count: usize,
+    /// When the first request goes out.
+    pub start: Duration,
+    /// The time between one request's start and the next (default: as
+    /// soon as the previous one is answered).
+    pub every: Option<Duration>,
+    pub method: http::Method,
+    pub path: String,
+    pub host: String,
+    pub headers: Vec<(String, String)>,
+    pub targets: Vec<Target>,
+    /// A request unanswered after this long is recorded as failed.
+    pub timeout: Duration,
+    pub stop_at: Duration,
+}
+
+impl RequestScript {
+    /// Sends every request of the script.
+    pub async fn run<T: Transport>(self, transport: T, trace: Trace) -> ClientResult {
+        let origin = Instant::now();
+        for i in 0..self.count {
+            let start = origin + self.start + self.every.map_or(Duration::ZERO, |e| e * i as u32);
+            tokio::time::sleep_until(start).await;
+            if Instant::now() >= origin + self.stop_at {
+                break;
+            }
+            let name = session_name(&self.name, self.count, i);
+            let target = &self.targets[i % self.targets.len().max(1)];
+            trace.record(
+                &name,
+                ClientEvent::RequestSent {
+                    method: self.method.to_string(),
+                    path: self.path.clone(),
+                },
+            );
+            let event = match tokio::time::timeout(self.timeout, self.send(&transport, &name, target, &trace)).await {
+                Ok(Ok(status)) => ClientEvent::Response { status },
+                Ok(Err(error)) => ClientEvent::RequestFailed { error },
+                Err(_) => ClientEvent::RequestFailed {
+                    error: format!("no answer within {}", humantime::format_duration(self.timeout)),
+                },
+            };
+            trace.record(&name, event);
+        }
+        Ok(())
+    }
+
+    async fn send<T: Transport>(
+        &self,
+        transport: &T,
+        name: &str,
+        target: &Target,
+        trace: &Trace,
+    ) -> Result<u16, String> {
+        let stream = client::dial(transport, name, target, trace)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let mut req = http::Request::builder()
+            .method(self.method.clone())
+            .uri(self.path.as_str())
+            .header("host", self.host.as_str());
+        for (n, v) in &self.headers {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
+        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        // Read the body so the exchange is whole.
+        resp.into_body().collect().await.map_err(|e| e.to_string())?;
+        Ok(status)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sequence_numbers_round_trip() {
-        assert_eq!(sequence_of(&message(&Payload::Size(64), 42)), Some(42));
-        assert_eq!(sequence_of(&message(&Payload::Size(2), 7)), Some(7), "at least 8 bytes");
-        assert_eq!(sequence_of(&message(&Payload::Text("hi there".into()), 9)), Some(9));
+    fn payloads_carry_their_sequence_and_differ() {
+        let a = message(&Payload::Size(64), 42);
+        let Message::Binary(bytes) = &a else { panic!("binary") };
+        assert_eq!(&bytes[..8], &42u64.to_be_bytes());
+        assert_ne!(a, message(&Payload::Size(64), 43));
+        assert_eq!(message(&Payload::Text("hi".into()), 9), Message::text("9 hi"));
+        let Message::Binary(short) = message(&Payload::Size(2), 7) else {
+            panic!("binary")
+        };
+        assert_eq!(short.len(), 8, "at least the sequence number");
     }
 }

@@ -5,15 +5,16 @@ use std::error::Error;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use gateway::echo::{self, EchoControl, EchoEvent, EchoOptions};
-use gateway::{Config, Event, Gateway};
+use backend::{BackendEvent, Control, UpgradeAnswer};
+use gateway::{Config, Event, Gateway, GatewayHandle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tokio::sync::mpsc;
 
 use crate::net::TurmoilTransport;
 use crate::trace::Trace;
@@ -92,6 +93,11 @@ pub enum Action {
     SetWebSocketOnly(String),
     /// Set the one-way latency of the link between two hosts.
     SetLinkLatency(String, String, Duration),
+    /// Change how a backend answers WebSocket upgrades.
+    SetUpgrade(String, UpgradeAnswer),
+    /// Drain a gateway instance: refuse new requests with 503 for this
+    /// long, then drop whatever is still open.
+    Drain(String, Duration),
 }
 
 impl std::fmt::Display for Action {
@@ -103,13 +109,35 @@ impl std::fmt::Display for Action {
             Action::Partition(a, b) => write!(f, "partition {a} <-> {b}"),
             Action::Heal(a, b) => write!(f, "heal {a} <-> {b}"),
             Action::SetHealth(h, s) => write!(f, "{h} health answers {s}"),
-            Action::SetDelay(h, d) => write!(f, "{h} answers after {d:?}"),
-            Action::SetHealthDelay(h, d) => write!(f, "{h} answers health checks after {d:?}"),
+            Action::SetDelay(h, d) => write!(f, "{h} answers after {}", human(*d)),
+            Action::SetHealthDelay(h, d) => write!(f, "{h} answers health checks after {}", human(*d)),
             Action::SetWebSocketOnly(h) => write!(f, "{h} speaks WebSocket only (426 to plain requests)"),
-            Action::SetLinkLatency(a, b, d) => write!(f, "latency {a} <-> {b} set to {d:?}"),
+            Action::SetLinkLatency(a, b, d) => write!(f, "latency {a} <-> {b} set to {}", human(*d)),
+            Action::SetUpgrade(h, UpgradeAnswer::Accept) => write!(f, "{h} accepts upgrades"),
+            Action::SetUpgrade(h, UpgradeAnswer::Refuse(s)) => write!(f, "{h} answers upgrades with {s}"),
+            Action::SetUpgrade(h, UpgradeAnswer::WrongAccept) => {
+                write!(f, "{h} answers upgrades with a 101 carrying a wrong accept value")
+            }
+            Action::SetUpgrade(h, UpgradeAnswer::SwitchTo(p)) => write!(f, "{h} answers upgrades by switching to {p}"),
+            Action::Drain(h, d) => write!(f, "maintenance: draining {h} for {}", human(*d)),
         }
     }
 }
+
+fn human(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
+}
+
+/// What the world asks of a running gateway instance. Sent over a channel
+/// because the instance's handle must be used inside its host's runtime.
+#[derive(Debug, Clone)]
+enum Command {
+    Drain(Duration),
+}
+
+/// The command channel to each gateway host, replaced whenever the host
+/// (re)starts.
+type Commands = Arc<Mutex<BTreeMap<String, mpsc::UnboundedSender<Command>>>>;
 
 /// Builds and runs a simulation.
 pub struct World {
@@ -119,7 +147,7 @@ pub struct World {
     latency: Duration,
     trace: Trace,
     gateways: Vec<(String, Config)>,
-    backends: Vec<(String, u16, EchoOptions)>,
+    backends: Vec<(String, u16, backend::Options)>,
     tls_backends: BTreeMap<String, Arc<rustls::ServerConfig>>,
     clients: Vec<(String, ClientFn)>,
     timeline: Vec<(Duration, Action)>,
@@ -202,24 +230,24 @@ impl World {
         self
     }
 
-    /// Runs an echo backend on host `name`, port `port`. Its accepts,
-    /// requests and sessions go into the trace.
-    pub fn echo_backend(&mut self, name: &str, port: u16, options: EchoOptions) -> &mut World {
+    /// Runs a backend on host `name`, port `port`. Its accepts, requests,
+    /// sessions and messages go into the trace.
+    pub fn backend(&mut self, name: &str, port: u16, options: backend::Options) -> &mut World {
         self.backends.push((name.to_string(), port, options));
         self
     }
 
-    /// Runs an echo backend behind TLS (https) on host `name`, with the
-    /// given certificate.
-    pub fn echo_backend_tls(
+    /// Runs a backend behind TLS (https) on host `name`, with the given
+    /// certificate.
+    pub fn backend_tls(
         &mut self,
         name: &str,
         port: u16,
-        options: EchoOptions,
+        options: backend::Options,
         tls: Arc<rustls::ServerConfig>,
     ) -> &mut World {
         self.tls_backends.insert(name.to_string(), tls);
-        self.echo_backend(name, port, options)
+        self.backend(name, port, options)
     }
 
     /// Runs `script` as client host `name`. The run ends when every client
@@ -244,22 +272,24 @@ impl World {
             .max_message_latency(self.latency)
             .build();
 
-        let controls: BTreeMap<String, EchoControl> = self
+        let controls: BTreeMap<String, Control> = self
             .backends
             .iter()
             .map(|(name, _, options)| (name.clone(), options.control.clone()))
             .collect();
+        let mut hosts: Vec<String> = Vec::new();
         for (name, port, options) in self.backends {
             let trace = self.trace.clone();
             let host = name.clone();
             let tls = self.tls_backends.get(&name).cloned();
+            hosts.push(name.clone());
             sim.host(name.as_str(), move || {
                 let trace = trace.clone();
                 let host = host.clone();
                 let mut options = options.clone();
                 let inner = Arc::clone(&options.observer);
-                options.observer = Arc::new(move |event: EchoEvent| {
-                    trace.record(&host, describe_echo(&event));
+                options.observer = Arc::new(move |event: BackendEvent| {
+                    trace.record(&host, event.clone());
                     inner(event);
                 });
                 let tls = tls.clone();
@@ -267,24 +297,34 @@ impl World {
                     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
                     let listener = TurmoilTransport.bind(addr).await?;
                     match tls {
-                        None => echo::serve(listener, options).await,
-                        Some(config) => echo::serve(echo::TlsListener::new(listener, config), options).await,
+                        None => backend::serve(listener, options).await,
+                        Some(config) => backend::serve(backend::tls::TlsListener::new(listener, config), options).await,
                     }
                     Ok(())
                 }
             });
         }
 
+        let commands: Commands = Arc::default();
         for (name, config) in self.gateways {
             let trace = self.trace.clone();
             let host = name.clone();
+            let commands = Arc::clone(&commands);
+            hosts.push(name.clone());
             sim.host(name.as_str(), move || {
                 let config = config.clone();
                 let trace = trace.clone();
                 let host = host.clone();
+                let commands = Arc::clone(&commands);
                 async move {
-                    let sink = Arc::new(move |event: Event| trace.record(&host, event.to_string()));
+                    let sink = {
+                        let host = host.clone();
+                        Arc::new(move |event: Event| trace.record(&host, event))
+                    };
                     let gateway = Gateway::bind(config, TurmoilTransport, sink).await?;
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    commands.lock().unwrap_or_else(|p| p.into_inner()).insert(host, tx);
+                    tokio::spawn(obey(rx, gateway.handle()));
                     gateway.run().await;
                     Ok(())
                 }
@@ -299,7 +339,11 @@ impl World {
                 trace: self.trace.clone(),
                 transport: TurmoilTransport,
             };
+            hosts.push(name.clone());
             sim.client(name.as_str(), script(env));
+        }
+        for host in &hosts {
+            self.trace.name_host(sim.lookup(host.as_str()), host);
         }
 
         let mut timeline = self.timeline;
@@ -308,8 +352,8 @@ impl World {
         let mut timeline = timeline.into_iter().peekable();
         let result = loop {
             while let Some((_, action)) = timeline.next_if(|(at, _)| *at <= sim.elapsed()) {
-                self.trace.record_at(sim.elapsed(), "world", action.to_string());
-                apply(&mut sim, &controls, &action);
+                self.trace.record_at(sim.elapsed(), "world", action.clone());
+                apply(&mut sim, &controls, &commands, &action);
             }
             match sim.step() {
                 Ok(true) => break Ok(()),
@@ -327,7 +371,20 @@ impl World {
     }
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, EchoControl>, action: &Action) {
+/// Carries out the world's commands on one gateway instance, inside its
+/// host.
+async fn obey(mut rx: mpsc::UnboundedReceiver<Command>, handle: GatewayHandle) {
+    while let Some(command) = rx.recv().await {
+        match command {
+            Command::Drain(period) => {
+                handle.maintenance(Some(period));
+            }
+        }
+    }
+}
+
+fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, Control>, commands: &Commands, action: &Action) {
+    let control = |host: &String| controls.get(host);
     match action {
         Action::Maintenance(host) => sim.bounce(host.as_str()),
         Action::Crash(host) => sim.crash(host.as_str()),
@@ -335,39 +392,35 @@ fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, EchoControl>, a
         Action::Partition(a, b) => sim.partition(a.as_str(), b.as_str()),
         Action::Heal(a, b) => sim.repair(a.as_str(), b.as_str()),
         Action::SetHealth(host, status) => {
-            if let Some(c) = controls.get(host) {
+            if let Some(c) = control(host) {
                 c.set_health_status(*status);
             }
         }
         Action::SetDelay(host, delay) => {
-            if let Some(c) = controls.get(host) {
+            if let Some(c) = control(host) {
                 c.set_delay(*delay);
             }
         }
         Action::SetHealthDelay(host, delay) => {
-            if let Some(c) = controls.get(host) {
+            if let Some(c) = control(host) {
                 c.set_health_delay(*delay);
             }
         }
         Action::SetLinkLatency(a, b, d) => sim.set_link_latency(a.as_str(), b.as_str(), *d),
         Action::SetWebSocketOnly(host) => {
-            if let Some(c) = controls.get(host) {
+            if let Some(c) = control(host) {
                 c.set_websocket_only(true);
             }
         }
-    }
-}
-
-fn describe_echo(event: &EchoEvent) -> String {
-    match event {
-        EchoEvent::Accepted { peer } => format!("accepted connection from {peer}"),
-        EchoEvent::Request(r) => format!("request {} {}", r.method, r.uri),
-        EchoEvent::SessionOpened { path, subprotocol } => match subprotocol {
-            Some(p) => format!("session opened {path} subprotocol={p}"),
-            None => format!("session opened {path}"),
-        },
-        EchoEvent::SessionClosed { messages } => {
-            format!("session closed after echoing {messages} messages")
+        Action::SetUpgrade(host, answer) => {
+            if let Some(c) = control(host) {
+                c.set_upgrade(answer.clone());
+            }
+        }
+        Action::Drain(host, period) => {
+            if let Some(tx) = commands.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
+                let _ = tx.send(Command::Drain(*period));
+            }
         }
     }
 }

@@ -5,9 +5,9 @@
 
 mod common;
 
+use backend::BackendEvent;
 use common::{Env, TestResult};
 use futures_util::future::join_all;
-use gateway::echo::EchoEvent;
 use gateway::Transport;
 use sim::client::Received;
 use tokio_tungstenite::tungstenite::Message;
@@ -126,7 +126,7 @@ async fn fifty_sessions_keep_order<T: Transport>(mut env: Env<T>) -> TestResult 
         .seen
         .events()
         .iter()
-        .filter(|e| matches!(e, EchoEvent::SessionOpened { .. }))
+        .filter(|e| matches!(e, BackendEvent::SessionOpened { .. }))
         .count();
     assert_eq!(opened, 50);
     Ok(())

@@ -7,10 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backend::BackendEvent;
+use gateway::config::BackendAddr;
 use gateway::config::{Duration as ConfigDuration, ProbeConfig, Protocol};
-use gateway::echo::EchoOptions;
+use gateway::health::{ProbeFailure, ProbeResult};
+use gateway::Event;
 use gateway::{Config, ProfileName};
-use sim::client::{self, ClientOptions, ConnectError};
+use sim::client::{self, ClientEvent, ClientOptions, ConnectError, Target};
+use sim::trace::TraceEvent;
 use sim::{Action, Trace, World};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -29,7 +33,7 @@ fn config(profile: ProfileName, backends: &[&str]) -> Config {
 fn world(config: Config, backends: &[&str]) -> World {
     let mut world = World::new(3).tick(MS(10)).duration(S(3600));
     for b in backends {
-        world.echo_backend(b, 9001, EchoOptions::default());
+        world.backend(b, 9001, backend::Options::default());
     }
     world.gateway("gateway", config);
     world
@@ -45,7 +49,15 @@ fn sessions(world: &mut World, from: Duration, every: Duration, until: Duration)
             tokio::time::sleep_until(origin + at).await;
             at += every;
             let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
-            match client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await {
+            match client::connect(
+                &env.transport,
+                &env.name,
+                &Target::plain("gateway", 80),
+                &options,
+                &env.trace,
+            )
+            .await
+            {
                 Ok(mut c) => {
                     c.close(1000).await.ok();
                     c.recv().await;
@@ -58,13 +70,68 @@ fn sessions(world: &mut World, from: Duration, every: Duration, until: Duration)
     });
 }
 
-/// When the gateway recorded an event starting with `prefix`.
-fn times(trace: &Trace, source: &str, prefix: &str) -> Vec<Duration> {
+/// When `source` recorded an event that `is` picks out.
+fn times(trace: &Trace, source: &str, is: impl Fn(&TraceEvent) -> bool) -> Vec<Duration> {
     trace
         .lines()
         .into_iter()
-        .filter(|l| l.source == source && l.event.starts_with(prefix))
+        .filter(|l| l.source == source && is(&l.event))
         .map(|l| l.at)
+        .collect()
+}
+
+fn addr(host: &str) -> BackendAddr {
+    BackendAddr::parse(&format!("{host}:9001")).unwrap()
+}
+
+/// The gateway moved `host` into (`healthy`) or out of the pool.
+fn changed(host: &str, healthy: bool) -> impl Fn(&TraceEvent) -> bool {
+    let a = addr(host);
+    move |e| matches!(e, TraceEvent::Gateway(Event::BackendHealthChanged { backend, healthy: h, .. }) if *backend == a && *h == healthy)
+}
+
+/// The gateway took `host` out after `failures` failures, the last `last`.
+fn out_after(host: &str, failures: u32, last: ProbeResult) -> impl Fn(&TraceEvent) -> bool {
+    let a = addr(host);
+    move |e| {
+        *e == TraceEvent::Gateway(Event::BackendHealthChanged {
+            backend: a.clone(),
+            healthy: false,
+            failures,
+            last: last.clone(),
+        })
+    }
+}
+
+fn status(code: u16) -> ProbeResult {
+    ProbeResult::Failure(ProbeFailure::Status(code))
+}
+
+fn session_opened(e: &TraceEvent) -> bool {
+    matches!(e, TraceEvent::Backend(BackendEvent::SessionOpened { .. }))
+}
+
+fn opened(e: &TraceEvent) -> bool {
+    matches!(e, TraceEvent::Client(ClientEvent::Opened { .. }))
+}
+
+fn refused(e: &TraceEvent) -> bool {
+    matches!(e, TraceEvent::Client(ClientEvent::Refused { .. }))
+}
+
+/// Each handshake's outcome as `secs status`, 101 for an open.
+fn answers(trace: &Trace) -> Vec<String> {
+    trace
+        .lines()
+        .into_iter()
+        .filter(|l| l.source == "c1")
+        .filter_map(|l| match l.event {
+            TraceEvent::Client(ClientEvent::Opened { .. }) => Some(format!("{:.0} 101", l.at.as_secs_f64())),
+            TraceEvent::Client(ClientEvent::Refused { status, .. }) => {
+                Some(format!("{:.0} {status}", l.at.as_secs_f64()))
+            }
+            _ => None,
+        })
         .collect()
 }
 
@@ -76,16 +143,12 @@ fn agw_a_failing_backend_leaves_the_pool_within_the_documented_window() {
     let trace = world.run().unwrap();
     println!("{}", trace.render());
 
-    let out = times(
-        &trace,
-        "gateway",
-        "backend b2:9001 unhealthy after 3 failures (last: status 500)",
-    );
+    let out = times(&trace, "gateway", out_after("b2", 3, status(500)));
     // Probes at 120, 150 and 180 s fail; the third answer arrives 30 ms
     // later. The documents' window: failure at 95 s + 3 x 30 s + 30 s.
     assert_eq!(out, [S(180) + MS(30)]);
     assert!(out[0] <= S(95 + 3 * 30 + 30));
-    let opened_on_b2 = times(&trace, "b2", "session opened");
+    let opened_on_b2 = times(&trace, "b2", session_opened);
     assert!(
         opened_on_b2.iter().any(|t| *t > S(95)),
         "b2 still served while its probes were failing"
@@ -95,7 +158,7 @@ fn agw_a_failing_backend_leaves_the_pool_within_the_documented_window() {
         "no session reached b2 after it was marked unhealthy: {opened_on_b2:?}"
     );
     assert!(
-        times(&trace, "b1", "session opened").iter().any(|t| *t > out[0]),
+        times(&trace, "b1", session_opened).iter().any(|t| *t > out[0]),
         "b1 carried on"
     );
 }
@@ -108,13 +171,13 @@ fn agw_one_passing_probe_brings_a_backend_back() {
     sessions(&mut world, S(1), S(5), S(400));
     let trace = world.run().unwrap();
 
-    assert_eq!(times(&trace, "gateway", "backend b2:9001 unhealthy"), [S(180) + MS(30)]);
+    assert_eq!(times(&trace, "gateway", changed("b2", false)), [S(180) + MS(30)]);
     // In at the first probe's answer; back at the first probe after 250 s,
     // at 270 s.
-    let back = times(&trace, "gateway", "backend b2:9001 healthy");
+    let back = times(&trace, "gateway", changed("b2", true));
     assert_eq!(back, [MS(30), S(270) + MS(30)]);
     let back = &back[1..];
-    let opened_on_b2 = times(&trace, "b2", "session opened");
+    let opened_on_b2 = times(&trace, "b2", session_opened);
     assert!(
         opened_on_b2.iter().all(|t| *t < S(181) || *t > back[0]),
         "{opened_on_b2:?}"
@@ -131,19 +194,11 @@ fn agw_every_backend_failing_from_the_start_is_502_from_the_start() {
     world.at(Duration::ZERO, Action::SetHealth("b2".into(), 503));
     sessions(&mut world, S(1), S(10), S(81));
     let trace = world.run().unwrap();
-    assert!(times(&trace, "gateway", "backend b1:9001 healthy").is_empty());
-    assert!(times(&trace, "b1", "session opened").is_empty());
-    assert!(times(&trace, "b2", "session opened").is_empty());
-    let answers: Vec<String> = trace
-        .lines()
-        .into_iter()
-        .filter(|l| l.source == "c1" && (l.event.starts_with("open") || l.event.contains("answered")))
-        .map(|l| format!("{:.0} {}", l.at.as_secs_f64(), l.event))
-        .collect();
-    let expected: Vec<String> = (0..9)
-        .map(|i| format!("{} handshake /chat answered 502", 1 + 10 * i))
-        .collect();
-    assert_eq!(answers, expected);
+    assert!(times(&trace, "gateway", changed("b1", true)).is_empty());
+    assert!(times(&trace, "b1", session_opened).is_empty());
+    assert!(times(&trace, "b2", session_opened).is_empty());
+    let expected: Vec<String> = (0..9).map(|i| format!("{} 502", 1 + 10 * i)).collect();
+    assert_eq!(answers(&trace), expected);
 }
 
 #[test]
@@ -155,18 +210,18 @@ fn fd_every_backend_unhealthy_still_round_robins_to_all() {
     let trace = world.run().unwrap();
     // Four samples (0, 30, 60, 90 s) fill the window.
     assert_eq!(
-        times(&trace, "gateway", "backend b1:9001 unhealthy after 4 failures"),
+        times(&trace, "gateway", out_after("b1", 4, status(503))),
         [S(90) + MS(30)]
     );
     assert_eq!(
-        times(&trace, "gateway", "backend b2:9001 unhealthy after 4 failures"),
+        times(&trace, "gateway", out_after("b2", 4, status(503))),
         [S(90) + MS(30)]
     );
-    assert_eq!(times(&trace, "c1", "open").len(), 5, "every handshake still succeeds");
-    assert!(times(&trace, "c1", "handshake").is_empty());
+    assert_eq!(times(&trace, "c1", opened).len(), 5, "every handshake still succeeds");
+    assert!(times(&trace, "c1", refused).is_empty());
     let (b1, b2) = (
-        times(&trace, "b1", "session opened").len(),
-        times(&trace, "b2", "session opened").len(),
+        times(&trace, "b1", session_opened).len(),
+        times(&trace, "b2", session_opened).len(),
     );
     assert_eq!((b1, b2), (3, 2), "round robin over all origins");
 }
@@ -181,11 +236,11 @@ fn fd_health_is_two_of_the_last_four_samples() {
     // Samples: 0-90 pass; 120 and 150 fail (still 2 of 4); 180 fails (1 of
     // 4): out. 210 passes (1 of 4); 240 passes (2 of 4): back.
     assert_eq!(
-        times(&trace, "gateway", "backend b2:9001 unhealthy after 3 failures"),
+        times(&trace, "gateway", out_after("b2", 3, status(500))),
         [S(180) + MS(30)]
     );
-    assert_eq!(times(&trace, "gateway", "backend b2:9001 healthy"), [S(240) + MS(30)]);
-    let opened_on_b2 = times(&trace, "b2", "session opened");
+    assert_eq!(times(&trace, "gateway", changed("b2", true)), [S(240) + MS(30)]);
+    let opened_on_b2 = times(&trace, "b2", session_opened);
     assert!(
         opened_on_b2.iter().all(|t| *t < S(181) || *t > S(240)),
         "{opened_on_b2:?}"
@@ -211,7 +266,7 @@ fn a_probe_slower_than_its_timeout_is_a_failure() {
         times(
             &trace,
             "gateway",
-            "backend b2:9001 unhealthy after 3 failures (last: timeout)"
+            out_after("b2", 3, ProbeResult::Failure(ProbeFailure::Timeout))
         ),
         [S(45)]
     );
@@ -223,23 +278,10 @@ fn a_websocket_only_backend_fails_probes_so_clients_get_502() {
     world.at(Duration::ZERO, Action::SetWebSocketOnly("b1".into()));
     sessions(&mut world, S(1), S(10), S(21));
     let trace = world.run().unwrap();
-    assert!(times(&trace, "gateway", "backend b1:9001 healthy").is_empty());
-    let answers: Vec<String> = trace
-        .lines()
-        .into_iter()
-        .filter(|l| l.source == "c1" && (l.event.starts_with("open") || l.event.contains("answered")))
-        .map(|l| format!("{:.0} {}", l.at.as_secs_f64(), l.event))
-        .collect();
+    assert!(times(&trace, "gateway", changed("b1", true)).is_empty());
     // It speaks WebSocket fine; it is the HTTP probe it never passes that
     // keeps it out, from the first handshake on.
-    assert_eq!(
-        answers,
-        [
-            "1 handshake /chat answered 502",
-            "11 handshake /chat answered 502",
-            "21 handshake /chat answered 502"
-        ]
-    );
+    assert_eq!(answers(&trace), ["1 502", "11 502", "21 502"]);
 }
 
 #[test]
@@ -256,25 +298,28 @@ fn an_https_probe_checks_a_tls_backend() {
     }];
     c.backend_settings[0].probe = Some("tls".into());
     let mut world = World::new(3).tick(MS(10)).duration(S(600));
-    world.echo_backend_tls("b1", 9001, EchoOptions::default(), tls.server_config());
+    world.backend_tls("b1", 9001, backend::Options::default(), tls.server_config());
     world.gateway("gateway", c);
     world.at(S(45), Action::SetHealth("b1".into(), 500));
     sessions(&mut world, S(1), S(20), S(130));
     let trace = world.run().unwrap();
     println!("{}", trace.render());
-    let ok = times(&trace, "gateway", "probe b1:9001: status 200 (in pool)");
+    let b1 = addr("b1");
+    let ok = times(&trace, "gateway", |e| {
+        *e == TraceEvent::Gateway(Event::ProbeCompleted {
+            backend: b1.clone(),
+            result: ProbeResult::Success(200),
+            healthy: true,
+        })
+    });
     assert_eq!(ok.len(), 2, "the probes at 0 and 30 s passed over TLS");
     assert_eq!(
-        times(
-            &trace,
-            "gateway",
-            "backend b1:9001 unhealthy after 3 failures (last: status 500)"
-        ),
+        times(&trace, "gateway", out_after("b1", 3, status(500))),
         [S(120) + MS(50)],
         "probes at 60, 90, 120 s fail; TLS adds a round trip"
     );
     assert!(
-        !times(&trace, "c1", "open").is_empty(),
+        !times(&trace, "c1", opened).is_empty(),
         "wss to the backend worked before"
     );
 }

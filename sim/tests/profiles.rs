@@ -8,14 +8,15 @@
 
 use std::time::Duration;
 
+use backend::{BackendEvent, SeenRequest};
 use bytes::Bytes;
 use gateway::config::{RewriteSetConfig, UrlPathRewrite, WafAction, WafPolicyConfig, WafRuleConfig, WafTarget};
-use gateway::echo::{EchoEvent, EchoOptions, SeenRequest};
 use gateway::transport::Stream;
 use gateway::{Config, ProfileName, Transport};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use sim::client::{self, Backoff, ClientOptions, ConnectError, Received, WsClient};
+use sim::client::{self, Backoff, ClientEvent, ClientOptions, ConnectError, Received, Target, WsClient};
+use sim::trace::TraceEvent;
 use sim::{Action, World};
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
@@ -42,8 +43,8 @@ fn config(profile: ProfileName, backends: &[&str]) -> Config {
 /// A world with echo backends `b1`, `b2` and one gateway running `config`.
 fn world(config: Config) -> World {
     let mut world = World::new(11).tick(MS(1)).duration(S(3600));
-    world.echo_backend("b1", 9001, EchoOptions::default());
-    world.echo_backend("b2", 9001, EchoOptions::default());
+    world.backend("b1", 9001, backend::Options::default());
+    world.backend("b2", 9001, backend::Options::default());
     world.gateway("gateway", config);
     world
 }
@@ -98,7 +99,14 @@ fn run_session(mut world: World, interval: Option<Duration>, until: Duration) ->
     world.client("c1", move |mut env| async move {
         ready().await;
         let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
-        let mut c = client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
+        let mut c = client::connect(
+            &env.transport,
+            &env.name,
+            &Target::plain("gateway", 80),
+            &options,
+            &env.trace,
+        )
+        .await?;
         *out.lock().unwrap() = Some(ping_until_closed(&mut c, interval, until).await);
         Ok(())
     });
@@ -145,7 +153,14 @@ fn agw2016_an_idle_session_stays_open_for_an_hour() {
     world.client("c1", move |mut env| async move {
         ready().await;
         let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
-        let mut c = client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await?;
+        let mut c = client::connect(
+            &env.transport,
+            &env.name,
+            &Target::plain("gateway", 80),
+            &options,
+            &env.trace,
+        )
+        .await?;
         let idle = ping_until_closed(&mut c, None, S(3600)).await;
         c.send(Message::text("still here"))
             .await
@@ -275,17 +290,17 @@ fn handshake(
 ) -> (Result<(), u16>, Vec<SeenRequest>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let observed = Arc::clone(&seen);
-    let b3 = EchoOptions {
+    let b3 = backend::Options {
         observer: Arc::new(move |e| {
-            if let EchoEvent::Request(r) = e {
+            if let BackendEvent::Request(r) = e {
                 if r.header("user-agent") != Some(gateway::probe::USER_AGENT) {
                     observed.lock().unwrap().push(r);
                 }
             }
         }),
-        ..EchoOptions::default()
+        ..backend::Options::default()
     };
-    world.echo_backend("b3", 9001, b3);
+    world.backend("b3", 9001, b3);
     let result = Arc::new(Mutex::new(None));
     let out = Arc::clone(&result);
     world.client("c1", move |mut env| async move {
@@ -294,7 +309,15 @@ fn handshake(
         for (n, v) in headers {
             options = options.header(n, v);
         }
-        let r = match client::connect(&env.transport, &env.name, ("gateway", 80), &options, &env.trace).await {
+        let r = match client::connect(
+            &env.transport,
+            &env.name,
+            &Target::plain("gateway", 80),
+            &options,
+            &env.trace,
+        )
+        .await
+        {
             Ok(mut c) => {
                 c.send(Message::text(frame)).await.map_err(|c| format!("closed {c}"))?;
                 let echoed = c.recv_data().await.map_err(|c| format!("closed {c}"))?;
@@ -396,26 +419,37 @@ fn agw_rewrites_and_host_override_apply_to_the_handshake_only() {
 
 // --- maintenance: an instance restart drops what it carries ---
 
-/// When `source` first recorded an event starting with `prefix`.
-fn first_time(trace: &sim::Trace, source: &str, prefix: &str) -> Option<Duration> {
+/// When `source` first recorded an event that `is` picks out.
+fn first_time(trace: &sim::Trace, source: &str, is: impl Fn(&TraceEvent) -> bool) -> Option<Duration> {
     trace
         .lines()
         .into_iter()
-        .find(|l| l.source == source && l.event.starts_with(prefix))
+        .find(|l| l.source == source && is(&l.event))
         .map(|l| l.at)
+}
+
+fn closed(code: Option<u16>) -> impl Fn(&TraceEvent) -> bool {
+    move |e| matches!(e, TraceEvent::Client(ClientEvent::Closed { code: c, .. }) if code.is_none_or(|want| *c == want))
 }
 
 /// Clients `c1` on gateway-1 and `c2` on gateway-2 ping every 20 s for
 /// two minutes.
 fn two_instances(world: &mut World) {
-    world.echo_backend("b1", 9001, EchoOptions::default());
+    world.backend("b1", 9001, backend::Options::default());
     let instances = world.gateway_instances("gateway", 2, config(ProfileName::FrontDoor, &["b1"]));
     assert_eq!(instances, ["gateway-1", "gateway-2"]);
     for (name, instance) in [("c1", "gateway-1"), ("c2", "gateway-2")] {
         world.client(name, move |mut env| async move {
             ready().await;
             let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
-            let mut c = client::connect(&env.transport, &env.name, (instance, 80), &options, &env.trace).await?;
+            let mut c = client::connect(
+                &env.transport,
+                &env.name,
+                &Target::plain(instance, 80),
+                &options,
+                &env.trace,
+            )
+            .await?;
             ping_until_closed(&mut c, Some(S(20)), S(120)).await;
             Ok(())
         });
@@ -430,15 +464,16 @@ fn maintenance_drops_one_instances_sessions_abruptly() {
     let trace = world.run().unwrap();
     println!("{}", trace.render());
     assert_eq!(
-        first_time(&trace, "world", "maintenance: restarting gateway-1"),
+        first_time(&trace, "world", |e| *e
+            == TraceEvent::World(Action::Maintenance("gateway-1".into()))),
         Some(S(30))
     );
     assert_eq!(
-        first_time(&trace, "c1", "closed code=1006"),
+        first_time(&trace, "c1", closed(Some(1006))),
         Some(S(30)),
         "gateway-1's client is dropped without a Close frame at the restart"
     );
-    assert_eq!(first_time(&trace, "c2", "closed"), None, "gateway-2 kept serving");
+    assert_eq!(first_time(&trace, "c2", closed(None)), None, "gateway-2 kept serving");
 }
 
 #[test]
@@ -461,7 +496,7 @@ fn a_client_with_backoff_reconnects_after_an_instance_comes_back() {
             max_attempts: 10,
             attempt_timeout: S(2),
         };
-        let target = ("gateway-1", 80);
+        let target = &Target::plain("gateway-1", 80);
         let mut c = client::connect_with_retry(
             &env.transport,
             &env.name,
@@ -491,21 +526,24 @@ fn a_client_with_backoff_reconnects_after_an_instance_comes_back() {
     let trace = world.run().unwrap();
     println!("{}", trace.render());
     assert!(matches!(reconnected.lock().unwrap().take(), Some(End::Closed(1006, _))));
-    assert_eq!(first_time(&trace, "c3", "closed code=1006"), Some(S(30)));
+    assert_eq!(first_time(&trace, "c3", closed(Some(1006))), Some(S(30)));
     assert_eq!(
-        first_time(&trace, "c3", "connect to gateway-1:80 timed out"),
+        first_time(&trace, "c3", |e| matches!(
+            e,
+            TraceEvent::Client(ClientEvent::TimedOut { .. })
+        )),
         Some(S(32)),
         "a down instance does not answer: the first attempt times out after 2 s"
     );
     let reopened = trace
         .lines()
         .into_iter()
-        .filter(|l| l.source == "c3" && l.event.starts_with("open"))
+        .filter(|l| l.source == "c3" && matches!(l.event, TraceEvent::Client(ClientEvent::Opened { .. })))
         .nth(1)
         .map(|l| l.at)
         .expect("c3 opened a second session");
     // Back after the restart at 34 s, and within one more attempt (2 s) and
     // one more backoff delay (at most 4 s) of it.
     assert!(reopened > S(34) && reopened <= S(34 + 2 + 4), "{reopened:?}");
-    assert_eq!(first_time(&trace, "c2", "closed"), None, "gateway-2 kept serving");
+    assert_eq!(first_time(&trace, "c2", closed(None)), None, "gateway-2 kept serving");
 }

@@ -21,9 +21,12 @@ pub fn schema() -> Schema {
         .section("gateway", "[gateway]", fields_of::<GatewaySection>())
         .nest("gateway", "gateway", &Config::schema())
         .section("backends[]", "[[backends]]", fields_of::<BackendEntry>())
+        .section("backends[].push", "[backends.push]", fields_of::<PushEntry>())
+        .section("backends[].close", "[backends.close]", fields_of::<CloseEntry>())
         .section("clients[]", "[[clients]]", fields_of::<ClientEntry>())
         .section("clients[].messages", "[clients.messages]", fields_of::<MessagesEntry>())
         .section("clients[].retry", "[clients.retry]", fields_of::<RetryEntry>())
+        .section("requests[]", "[[requests]]", fields_of::<RequestEntry>())
         .section("timeline[]", "[[timeline]]", fields_of::<TimelineEntry>())
         .section("expect[]", "[[expect]]", fields_of::<ExpectEntry>())
 }
@@ -50,6 +53,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub clients: Vec<ClientEntry>,
     #[serde(default)]
+    pub requests: Vec<RequestEntry>,
+    #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
     #[serde(default)]
     pub expect: Vec<ExpectEntry>,
@@ -58,7 +63,7 @@ pub struct ScenarioFile {
 /// `[gateway]`: the gateway's own config shape (without `profile`, which the
 /// header gives), or `config = "file.toml"`, plus `instances`. Sections left
 /// out are generated: one listener on port 80, one pool per backend `pool`,
-/// default settings, and a rule joining them.
+/// default settings, and a rule per listener joining them.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySection {
@@ -93,9 +98,41 @@ pub enum Behaviour {
     Echo,
     /// Answers every plain request, probes included, with 426.
     WebsocketOnly,
+    /// Answers every upgrade with `upgrade_status` (default 403).
+    RefuseUpgrades,
+    /// Answers upgrades with a 101 whose accept value is for another key.
+    WrongAccept,
+    /// Answers upgrades with a 101 switching to `h2c`.
+    SwitchProtocol,
 }
 
-/// `[[backends]]`: an echo backend on its own host.
+/// `push = { every = "10s", size = 64 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushEntry {
+    pub every: Duration,
+    #[serde(default = "default_push_size")]
+    pub size: usize,
+}
+
+fn default_push_size() -> usize {
+    64
+}
+
+/// `close = { after = "30s", code = 4001 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseEntry {
+    pub after: Duration,
+    #[serde(default = "default_close_code")]
+    pub code: u16,
+}
+
+fn default_close_code() -> u16 {
+    1000
+}
+
+/// `[[backends]]`: a scripted backend on its own host.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendEntry {
@@ -105,6 +142,8 @@ pub struct BackendEntry {
     pub port: Option<u16>,
     #[serde(default)]
     pub behaviour: Behaviour,
+    /// The status `refuse-upgrades` answers with (default 403).
+    pub upgrade_status: Option<u16>,
     /// Delay before answering anything but health checks.
     pub latency: Option<Duration>,
     /// The status its health checks answer with at the start (default 200).
@@ -115,6 +154,12 @@ pub struct BackendEntry {
     /// gateway's https settings trust that CA unless they name another.
     #[serde(default)]
     pub tls: bool,
+    /// Server-initiated messages on every session.
+    pub push: Option<PushEntry>,
+    /// Server pings on every session.
+    pub ping_interval: Option<Duration>,
+    /// A server-initiated close on every session.
+    pub close: Option<CloseEntry>,
 }
 
 /// `messages = { every = "5s", size = 64 }` or `{ every = "5s", text = "hi" }`.
@@ -156,19 +201,55 @@ pub struct ClientEntry {
     pub count: Option<usize>,
     pub start: Option<Duration>,
     pub path: Option<String>,
+    /// The `Host` header (default `app.example`).
+    pub host: Option<String>,
     #[serde(default)]
     pub subprotocols: Vec<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// The gateway instance to use (default: session i uses instance i mod N).
     pub gateway: Option<String>,
+    /// The listener to connect to (default: the first).
+    pub listener: Option<String>,
+    /// Speak TLS (`wss://`), trusting the run's CA. Default: whether the
+    /// listener is https.
+    pub tls: Option<bool>,
     pub ping_interval: Option<Duration>,
+    /// Give up on the connection when a pong has not come this long after a
+    /// ping (a browser library's heartbeat).
+    pub pong_timeout: Option<Duration>,
     pub messages: Option<MessagesEntry>,
     pub close_after: Option<Duration>,
+    /// The code of the close at `close_after` (default 1000).
+    pub close_code: Option<u16>,
     /// After closing on purpose (`close_after`), open a new session this
     /// much later: a stream of fresh sessions.
     pub reopen_after: Option<Duration>,
     pub retry: Option<RetryEntry>,
+}
+
+/// `[[requests]]`: plain HTTP requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestEntry {
+    pub name: String,
+    /// How many requests, one after another (default 1).
+    pub count: Option<usize>,
+    pub start: Option<Duration>,
+    /// The time between one request's start and the next (default: as soon
+    /// as the previous is answered).
+    pub every: Option<Duration>,
+    /// Default `GET`.
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub gateway: Option<String>,
+    pub listener: Option<String>,
+    pub tls: Option<bool>,
+    /// An unanswered request fails after this long (default 60 s).
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -178,11 +259,13 @@ pub enum ActionName {
     PassProbes,
     SlowProbes,
     WebsocketOnly,
+    SetDelay,
     Crash,
     Restart,
     Partition,
     Heal,
     Maintenance,
+    Drain,
     SetLatency,
 }
 
@@ -199,6 +282,11 @@ pub struct TimelineEntry {
     pub status: Option<u16>,
     /// For `set-latency` and `slow-probes`.
     pub latency: Option<Duration>,
+    /// For `set-delay`: how late the backend answers from now on.
+    pub delay: Option<Duration>,
+    /// For `drain`: how long new requests are refused before what is
+    /// still open is dropped.
+    pub period: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -208,30 +296,55 @@ pub enum HealthWord {
     Unhealthy,
 }
 
-/// `[[expect]]`: one of `closed`, `never_closed`, `handshake`,
-/// `no_new_sessions_after`, `sessions`, `echoed`, `reconnected_within`,
-/// `health` or `request_path`/`request_headers`, about a `client` or a
-/// `backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Members {
+    /// Every member of a group must meet the expectation (the default).
+    #[default]
+    Every,
+    /// At least one member must.
+    Any,
+}
+
+/// `[[expect]]`: one assertion about a `client`, a `backend` or a
+/// `request` group; see the README's language table.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectEntry {
     pub client: Option<String>,
     pub backend: Option<String>,
+    pub request: Option<String>,
+    /// For a group: `every` member (default) or `any`.
+    pub members: Option<Members>,
+    /// Count matching events over the group instead: exactly, at least,
+    /// at most this many.
+    pub times: Option<usize>,
+    pub at_least: Option<usize>,
+    pub at_most: Option<usize>,
+    /// `["15s", "15.1s"]`: when it must happen.
+    pub between: Option<[Duration; 2]>,
     /// Limits a `health` expectation to one gateway instance.
     pub instance: Option<String>,
+
     pub closed: Option<u16>,
-    /// `["15s", "15.1s"]`: when a `closed` or `handshake` must happen.
-    pub between: Option<[Duration; 2]>,
     pub never_closed: Option<bool>,
     pub handshake: Option<u16>,
-    pub no_new_sessions_after: Option<Duration>,
-    /// The number of sessions a backend opened over the whole run.
-    pub sessions: Option<usize>,
+    pub upgraded: Option<bool>,
+    pub subprotocol: Option<String>,
+    pub response_headers: Option<BTreeMap<String, String>>,
     pub echoed: Option<bool>,
     pub reconnected_within: Option<Duration>,
+    pub status: Option<u16>,
+
+    pub no_new_sessions_after: Option<Duration>,
+    /// The number of sessions a backend opened (in `between`, if given).
+    pub sessions: Option<usize>,
+    pub sessions_at_least: Option<usize>,
+    /// The number of requests (probes excluded) a backend received.
+    pub requests: Option<usize>,
     pub health: Option<HealthWord>,
     pub at: Option<Duration>,
     pub request_path: Option<String>,
-    #[serde(default)]
-    pub request_headers: BTreeMap<String, String>,
+    pub request_headers: Option<BTreeMap<String, String>>,
+    pub request_headers_absent: Option<Vec<String>>,
 }

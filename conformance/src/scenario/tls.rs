@@ -1,6 +1,8 @@
-//! TLS material for `tls = true` backends: a CA generated for the scenario
-//! and a certificate per backend host, signed by it. The CA is written to a
-//! temporary file because the gateway reads `trusted_ca` from a path.
+//! TLS material a scenario generates: a CA for the run, a certificate per
+//! `tls = true` backend host, and one for the gateway's https listeners
+//! that names every instance (and `localhost`/`127.0.0.1`, for runs on a
+//! real network). Files live in a temporary directory because the gateway
+//! reads certificates, keys and `trusted_ca` from paths.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,16 +10,21 @@ use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
-/// A scenario's CA and its backends' server configs.
+/// The name the gateway's certificate is filed under.
+pub const GATEWAY: &str = "gateway";
+
+/// A scenario's CA and the certificates it signed.
 #[derive(Debug)]
 pub struct Material {
     dir: tempfile::TempDir,
     servers: BTreeMap<String, Arc<rustls::ServerConfig>>,
+    client: Arc<rustls::ClientConfig>,
 }
 
 impl Material {
-    /// Generates a CA and a certificate for each host name.
-    pub fn generate(hosts: &[String]) -> Result<Material, String> {
+    /// Generates a CA and, for each `(file name, names)` pair, a
+    /// certificate carrying those names.
+    pub fn generate(certs: &[(String, Vec<String>)]) -> Result<Material, String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         let ca_key = KeyPair::generate().map_err(|e| err(&e))?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| err(&e))?;
@@ -27,29 +34,43 @@ impl Material {
         let dir = tempfile::tempdir().map_err(|e| err(&e))?;
         std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).map_err(|e| err(&e))?;
         let mut servers = BTreeMap::new();
-        for host in hosts {
+        for (file, names) in certs {
             let key = KeyPair::generate().map_err(|e| err(&e))?;
-            let cert = CertificateParams::new(vec![host.clone()])
+            let cert = CertificateParams::new(names.clone())
                 .map_err(|e| err(&e))?
                 .signed_by(&key, &issuer)
                 .map_err(|e| err(&e))?;
             let (cert_path, key_path) = (
-                dir.path().join(format!("{host}.pem")),
-                dir.path().join(format!("{host}.key")),
+                dir.path().join(format!("{file}.pem")),
+                dir.path().join(format!("{file}.key")),
             );
             std::fs::write(&cert_path, cert.pem()).map_err(|e| err(&e))?;
             std::fs::write(&key_path, key.serialize_pem()).map_err(|e| err(&e))?;
             let config = gateway::tls::server_config(&cert_path, &key_path).map_err(|e| err(&e))?;
-            servers.insert(host.clone(), config);
+            servers.insert(file.clone(), config);
         }
-        Ok(Material { dir, servers })
+        let client = gateway::tls::client_config(&dir.path().join("ca.pem")).map_err(|e| err(&e))?;
+        Ok(Material { dir, servers, client })
     }
 
     pub fn ca_path(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
-    pub fn server_config(&self, host: &str) -> Option<Arc<rustls::ServerConfig>> {
-        self.servers.get(host).cloned()
+    /// The certificate and key files of `file`.
+    pub fn files(&self, file: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join(format!("{file}.pem")),
+            self.dir.path().join(format!("{file}.key")),
+        )
+    }
+
+    pub fn server_config(&self, file: &str) -> Option<Arc<rustls::ServerConfig>> {
+        self.servers.get(file).cloned()
+    }
+
+    /// A client config trusting the run's CA (for `wss://` clients).
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.client)
     }
 }

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use backend::{BackendEvent, SeenRequest};
 use gateway::config::{Duration, Protocol};
-use gateway::echo::{self, EchoEvent, EchoOptions, SeenRequest};
 use gateway::transport::Listener;
 use gateway::{Config, Event, Gateway, ProfileName, TokioTransport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 /// What a backend saw.
 #[derive(Clone, Default)]
-pub struct Seen(pub Arc<Mutex<Vec<EchoEvent>>>);
+pub struct Seen(pub Arc<Mutex<Vec<BackendEvent>>>);
 
 impl Seen {
     /// Every request the backend received, health probes excepted.
@@ -35,7 +35,7 @@ impl Seen {
             .unwrap()
             .iter()
             .filter_map(|e| match e {
-                EchoEvent::Request(r) => Some(r.clone()),
+                BackendEvent::Request(r) => Some(r.clone()),
                 _ => None,
             })
             .collect()
@@ -46,11 +46,11 @@ impl Seen {
         self.requests().len()
     }
 
-    pub fn options(&self) -> EchoOptions {
+    pub fn options(&self) -> backend::Options {
         let seen = self.clone();
-        EchoOptions {
+        backend::Options {
             observer: Arc::new(move |e| seen.0.lock().unwrap().push(e)),
-            ..EchoOptions::default()
+            ..backend::Options::default()
         }
     }
 }
@@ -70,7 +70,7 @@ impl Drop for Backend {
 
 pub async fn backend() -> Backend {
     let seen = Seen::default();
-    let (addr, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), seen.options())
+    let (addr, serve) = backend::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), seen.options())
         .await
         .unwrap();
     Backend {
@@ -112,7 +112,7 @@ pub async fn tls_backend(tls: &TlsFiles) -> Backend {
     Backend {
         addr,
         seen: seen.clone(),
-        task: tokio::spawn(echo::serve(listener, seen.options())),
+        task: tokio::spawn(backend::serve(listener, seen.options())),
     }
 }
 

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gateway::echo::{self, EchoEvent, EchoOptions, SeenRequest};
+use backend::{BackendEvent, SeenRequest};
 use gateway::{Config, ProfileName, TokioTransport, Transport};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -22,14 +22,14 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// What the backend saw, shared with the test.
 #[derive(Clone, Default)]
-pub struct Seen(Arc<Mutex<Vec<EchoEvent>>>);
+pub struct Seen(Arc<Mutex<Vec<BackendEvent>>>);
 
 impl Seen {
-    pub fn push(&self, e: EchoEvent) {
+    pub fn push(&self, e: BackendEvent) {
         self.0.lock().unwrap().push(e);
     }
 
-    pub fn events(&self) -> Vec<EchoEvent> {
+    pub fn events(&self) -> Vec<BackendEvent> {
         self.0.lock().unwrap().clone()
     }
 
@@ -38,17 +38,17 @@ impl Seen {
         self.events()
             .into_iter()
             .filter_map(|e| match e {
-                EchoEvent::Request(r) if r.header("user-agent") != Some(gateway::probe::USER_AGENT) => Some(r),
+                BackendEvent::Request(r) if r.header("user-agent") != Some(gateway::probe::USER_AGENT) => Some(r),
                 _ => None,
             })
             .collect()
     }
 
-    pub fn options(&self) -> EchoOptions {
+    pub fn options(&self) -> backend::Options {
         let seen = self.clone();
-        EchoOptions {
+        backend::Options {
             observer: Arc::new(move |e| seen.push(e)),
-            ..EchoOptions::default()
+            ..backend::Options::default()
         }
     }
 }
@@ -70,15 +70,13 @@ impl<T: Transport> Env<T> {
     }
 
     /// Opens a session through the gateway.
-    pub async fn connect(&self, name: &str, options: &ClientOptions) -> Result<WsClient<T::Stream>, ConnectError> {
-        client::connect(
-            &self.transport,
-            name,
-            (self.gateway.0.as_str(), self.gateway.1),
-            options,
-            &self.trace,
-        )
-        .await
+    pub async fn connect(
+        &self,
+        name: &str,
+        options: &ClientOptions,
+    ) -> Result<WsClient<client::Connection>, ConnectError> {
+        let target = client::Target::plain(&self.gateway.0, self.gateway.1);
+        client::connect(&self.transport, name, &target, options, &self.trace).await
     }
 }
 
@@ -97,7 +95,7 @@ where
         .unwrap();
     rt.block_on(async {
         let seen = Seen::default();
-        let (backend, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), seen.options())
+        let (backend, serve) = backend::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), seen.options())
             .await
             .unwrap();
         let backend_task = tokio::spawn(serve);
@@ -141,7 +139,7 @@ where
 {
     let seen = Seen::default();
     let mut world = World::new(SEED).duration(Duration::from_secs(600));
-    world.echo_backend("backend", 9001, seen.options());
+    world.backend("backend", 9001, seen.options());
     world.gateway(
         "gateway",
         Config::single_route(

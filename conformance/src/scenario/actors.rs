@@ -1,0 +1,314 @@
+//! A scenario's backends, WebSocket client groups and request groups.
+
+use std::time::Duration;
+
+use ::gateway::config::{KeyPath, Protocol};
+use ::gateway::Config;
+use backend::{SessionScript, UpgradeAnswer};
+use sim::client::Backoff;
+use sim::script::{ClientScript, Messages, Payload, RequestScript};
+
+use super::file::{Behaviour, ScenarioFile};
+use super::{unknown, BackendSpec, ClientSpec, Entry, Issues, RequestSpec, BACKEND_PORT};
+
+/// The `Host` header clients send unless they say otherwise: the same on
+/// every target, so traces compare.
+pub const DEFAULT_HOST: &str = "app.example";
+
+fn positive(d: Option<::gateway::config::Duration>, at: KeyPath, issues: &mut Issues) -> Option<Duration> {
+    let d = d?;
+    if d.is_zero() {
+        issues.push((at, "expected a duration greater than zero".into()));
+    }
+    Some(d.get())
+}
+
+/// A close code a client or backend may send: 1000, or 3000-4999 for
+/// applications (RFC 6455 §7.4; 1004-1006 and 1015 are never sent).
+fn close_code(code: u16, at: KeyPath, issues: &mut Issues) {
+    let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+    if !sendable {
+        issues.push((
+            at,
+            format!("expected a close code that may be sent: 1000-1003, 1007-1014 or 3000-4999, found {code}"),
+        ));
+    }
+}
+
+pub(super) fn backends(file: &ScenarioFile, issues: &mut Issues) -> Vec<BackendSpec> {
+    file.backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let at = KeyPath::item("backends", i);
+            if b.upgrade_status.is_some() && b.behaviour != Behaviour::RefuseUpgrades {
+                issues.push((
+                    at.clone().key("upgrade_status"),
+                    "`upgrade_status` applies to behaviour = \"refuse-upgrades\"".into(),
+                ));
+            }
+            let upgrade = match b.behaviour {
+                Behaviour::RefuseUpgrades => {
+                    let status = b.upgrade_status.unwrap_or(403);
+                    if !(200..=599).contains(&status) || status == 101 {
+                        issues.push((
+                            at.clone().key("upgrade_status"),
+                            format!("expected a status from 200 to 599, found {status}"),
+                        ));
+                    }
+                    UpgradeAnswer::Refuse(status)
+                }
+                Behaviour::WrongAccept => UpgradeAnswer::WrongAccept,
+                Behaviour::SwitchProtocol => UpgradeAnswer::SwitchTo("h2c".into()),
+                Behaviour::Echo | Behaviour::WebsocketOnly => UpgradeAnswer::Accept,
+            };
+            let push = b.push.as_ref().map(|p| {
+                if p.every.is_zero() {
+                    issues.push((
+                        at.clone().key("push").key("every"),
+                        "expected a duration greater than zero".into(),
+                    ));
+                }
+                backend::Push {
+                    every: p.every.get(),
+                    size: p.size,
+                }
+            });
+            let close = b.close.as_ref().map(|c| {
+                close_code(c.code, at.clone().key("close").key("code"), issues);
+                backend::Close {
+                    after: c.after.get(),
+                    code: c.code,
+                }
+            });
+            BackendSpec {
+                name: b.name.clone(),
+                port: b.port.unwrap_or(BACKEND_PORT),
+                tls: b.tls,
+                websocket_only: b.behaviour == Behaviour::WebsocketOnly,
+                upgrade,
+                script: SessionScript {
+                    push,
+                    ping_interval: positive(b.ping_interval, at.clone().key("ping_interval"), issues),
+                    close,
+                },
+                latency: b.latency.map(|d| d.get()),
+                health: b.health.unwrap_or(200),
+                health_latency: b.health_latency.map(|d| d.get()),
+            }
+        })
+        .collect()
+}
+
+/// Which listener, TLS and instances a group uses.
+fn entry(
+    at: &KeyPath,
+    listener: Option<&String>,
+    tls: Option<bool>,
+    gateway: Option<&String>,
+    config: &Config,
+    instances: &[String],
+    issues: &mut Issues,
+) -> Option<Entry> {
+    let index = match listener {
+        None => 0,
+        Some(name) => match config.listeners.iter().position(|l| &l.name == name) {
+            Some(i) => i,
+            None => {
+                let known: Vec<&String> = config.listeners.iter().map(|l| &l.name).collect();
+                issues.push((at.clone().key("listener"), unknown("listener", name, &known)));
+                return None;
+            }
+        },
+    };
+    let https = config
+        .listeners
+        .get(index)
+        .is_some_and(|l| l.protocol == Protocol::Https);
+    let instances = match gateway {
+        Some(g) if instances.contains(g) => vec![g.clone()],
+        Some(g) => {
+            issues.push((at.clone().key("gateway"), unknown("gateway instance", g, instances)));
+            return None;
+        }
+        None => instances.to_vec(),
+    };
+    Some(Entry {
+        listener: index,
+        tls: tls.unwrap_or(https),
+        instances,
+    })
+}
+
+pub(super) fn clients(
+    file: &ScenarioFile,
+    config: &Config,
+    instances: &[String],
+    duration: Duration,
+    issues: &mut Issues,
+) -> Vec<ClientSpec> {
+    let mut out = Vec::new();
+    for (i, c) in file.clients.iter().enumerate() {
+        let at = KeyPath::item("clients", i);
+        if c.count == Some(0) {
+            issues.push((at.clone().key("count"), "expected at least 1".into()));
+        }
+        let Some(entry) = entry(
+            &at,
+            c.listener.as_ref(),
+            c.tls,
+            c.gateway.as_ref(),
+            config,
+            instances,
+            issues,
+        ) else {
+            continue;
+        };
+        let messages = match &c.messages {
+            None => None,
+            Some(m) => {
+                let payload = match (&m.size, &m.text) {
+                    (Some(n), None) => Payload::Size(*n),
+                    (None, Some(t)) => Payload::Text(t.clone()),
+                    _ => {
+                        issues.push((
+                            at.clone().key("messages"),
+                            "expected exactly one of `size` or `text`".into(),
+                        ));
+                        continue;
+                    }
+                };
+                if m.every.is_zero() {
+                    issues.push((
+                        at.clone().key("messages").key("every"),
+                        "expected a duration greater than zero".into(),
+                    ));
+                }
+                Some(Messages {
+                    every: m.every.get(),
+                    payload,
+                })
+            }
+        };
+        if let Some(r) = &c.retry {
+            if !(0.0..=1.0).contains(&r.jitter) {
+                issues.push((
+                    at.clone().key("retry").key("jitter"),
+                    "expected a fraction between 0 and 1".into(),
+                ));
+            }
+        }
+        let retry = c.retry.as_ref().map(|r| Backoff {
+            initial: r.initial.get(),
+            max: r.max.get(),
+            multiplier: r.multiplier,
+            jitter: r.jitter,
+            max_attempts: r.max_attempts,
+            attempt_timeout: r.attempt_timeout.map(|d| d.get()).unwrap_or(Duration::from_secs(10)),
+        });
+        let close_code = c.close_code.unwrap_or(1000);
+        if c.close_code.is_some() {
+            close_code_check(close_code, &at, c.close_after.is_some(), issues);
+        }
+        let pong_timeout = positive(c.pong_timeout, at.clone().key("pong_timeout"), issues);
+        if pong_timeout.is_some() && c.ping_interval.is_none() {
+            issues.push((
+                at.clone().key("pong_timeout"),
+                "a pong timeout needs `ping_interval`: pongs answer pings".into(),
+            ));
+        }
+        out.push(ClientSpec {
+            script: ClientScript {
+                name: c.name.clone(),
+                count: c.count.unwrap_or(1).max(1),
+                start: c.start.map(|d| d.get()).unwrap_or(Duration::from_secs(1)),
+                path: c.path.clone().unwrap_or_else(|| "/chat".to_string()),
+                host: c.host.clone().unwrap_or_else(|| DEFAULT_HOST.to_string()),
+                subprotocols: c.subprotocols.clone(),
+                headers: c.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                targets: Vec::new(),
+                ping_interval: positive(c.ping_interval, at.clone().key("ping_interval"), issues),
+                pong_timeout,
+                messages,
+                close_after: c.close_after.map(|d| d.get()),
+                close_code,
+                reopen_after: c.reopen_after.map(|d| d.get()),
+                retry,
+                stop_at: duration,
+            },
+            entry,
+        });
+    }
+    out
+}
+
+fn close_code_check(code: u16, at: &KeyPath, has_close_after: bool, issues: &mut Issues) {
+    close_code(code, at.clone().key("close_code"), issues);
+    if !has_close_after {
+        issues.push((
+            at.clone().key("close_code"),
+            "`close_code` is the code of the close at `close_after`; set `close_after`".into(),
+        ));
+    }
+}
+
+pub(super) fn requests(
+    file: &ScenarioFile,
+    config: &Config,
+    instances: &[String],
+    duration: Duration,
+    issues: &mut Issues,
+) -> Vec<RequestSpec> {
+    let mut out = Vec::new();
+    for (i, r) in file.requests.iter().enumerate() {
+        let at = KeyPath::item("requests", i);
+        if r.count == Some(0) {
+            issues.push((at.clone().key("count"), "expected at least 1".into()));
+        }
+        let Some(entry) = entry(
+            &at,
+            r.listener.as_ref(),
+            r.tls,
+            r.gateway.as_ref(),
+            config,
+            instances,
+            issues,
+        ) else {
+            continue;
+        };
+        let method = match r.method.as_deref().unwrap_or("GET").parse::<http::Method>() {
+            Ok(m) => m,
+            Err(_) => {
+                issues.push((
+                    at.clone().key("method"),
+                    "expected an HTTP method such as \"GET\"".into(),
+                ));
+                continue;
+            }
+        };
+        let path = r.path.clone().unwrap_or_else(|| "/".to_string());
+        if !path.starts_with('/') {
+            issues.push((
+                at.clone().key("path"),
+                format!("expected a path starting with `/`, found `{path}`"),
+            ));
+        }
+        out.push(RequestSpec {
+            script: RequestScript {
+                name: r.name.clone(),
+                count: r.count.unwrap_or(1).max(1),
+                start: r.start.map(|d| d.get()).unwrap_or(Duration::from_secs(1)),
+                every: positive(r.every, at.clone().key("every"), issues),
+                method,
+                path,
+                host: r.host.clone().unwrap_or_else(|| DEFAULT_HOST.to_string()),
+                headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                targets: Vec::new(),
+                timeout: positive(r.timeout, at.clone().key("timeout"), issues).unwrap_or(Duration::from_secs(60)),
+                stop_at: duration,
+            },
+            entry,
+        });
+    }
+    out
+}

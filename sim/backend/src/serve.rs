@@ -1,0 +1,217 @@
+//! The backend's HTTP service and accept loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gateway::handshake;
+use gateway::transport::{Listener, Transport};
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use crate::control::{Control, UpgradeAnswer};
+use crate::event::{BackendEvent, SeenRequest};
+use crate::script::SessionScript;
+use crate::session;
+
+type Observer = Arc<dyn Fn(BackendEvent) + Send + Sync>;
+
+/// How a backend behaves.
+#[derive(Clone)]
+pub struct Options {
+    /// Subprotocols it accepts, matched against the client's offer in the
+    /// client's order.
+    pub subprotocols: Vec<String>,
+    pub control: Control,
+    pub script: SessionScript,
+    pub observer: Observer,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("subprotocols", &self.subprotocols)
+            .field("control", &self.control)
+            .field("script", &self.script)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            subprotocols: vec!["chat".into(), "superchat".into()],
+            control: Control::default(),
+            script: SessionScript::default(),
+            observer: Arc::new(|_| {}),
+        }
+    }
+}
+
+/// Serves the backend on an already-bound listener until dropped.
+pub async fn serve<L: Listener>(mut listener: L, options: Options) {
+    let options = Arc::new(options);
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        };
+        (options.observer)(BackendEvent::Accepted { peer });
+        let options = Arc::clone(&options);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| respond(Arc::clone(&options), req));
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).auto_date_header(false);
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+/// Binds `addr` through `transport` and returns the bound address and the
+/// serving future.
+pub async fn bind<T: Transport>(
+    transport: &T,
+    addr: SocketAddr,
+    options: Options,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
+    let listener = transport.bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((local, serve(listener, options)))
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp
+}
+
+fn seen(req: &Request<Incoming>) -> SeenRequest {
+    SeenRequest {
+        method: req.method().to_string(),
+        uri: req.uri().to_string(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body_len: 0,
+    }
+}
+
+async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let mut request = seen(&req);
+    let control = &options.control;
+    let health_path = matches!(req.uri().path(), "/" | "/health");
+    let delay = control.delay();
+    if !delay.is_zero() && !health_path {
+        tokio::time::sleep(delay).await;
+    }
+    if handshake::has_token(req.headers(), header::UPGRADE, "websocket") {
+        (options.observer)(BackendEvent::Request(request));
+        return Ok(upgrade(options, req));
+    }
+    if control.websocket_only() {
+        (options.observer)(BackendEvent::Request(request));
+        let mut resp = text(StatusCode::UPGRADE_REQUIRED, "this server speaks WebSocket only\n");
+        resp.headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Ok(resp);
+    }
+    // `/` is where Application Gateway's default probe looks, `/health` the
+    // usual custom probe path: both answer with the health status.
+    if health_path {
+        let delay = control.health_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        (options.observer)(BackendEvent::Request(request));
+        let status = StatusCode::from_u16(control.health_status()).unwrap_or(StatusCode::OK);
+        return Ok(text(status, "health\n"));
+    }
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    request.body_len = body.len();
+    (options.observer)(BackendEvent::Request(request));
+    let mut resp = Response::new(Full::new(body));
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(parts.method.as_str()) {
+        h.insert("x-echo-method", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&parts.uri.to_string()) {
+        h.insert("x-echo-uri", v);
+    }
+    Ok(resp)
+}
+
+fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n");
+    };
+    let accept = match options.control.upgrade() {
+        UpgradeAnswer::Refuse(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            return text(status, "upgrade refused by the backend\n");
+        }
+        UpgradeAnswer::SwitchTo(protocol) => {
+            let mut resp = Response::new(Full::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            if let Ok(v) = HeaderValue::from_str(&protocol) {
+                resp.headers_mut().insert(header::UPGRADE, v);
+            }
+            return resp;
+        }
+        UpgradeAnswer::WrongAccept => handshake::accept_key(b"not-the-client-key"),
+        UpgradeAnswer::Accept => handshake::accept_key(key.as_bytes()),
+    };
+    let offered: Vec<String> = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_string())
+        .collect();
+    let chosen = offered.into_iter().find(|p| options.subprotocols.contains(p));
+    let path = req.uri().path().to_string();
+    let key: Arc<str> = Arc::from(String::from_utf8_lossy(key.as_bytes()).as_ref());
+
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let session_protocol = chosen.clone();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        (options.observer)(BackendEvent::SessionOpened {
+            key: Arc::clone(&key),
+            path,
+            subprotocol: session_protocol,
+        });
+        session::run(TokioIo::new(upgraded), key, options.script, &*options.observer).await;
+    });
+
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    if let Some(p) = chosen.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    resp
+}
