@@ -9,7 +9,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`admin`] | the admin endpoint: `POST`/`DELETE /maintenance`, `GET /sessions`, `GET /backends` |
+//! | [`admin`] | the admin endpoint: `POST`/`DELETE /maintenance`, `GET /sessions`, `GET /backends`, `GET /metrics` |
 //! | [`config`] | the TOML config: typed structs, `validate()` into a [`Plan`], located errors |
 //! | [`diagnostic`] | located, worded errors for config and scenario files, in file order |
 //! | [`plan`] | a validated config with every name resolved: what a gateway runs |
@@ -33,6 +33,7 @@
 //! | `tunnel` | relays upgraded bytes both ways, with half-close, under the session timers |
 //! | [`tls`] | rustls configs for https listeners and https backends |
 //! | [`event`] | the typed [`Event`]s the gateway reports through a sink |
+//! | [`metrics`] | a sink that counts events as Prometheus metrics, for `GET /metrics` |
 //! | [`echo`] | a demo WebSocket echo backend |
 //!
 //! # Data flow
@@ -59,6 +60,7 @@ mod head;
 pub mod headers;
 pub mod health;
 mod io;
+pub mod metrics;
 pub mod plan;
 pub mod pool;
 pub mod probe;
