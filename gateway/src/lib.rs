@@ -80,6 +80,6 @@ pub use config::Config;
 pub use event::{Event, EventSink, Events};
 pub use plan::Plan;
 pub use profile::ProfileName;
-pub use registry::{BackendStatus, GatewayHandle, MAX_DRAIN};
+pub use registry::{BackendStatus, GatewayHandle, Shutdown, MAX_DRAIN};
 pub use server::{Gateway, GatewayError};
 pub use transport::{TokioTransport, Transport};
