@@ -1,11 +1,12 @@
 //! `wsgate`: the reference gateway, its demo backend and the conformance
 //! tools. Argument parsing only; the work is in the `conformance` library.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use conformance::serve::{self, Source, DEFAULT_LISTEN};
 use gateway::config::Duration;
 use gateway::ProfileName;
@@ -17,8 +18,18 @@ use gateway::ProfileName;
     about = "What will a cloud gateway do to your WebSocket traffic?"
 )]
 struct Cli {
+    /// How logs on stderr look: `text` for people (coloured only on a
+    /// terminal), `json` for log collectors (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,15 +109,23 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     s.parse()
 }
 
+/// Logs to stderr, filtered by `RUST_LOG`; ANSI colours only when stderr is
+/// a terminal, so files and collectors get plain text.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,turmoil=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.with_ansi(false).json().init(),
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,turmoil=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     match cli.command {
         Command::Run {
             paths,

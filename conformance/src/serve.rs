@@ -8,6 +8,7 @@ use std::sync::Arc;
 use gateway::config::{ConfigError, Duration};
 use gateway::echo::{self, EchoOptions};
 use gateway::event::Event;
+use gateway::metrics;
 use gateway::{Config, Events, Gateway, ProfileName, TokioTransport, Transport};
 
 /// Where `wsgate serve` listens when given neither a file nor flags.
@@ -48,15 +49,16 @@ pub fn config(source: &Source, embedded_backend: Option<SocketAddr>) -> Result<C
     }
 }
 
-/// Turns gateway events into structured `tracing` logs.
+/// The path of a request target without its query, which can carry
+/// tokens (browsers cannot set headers on a WebSocket handshake).
+fn path_only(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
+/// Turns gateway events into structured `tracing` logs: one message per
+/// kind of event, its data in fields.
 pub fn tracing_sink() -> Events {
     Arc::new(|event: Event| match &event {
-        Event::BackendError { id, backend, error } => {
-            tracing::warn!(id, backend = %backend, error = %error, "backend error");
-        }
-        Event::RequestRejected { id, status, reason } => {
-            tracing::info!(id, status, reason = %reason, "request rejected");
-        }
         Event::ListenerBound {
             listener,
             protocol,
@@ -64,7 +66,91 @@ pub fn tracing_sink() -> Events {
         } => {
             tracing::info!(listener = %listener, protocol = protocol.scheme(), addr = %addr, "listener bound");
         }
-        _ => tracing::info!("{event}"),
+        Event::RequestRouted {
+            id,
+            rule,
+            backend,
+            upgrade,
+            path,
+        } => {
+            tracing::info!(id, rule = %rule, backend = %backend, upgrade, path = path_only(path), "request routed");
+        }
+        Event::RequestRejected { id, status, reason } => {
+            tracing::info!(id, status, reason = %reason, "request rejected");
+        }
+        Event::ConnectionRefused { peer, limit } => {
+            tracing::warn!(peer = %peer, limit, status = 503, "connection refused at the limit");
+        }
+        Event::ResponseForwarded { id, backend, status } => {
+            tracing::info!(id, backend = %backend, status, "response forwarded");
+        }
+        Event::UpgradeCompleted {
+            id,
+            backend,
+            subprotocol,
+        } => {
+            tracing::info!(id, backend = %backend, subprotocol = subprotocol.as_deref(), status = 101, "upgrade completed");
+        }
+        Event::UpgradeDeclined { id, backend, status } => {
+            tracing::info!(id, backend = %backend, status, "upgrade declined by backend");
+        }
+        Event::InvalidSwitch { id, backend, problem } => {
+            tracing::warn!(id, backend = %backend, problem = %problem, status = 502, "invalid 101 from backend");
+        }
+        Event::SessionClosed {
+            id,
+            by,
+            reason,
+            bytes_from_client,
+            bytes_from_backend,
+        } => {
+            tracing::info!(
+                id,
+                by = metrics::side_label(*by),
+                reason = metrics::close_reason_label(reason),
+                detail = %reason,
+                bytes_from_client,
+                bytes_from_backend,
+                "session closed"
+            );
+        }
+        Event::BackendError { id, backend, error } => {
+            tracing::warn!(id, backend = %backend, kind = metrics::error_kind_label(error.kind()), error = %error, "backend error");
+        }
+        Event::WafBlocked { id, policy, rule } => {
+            tracing::info!(id, policy = %policy, rule = %rule, status = 403, "blocked by WAF");
+        }
+        Event::MaintenanceStarted { drain } => {
+            let drain = drain.map(|d| Duration::from(d).to_string());
+            tracing::warn!(drain = drain.as_deref(), "maintenance started");
+        }
+        Event::MaintenanceCancelled => tracing::info!("maintenance drain cancelled"),
+        // Every probe, at debug: the changes below are what operators need.
+        Event::ProbeCompleted {
+            backend,
+            result,
+            healthy,
+        } => {
+            tracing::debug!(backend = %backend, result = %result, ok = result.is_success(), healthy, "probe completed");
+        }
+        Event::BackendHealthChanged {
+            backend,
+            healthy: true,
+            last,
+            ..
+        } => {
+            tracing::info!(backend = %backend, healthy = true, last = %last, "backend healthy");
+        }
+        Event::BackendHealthChanged {
+            backend,
+            healthy: false,
+            failures,
+            last,
+        } => {
+            tracing::warn!(backend = %backend, healthy = false, failures, last = %last, "backend unhealthy");
+        }
+        // A kind of event added after this sink was written.
+        other => tracing::info!(event = %other, "gateway event"),
     })
 }
 
