@@ -83,10 +83,16 @@ enum Command {
         /// 20 s or Front Door's 30 s).
         #[arg(long, value_parser = parse_duration)]
         request_timeout: Option<Duration>,
-        /// Serve the admin endpoint (POST /maintenance, GET /sessions);
-        /// without a value, on 127.0.0.1:9900. Off unless given.
+        /// Serve the admin endpoint (POST /maintenance, GET /sessions,
+        /// GET /metrics); without a value, on 127.0.0.1:9900. Off unless
+        /// given.
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = serve::DEFAULT_ADMIN)]
         admin: Option<SocketAddr>,
+        /// After SIGTERM or SIGINT: the listeners close at once, open
+        /// sessions may run this long, then the rest are closed. A second
+        /// signal exits at once.
+        #[arg(long, value_parser = parse_duration, default_value = serve::DEFAULT_SHUTDOWN_GRACE)]
+        shutdown_grace: Duration,
     },
     /// Run the demo WebSocket echo backend (GET /health answers 200).
     Echo {
@@ -153,6 +159,7 @@ fn main() -> ExitCode {
             profile,
             request_timeout,
             admin,
+            shutdown_grace,
         } => {
             let source = match (config, backend.is_empty()) {
                 (Some(path), _) => Source::File(path),
@@ -167,7 +174,11 @@ fn main() -> ExitCode {
                     profile,
                 },
             };
-            run(serve::serve(source, admin))
+            let options = serve::Options {
+                admin,
+                shutdown_grace: shutdown_grace.get(),
+            };
+            run(serve::serve(source, options))
         }
         Command::Echo { listen } => run(serve::echo(listen)),
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use gateway::config::{ConfigError, Duration};
 use gateway::echo::{self, EchoOptions};
 use gateway::event::Event;
-use gateway::metrics;
+use gateway::metrics::{self, Metrics};
 use gateway::{Config, Events, Gateway, ProfileName, TokioTransport, Transport};
 
 /// Where `wsgate serve` listens when given neither a file nor flags.
@@ -154,13 +154,88 @@ pub fn tracing_sink() -> Events {
     })
 }
 
+/// Sends each event to every sink, in order.
+pub fn fan_out(sinks: Vec<Events>) -> Events {
+    Arc::new(move |event: Event| {
+        if let Some((last, rest)) = sinks.split_last() {
+            for sink in rest {
+                sink.emit(event.clone());
+            }
+            last.emit(event);
+        }
+    })
+}
+
 /// Where `--admin` without a value serves.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9900";
 
-/// Runs the gateway until Ctrl-C. Prints one line per listener on stdout
-/// (`listening on ADDR`) so scripts can read the bound port. With `admin`,
-/// also serves the admin endpoint there (`admin endpoint on ADDR`).
-pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<dyn std::error::Error>> {
+/// How long open sessions may run after SIGTERM or SIGINT (`--shutdown-grace`).
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
+
+/// SIGTERM and SIGINT, as one stream of signal names.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers: from here on the signals no longer kill the
+    /// process.
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                biased;
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
+    }
+}
+
+/// How `wsgate serve` runs besides its config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Serve the admin endpoint here.
+    pub admin: Option<SocketAddr>,
+    /// How long open sessions may run after SIGTERM or SIGINT.
+    pub shutdown_grace: std::time::Duration,
+}
+
+/// Runs the gateway until SIGTERM or SIGINT. Prints one line per listener
+/// on stdout (`listening on ADDR`) so scripts can read the bound port. With
+/// an admin address, also serves the admin endpoint there (`admin endpoint
+/// on ADDR`), `/metrics` included.
+///
+/// On the first signal it closes the listeners (new connections are
+/// refused), lets open sessions run for the grace (requests on connections
+/// already open get 503), closes what is left as maintenance does, and
+/// returns. A second signal returns at once, with an error.
+pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    // First, so a signal that comes while starting drains instead of
+    // killing the process.
+    let mut signals = Signals::install()?;
     let mut backend_task = None;
     let mut embedded_backend = None;
     if let Source::Embedded { .. } = source {
@@ -170,10 +245,15 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
     }
     let config = config(&source, embedded_backend)?;
     let profile = config.profile;
-    let gateway = Gateway::bind(config, TokioTransport, tracing_sink()).await?;
+    let metrics = Arc::new(Metrics::new(profile.behaviour().http_timeout));
+    let events = fan_out(vec![tracing_sink(), Arc::clone(&metrics) as Events]);
+    let gateway = Gateway::bind(config, TokioTransport, events).await?;
     let addrs = gateway.local_addrs();
     let handle = gateway.handle();
-    let mut serving = tokio::spawn(gateway.run());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut serving = tokio::spawn(gateway.run_until(async move {
+        let _ = stopped.await;
+    }));
     // Application Gateway routes only to backends that passed a probe, and
     // probes start at once: announce the listeners once every backend has
     // had its first answer (or the probe timeout passed), so a client that
@@ -188,28 +268,61 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
         println!("wsgate: listener {name} ({profile}) listening on {addr}");
     }
     let mut admin_task = None;
-    if let Some(addr) = admin {
+    if let Some(addr) = options.admin {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "the admin endpoint has no authentication; it is meant for loopback");
         }
         let listener = TokioTransport.bind(addr).await?;
         let bound = gateway::transport::Listener::local_addr(&listener)?;
-        println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions)");
-        admin_task = Some(tokio::spawn(gateway::admin::serve(listener, handle.clone())));
+        println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions, GET /metrics)");
+        admin_task = Some(tokio::spawn(gateway::admin::serve_with_metrics(
+            listener,
+            handle.clone(),
+            Some(Arc::clone(&metrics)),
+        )));
     }
     if let Some(addr) = embedded_backend {
         let url = addrs.first().map(|(_, a)| format!("ws://{a}/chat")).unwrap_or_default();
         println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on {url}");
     }
-    tokio::select! {
+    let tasks = [backend_task, admin_task];
+    let signal = tokio::select! {
         biased;
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
-        _ = &mut serving => {}
+        signal = signals.next() => signal,
+        _ = &mut serving => {
+            // The accept loops never end on their own; this is a panic.
+            return Err("the gateway stopped serving".into());
+        }
+    };
+    tracing::info!(signal, "shutdown: closing the listeners; new connections are refused");
+    let _ = stop.send(());
+    let _ = serving.await;
+    let grace = options.shutdown_grace;
+    tracing::info!(
+        open_sessions = handle.open_sessions(),
+        grace = %Duration::from(grace),
+        "shutdown: open sessions may run until the grace ends; new requests get 503"
+    );
+    let report = tokio::select! {
+        biased;
+        second = signals.next() => {
+            tracing::warn!(signal = second, open_sessions = handle.open_sessions(), "shutdown: second signal, exiting now");
+            return Err(format!("{second} during the shutdown grace: exited without waiting").into());
+        }
+        report = handle.shutdown(grace) => report,
+    };
+    if report.dropped > 0 {
+        tracing::info!(
+            closed = report.dropped,
+            "shutdown: grace over; closed the sessions still open (their clients see 1006)"
+        );
+    } else {
+        tracing::info!(open_sessions = 0, "shutdown: every session has ended");
     }
-    serving.abort();
-    for task in [backend_task, admin_task].into_iter().flatten() {
+    for task in tasks.into_iter().flatten() {
         task.abort();
     }
+    tracing::info!("shutdown complete");
     Ok(())
 }
 
