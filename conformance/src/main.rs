@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use conformance::serve::{self, Source, DEFAULT_LISTEN};
 use gateway::config::Duration;
 use gateway::ProfileName;
@@ -93,6 +93,12 @@ enum Command {
         /// signal exits at once.
         #[arg(long, value_parser = parse_duration, default_value = serve::DEFAULT_SHUTDOWN_GRACE)]
         shutdown_grace: Duration,
+    },
+    /// Print a shell completion script, e.g. `wsgate completions bash >
+    /// ~/.local/share/bash-completion/completions/wsgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Run the demo WebSocket echo backend (GET /health answers 200).
     Echo {
@@ -181,6 +187,10 @@ fn main() -> ExitCode {
             run(serve::serve(source, options))
         }
         Command::Echo { listen } => run(serve::echo(listen)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wsgate", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
 

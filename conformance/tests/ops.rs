@@ -1,6 +1,7 @@
 //! Running `wsgate serve` as an operator would: Prometheus metrics on the
-//! admin endpoint, a graceful drain on SIGTERM, logs a collector can read.
-//! Real processes and sockets on 127.0.0.1, ports read back from stdout.
+//! admin endpoint, a graceful drain on SIGTERM, logs a collector can read,
+//! shell completions. Real processes and sockets on 127.0.0.1, ports read
+//! back from stdout.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -306,4 +307,14 @@ async fn json_logs_are_one_object_per_line() {
         lines.iter().any(|v| v["fields"]["message"] == "shutdown complete"),
         "{log}"
     );
+}
+
+#[test]
+fn completions_for_bash() {
+    let out = Command::new(WSGATE).args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("_wsgate()"), "{script}");
+    assert!(script.contains("complete -F _wsgate"), "{script}");
+    assert!(script.contains("--shutdown-grace"), "{script}");
 }
