@@ -29,7 +29,7 @@
 //! | [`session`] | pure: idle and lifetime deadlines for upgraded sessions |
 //! | [`waf`] | pure: WAF custom rules, checked on requests (never after 101) |
 //! | [`rewrite`] | pure: header and URL path rewrites on requests |
-//! | `registry` | open sessions and connections; [`GatewayHandle`] drains or drops them |
+//! | `registry` | open sessions and connections; [`GatewayHandle`] drains, drops or shuts them down |
 //! | `tunnel` | relays upgraded bytes both ways, with half-close, under the session timers |
 //! | [`tls`] | rustls configs for https listeners and https backends |
 //! | [`event`] | the typed [`Event`]s the gateway reports through a sink |
