@@ -1,11 +1,12 @@
 //! `wsgate`: the reference gateway, its demo backend and the conformance
 //! tools. Argument parsing only; the work is in the `conformance` library.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use conformance::serve::{self, Source, DEFAULT_LISTEN};
 use gateway::config::Duration;
 use gateway::ProfileName;
@@ -17,8 +18,18 @@ use gateway::ProfileName;
     about = "What will a cloud gateway do to your WebSocket traffic?"
 )]
 struct Cli {
+    /// How logs on stderr look: `text` for people (coloured only on a
+    /// terminal), `json` for log collectors (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,10 +83,22 @@ enum Command {
         /// 20 s or Front Door's 30 s).
         #[arg(long, value_parser = parse_duration)]
         request_timeout: Option<Duration>,
-        /// Serve the admin endpoint (POST /maintenance, GET /sessions);
-        /// without a value, on 127.0.0.1:9900. Off unless given.
+        /// Serve the admin endpoint (POST /maintenance, GET /sessions,
+        /// GET /metrics); without a value, on 127.0.0.1:9900. Off unless
+        /// given.
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = serve::DEFAULT_ADMIN)]
         admin: Option<SocketAddr>,
+        /// After SIGTERM or SIGINT: the listeners close at once, open
+        /// sessions may run this long, then the rest are closed. A second
+        /// signal exits at once.
+        #[arg(long, value_parser = parse_duration, default_value = serve::DEFAULT_SHUTDOWN_GRACE)]
+        shutdown_grace: Duration,
+    },
+    /// Print a shell completion script, e.g. `wsgate completions bash >
+    /// ~/.local/share/bash-completion/completions/wsgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Run the demo WebSocket echo backend (GET /health answers 200).
     Echo {
@@ -98,15 +121,23 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     s.parse()
 }
 
+/// Logs to stderr, filtered by `RUST_LOG`; ANSI colours only when stderr is
+/// a terminal, so files and collectors get plain text.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,turmoil=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.with_ansi(false).json().init(),
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,turmoil=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     match cli.command {
         Command::Run {
             paths,
@@ -134,6 +165,7 @@ fn main() -> ExitCode {
             profile,
             request_timeout,
             admin,
+            shutdown_grace,
         } => {
             let source = match (config, backend.is_empty()) {
                 (Some(path), _) => Source::File(path),
@@ -148,9 +180,17 @@ fn main() -> ExitCode {
                     profile,
                 },
             };
-            run(serve::serve(source, admin))
+            let options = serve::Options {
+                admin,
+                shutdown_grace: shutdown_grace.get(),
+            };
+            run(serve::serve(source, options))
         }
         Command::Echo { listen } => run(serve::echo(listen)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wsgate", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
 

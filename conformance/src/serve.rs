@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use gateway::config::{ConfigError, Duration};
 use gateway::event::Event;
+use gateway::metrics::{self, Metrics};
 use gateway::{Config, Events, Gateway, ProfileName, TokioTransport, Transport};
 
 /// Where `wsgate serve` listens when given neither a file nor flags.
@@ -47,15 +48,16 @@ pub fn config(source: &Source, embedded_backend: Option<SocketAddr>) -> Result<C
     }
 }
 
-/// Turns gateway events into structured `tracing` logs.
+/// The path of a request target without its query, which can carry
+/// tokens (browsers cannot set headers on a WebSocket handshake).
+fn path_only(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
+/// Turns gateway events into structured `tracing` logs: one message per
+/// kind of event, its data in fields.
 pub fn tracing_sink() -> Events {
     Arc::new(|event: Event| match &event {
-        Event::BackendError { id, backend, error } => {
-            tracing::warn!(id, backend = %backend, error = %error, "backend error");
-        }
-        Event::RequestRejected { id, status, reason } => {
-            tracing::info!(id, status, reason = %reason, "request rejected");
-        }
         Event::ListenerBound {
             listener,
             protocol,
@@ -63,17 +65,176 @@ pub fn tracing_sink() -> Events {
         } => {
             tracing::info!(listener = %listener, protocol = protocol.scheme(), addr = %addr, "listener bound");
         }
-        _ => tracing::info!("{event}"),
+        Event::RequestRouted {
+            id,
+            rule,
+            backend,
+            upgrade,
+            path,
+        } => {
+            tracing::info!(id, rule = %rule, backend = %backend, upgrade, path = path_only(path), "request routed");
+        }
+        Event::RequestRejected { id, status, reason } => {
+            tracing::info!(id, status, reason = %reason, "request rejected");
+        }
+        Event::ConnectionRefused { peer, limit } => {
+            tracing::warn!(peer = %peer, limit, status = 503, "connection refused at the limit");
+        }
+        Event::ResponseForwarded { id, backend, status } => {
+            tracing::info!(id, backend = %backend, status, "response forwarded");
+        }
+        Event::UpgradeCompleted {
+            id,
+            backend,
+            subprotocol,
+        } => {
+            tracing::info!(id, backend = %backend, subprotocol = subprotocol.as_deref(), status = 101, "upgrade completed");
+        }
+        Event::UpgradeDeclined { id, backend, status } => {
+            tracing::info!(id, backend = %backend, status, "upgrade declined by backend");
+        }
+        Event::InvalidSwitch { id, backend, problem } => {
+            tracing::warn!(id, backend = %backend, problem = %problem, status = 502, "invalid 101 from backend");
+        }
+        Event::SessionClosed {
+            id,
+            by,
+            reason,
+            bytes_from_client,
+            bytes_from_backend,
+        } => {
+            tracing::info!(
+                id,
+                by = metrics::side_label(*by),
+                reason = metrics::close_reason_label(reason),
+                detail = %reason,
+                bytes_from_client,
+                bytes_from_backend,
+                "session closed"
+            );
+        }
+        Event::BackendError { id, backend, error } => {
+            tracing::warn!(id, backend = %backend, kind = metrics::error_kind_label(error.kind()), error = %error, "backend error");
+        }
+        Event::WafBlocked { id, policy, rule } => {
+            tracing::info!(id, policy = %policy, rule = %rule, status = 403, "blocked by WAF");
+        }
+        Event::MaintenanceStarted { drain } => {
+            let drain = drain.map(|d| Duration::from(d).to_string());
+            tracing::warn!(drain = drain.as_deref(), "maintenance started");
+        }
+        Event::MaintenanceCancelled => tracing::info!("maintenance drain cancelled"),
+        // Every probe, at debug: the changes below are what operators need.
+        Event::ProbeCompleted {
+            backend,
+            result,
+            healthy,
+        } => {
+            tracing::debug!(backend = %backend, result = %result, ok = result.is_success(), healthy, "probe completed");
+        }
+        Event::BackendHealthChanged {
+            backend,
+            healthy: true,
+            last,
+            ..
+        } => {
+            tracing::info!(backend = %backend, healthy = true, last = %last, "backend healthy");
+        }
+        Event::BackendHealthChanged {
+            backend,
+            healthy: false,
+            failures,
+            last,
+        } => {
+            tracing::warn!(backend = %backend, healthy = false, failures, last = %last, "backend unhealthy");
+        }
+        // A kind of event added after this sink was written.
+        other => tracing::info!(event = %other, "gateway event"),
+    })
+}
+
+/// Sends each event to every sink, in order.
+pub fn fan_out(sinks: Vec<Events>) -> Events {
+    Arc::new(move |event: Event| {
+        if let Some((last, rest)) = sinks.split_last() {
+            for sink in rest {
+                sink.emit(event.clone());
+            }
+            last.emit(event);
+        }
     })
 }
 
 /// Where `--admin` without a value serves.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9900";
 
-/// Runs the gateway until Ctrl-C. Prints one line per listener on stdout
-/// (`listening on ADDR`) so scripts can read the bound port. With `admin`,
-/// also serves the admin endpoint there (`admin endpoint on ADDR`).
-pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<dyn std::error::Error>> {
+/// How long open sessions may run after SIGTERM or SIGINT (`--shutdown-grace`).
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
+
+/// SIGTERM and SIGINT, as one stream of signal names.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers: from here on the signals no longer kill the
+    /// process.
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                biased;
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
+    }
+}
+
+/// How `wsgate serve` runs besides its config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Serve the admin endpoint here.
+    pub admin: Option<SocketAddr>,
+    /// How long open sessions may run after SIGTERM or SIGINT.
+    pub shutdown_grace: std::time::Duration,
+}
+
+/// Runs the gateway until SIGTERM or SIGINT. Prints one line per listener
+/// on stdout (`listening on ADDR`) so scripts can read the bound port. With
+/// an admin address, also serves the admin endpoint there (`admin endpoint
+/// on ADDR`), `/metrics` included.
+///
+/// On the first signal it closes the listeners (new connections are
+/// refused), lets open sessions run for the grace (requests on connections
+/// already open get 503), closes what is left as maintenance does, and
+/// returns. A second signal returns at once, with an error.
+pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    // First, so a signal that comes while starting drains instead of
+    // killing the process.
+    let mut signals = Signals::install()?;
     let mut backend_task = None;
     let mut embedded_backend = None;
     if let Source::Embedded { .. } = source {
@@ -83,10 +244,15 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
     }
     let config = config(&source, embedded_backend)?;
     let profile = config.profile;
-    let gateway = Gateway::bind(config, TokioTransport, tracing_sink()).await?;
+    let metrics = Arc::new(Metrics::new(profile.behaviour().http_timeout));
+    let events = fan_out(vec![tracing_sink(), Arc::clone(&metrics) as Events]);
+    let gateway = Gateway::bind(config, TokioTransport, events).await?;
     let addrs = gateway.local_addrs();
     let handle = gateway.handle();
-    let mut serving = tokio::spawn(gateway.run());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut serving = tokio::spawn(gateway.run_until(async move {
+        let _ = stopped.await;
+    }));
     // Application Gateway routes only to backends that passed a probe, and
     // probes start at once: announce the listeners once every backend has
     // had its first answer (or the probe timeout passed), so a client that
@@ -101,28 +267,61 @@ pub async fn serve(source: Source, admin: Option<SocketAddr>) -> Result<(), Box<
         println!("wsgate: listener {name} ({profile}) listening on {addr}");
     }
     let mut admin_task = None;
-    if let Some(addr) = admin {
+    if let Some(addr) = options.admin {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "the admin endpoint has no authentication; it is meant for loopback");
         }
         let listener = TokioTransport.bind(addr).await?;
         let bound = gateway::transport::Listener::local_addr(&listener)?;
-        println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions)");
-        admin_task = Some(tokio::spawn(gateway::admin::serve(listener, handle.clone())));
+        println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions, GET /metrics)");
+        admin_task = Some(tokio::spawn(gateway::admin::serve_with_metrics(
+            listener,
+            handle.clone(),
+            Some(Arc::clone(&metrics)),
+        )));
     }
     if let Some(addr) = embedded_backend {
         let url = addrs.first().map(|(_, a)| format!("ws://{a}/chat")).unwrap_or_default();
         println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on {url}");
     }
-    tokio::select! {
+    let tasks = [backend_task, admin_task];
+    let signal = tokio::select! {
         biased;
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
-        _ = &mut serving => {}
+        signal = signals.next() => signal,
+        _ = &mut serving => {
+            // The accept loops never end on their own; this is a panic.
+            return Err("the gateway stopped serving".into());
+        }
+    };
+    tracing::info!(signal, "shutdown: closing the listeners; new connections are refused");
+    let _ = stop.send(());
+    let _ = serving.await;
+    let grace = options.shutdown_grace;
+    tracing::info!(
+        open_sessions = handle.open_sessions(),
+        grace = %Duration::from(grace),
+        "shutdown: open sessions may run until the grace ends; new requests get 503"
+    );
+    let report = tokio::select! {
+        biased;
+        second = signals.next() => {
+            tracing::warn!(signal = second, open_sessions = handle.open_sessions(), "shutdown: second signal, exiting now");
+            return Err(format!("{second} during the shutdown grace: exited without waiting").into());
+        }
+        report = handle.shutdown(grace) => report,
+    };
+    if report.dropped > 0 {
+        tracing::info!(
+            closed = report.dropped,
+            "shutdown: grace over; closed the sessions still open (their clients see 1006)"
+        );
+    } else {
+        tracing::info!(open_sessions = 0, "shutdown: every session has ended");
     }
-    serving.abort();
-    for task in [backend_task, admin_task].into_iter().flatten() {
+    for task in tasks.into_iter().flatten() {
         task.abort();
     }
+    tracing::info!("shutdown complete");
     Ok(())
 }
 

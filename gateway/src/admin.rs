@@ -8,10 +8,13 @@
 //! - `GET /sessions` counts open sessions, per backend.
 //! - `GET /backends` lists every backend: pool, health, last probe result
 //!   and how long ago, consecutive failures, open sessions.
+//! - `GET /metrics` serves Prometheus metrics in the OpenMetrics text
+//!   format, when the gateway was given a [`Metrics`] sink.
 //!
 //! Off unless asked for, and meant for loopback: it has no authentication.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -21,6 +24,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::config::Duration;
+use crate::metrics::{self, Metrics};
 use crate::registry::{GatewayHandle, MAX_DRAIN};
 use crate::transport::Listener;
 
@@ -31,6 +35,7 @@ pub enum AdminAction {
     CancelMaintenance,
     Sessions,
     Backends,
+    Metrics,
     BadRequest(String),
     NotFound,
     MethodNotAllowed,
@@ -59,7 +64,8 @@ pub fn route(method: &Method, path: &str, query: Option<&str>) -> AdminAction {
         ("/maintenance", &Method::DELETE) => AdminAction::CancelMaintenance,
         ("/sessions", &Method::GET) => AdminAction::Sessions,
         ("/backends", &Method::GET) => AdminAction::Backends,
-        ("/maintenance" | "/sessions" | "/backends", _) => AdminAction::MethodNotAllowed,
+        ("/metrics", &Method::GET) => AdminAction::Metrics,
+        ("/maintenance" | "/sessions" | "/backends" | "/metrics", _) => AdminAction::MethodNotAllowed,
         _ => AdminAction::NotFound,
     }
 }
@@ -74,8 +80,22 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> 
     resp
 }
 
-fn answer(handle: &GatewayHandle, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn answer(handle: &GatewayHandle, metrics: Option<&Metrics>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match route(req.method(), req.uri().path(), req.uri().query()) {
+        AdminAction::Metrics => match metrics {
+            Some(metrics) => {
+                let mut resp = Response::new(Full::new(Bytes::from(metrics.encode())));
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(metrics::CONTENT_TYPE),
+                );
+                resp
+            }
+            None => json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({ "error": "this gateway keeps no metrics" }),
+            ),
+        },
         AdminAction::Maintenance { drain: None } => {
             let dropped = handle.maintenance(None);
             json(StatusCode::OK, &serde_json::json!({ "dropped": dropped }))
@@ -133,17 +153,25 @@ fn answer(handle: &GatewayHandle, req: &Request<Incoming>) -> Response<Full<Byte
     }
 }
 
-/// Serves the admin endpoint on `listener` until dropped.
-pub async fn serve<L: Listener>(mut listener: L, handle: GatewayHandle) {
+/// Serves the admin endpoint on `listener` until dropped, without metrics
+/// (`/metrics` is 404).
+pub async fn serve<L: Listener>(listener: L, handle: GatewayHandle) {
+    serve_with_metrics(listener, handle, None).await;
+}
+
+/// Serves the admin endpoint on `listener` until dropped. `metrics` is the
+/// sink the gateway was bound with, if any; without it `/metrics` is 404.
+pub async fn serve_with_metrics<L: Listener>(mut listener: L, handle: GatewayHandle, metrics: Option<Arc<Metrics>>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let handle = handle.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let resp = answer(&handle, &req);
+                let resp = answer(&handle, metrics.as_deref(), &req);
                 async move { Ok::<_, Infallible>(resp) }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
@@ -188,6 +216,8 @@ mod tests {
         assert_eq!(route(&Method::GET, "/maintenance", None), AdminAction::MethodNotAllowed);
         assert_eq!(route(&Method::GET, "/sessions", None), AdminAction::Sessions);
         assert_eq!(route(&Method::GET, "/backends", None), AdminAction::Backends);
+        assert_eq!(route(&Method::GET, "/metrics", None), AdminAction::Metrics);
+        assert_eq!(route(&Method::POST, "/metrics", None), AdminAction::MethodNotAllowed);
         assert_eq!(route(&Method::GET, "/", None), AdminAction::NotFound);
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`admin`] | the admin endpoint: `POST`/`DELETE /maintenance`, `GET /sessions`, `GET /backends` |
+//! | [`admin`] | the admin endpoint: `POST`/`DELETE /maintenance`, `GET /sessions`, `GET /backends`, `GET /metrics` |
 //! | [`config`] | the TOML config: typed structs, `validate()` into a [`Plan`], located errors |
 //! | [`diagnostic`] | located, worded errors for config and scenario files, in file order |
 //! | [`plan`] | a validated config with every name resolved: what a gateway runs |
@@ -29,10 +29,11 @@
 //! | [`session`] | pure: idle and lifetime deadlines for upgraded sessions |
 //! | [`waf`] | pure: WAF custom rules, checked on requests (never after 101) |
 //! | [`rewrite`] | pure: header and URL path rewrites on requests |
-//! | `registry` | open sessions and connections; [`GatewayHandle`] drains or drops them |
+//! | `registry` | open sessions and connections; [`GatewayHandle`] drains, drops or shuts them down |
 //! | `tunnel` | relays upgraded bytes both ways, with half-close, under the session timers |
 //! | [`tls`] | rustls configs for https listeners and https backends |
 //! | [`event`] | the typed [`Event`]s the gateway reports through a sink |
+//! | [`metrics`] | a sink that counts events as Prometheus metrics, for `GET /metrics` |
 //!
 //! # Data flow
 //!
@@ -57,6 +58,7 @@ mod head;
 pub mod headers;
 pub mod health;
 mod io;
+pub mod metrics;
 pub mod plan;
 pub mod pool;
 pub mod probe;
@@ -76,6 +78,6 @@ pub use config::Config;
 pub use event::{Event, EventSink, Events};
 pub use plan::Plan;
 pub use profile::ProfileName;
-pub use registry::{BackendStatus, GatewayHandle, MAX_DRAIN};
+pub use registry::{BackendStatus, GatewayHandle, Shutdown, MAX_DRAIN};
 pub use server::{Gateway, GatewayError};
 pub use transport::{TokioTransport, Transport};

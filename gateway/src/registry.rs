@@ -3,7 +3,9 @@
 //! A maintenance event (an instance restart, `POST /maintenance`) drops
 //! every session the instance carries, abruptly, as documents 002 and the
 //! DESIGN's maintenance row describe. Each tunnel waits on the registry's
-//! epoch; bumping it ends them all.
+//! epoch; bumping it ends them all. A shutdown
+//! ([`GatewayHandle::shutdown`]) is a drain that ends early once nothing is
+//! open.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::config::BackendAddr;
 use crate::event::{Event, Events};
@@ -35,6 +37,9 @@ pub(crate) struct Registry {
     /// later call replaced it, so the latest call wins.
     drain: Mutex<u64>,
     connections: AtomicUsize,
+    /// Woken whenever a session is unregistered, for a shutdown waiting
+    /// for the last one.
+    closed: Notify,
 }
 
 /// Counts a client connection while it is open.
@@ -59,6 +64,7 @@ pub(crate) struct Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         self.registry.lock().remove(&self.id);
+        self.registry.closed.notify_waiters();
     }
 }
 
@@ -70,6 +76,7 @@ impl Registry {
             draining: AtomicBool::new(false),
             drain: Mutex::new(0),
             connections: AtomicUsize::new(0),
+            closed: Notify::new(),
         }
     }
 
@@ -144,6 +151,49 @@ impl Registry {
         }
         counts
     }
+}
+
+/// How long a shutdown waits, after dropping the sessions its grace left
+/// open, for them to unregister (and report their close).
+const DROP_WAIT: Duration = Duration::from_secs(1);
+
+/// Where a shutdown is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Sessions may finish on their own until the grace ends.
+    Grace,
+    /// The rest were dropped; waiting for them to unregister.
+    Dropped,
+}
+
+/// What a shutdown does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Wait,
+    DropRest,
+    Done,
+}
+
+/// Decides a shutdown's next step from the sessions open and whether the
+/// phase's deadline has passed.
+fn shutdown_step(open: usize, phase: Phase, past_deadline: bool) -> Step {
+    match (open, phase, past_deadline) {
+        (0, _, _) => Step::Done,
+        (_, _, false) => Step::Wait,
+        (_, Phase::Grace, true) => Step::DropRest,
+        // A session that ignores its drop is a bug; do not hang on it.
+        (_, Phase::Dropped, true) => Step::Done,
+    }
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shutdown {
+    /// Sessions open when it began.
+    pub open: usize,
+    /// Sessions still open when the grace ran out, dropped as maintenance
+    /// drops them (their clients see 1006).
+    pub dropped: usize,
 }
 
 /// Control of a running gateway, for the admin endpoint and the simulator.
@@ -257,6 +307,47 @@ impl GatewayHandle {
         }
     }
 
+    /// Shuts the instance down: from now on requests on connections still
+    /// open get 503 (as in a drain; any maintenance drain under way is
+    /// replaced), open sessions may run for `grace`, then whatever is still
+    /// open is dropped as maintenance drops it. Returns once no session is
+    /// open. Stop accepting connections first, with
+    /// [`crate::Gateway::run_until`].
+    pub async fn shutdown(&self, grace: Duration) -> Shutdown {
+        {
+            let mut generation = self.registry.generation();
+            *generation += 1;
+            self.registry.draining.store(true, Ordering::Relaxed);
+        }
+        let open = self.registry.open_count();
+        let mut dropped = 0;
+        let mut phase = Phase::Grace;
+        let mut deadline = tokio::time::Instant::now() + grace;
+        loop {
+            // Listen before counting, so a session that ends in between
+            // still wakes this.
+            let closed = self.registry.closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            let past = tokio::time::Instant::now() >= deadline;
+            match shutdown_step(self.registry.open_count(), phase, past) {
+                Step::Done => return Shutdown { open, dropped },
+                Step::DropRest => {
+                    dropped = self.registry.drop_all();
+                    phase = Phase::Dropped;
+                    deadline = tokio::time::Instant::now() + DROP_WAIT;
+                }
+                Step::Wait => {
+                    tokio::select! {
+                        biased;
+                        () = &mut closed => {}
+                        () = tokio::time::sleep_until(deadline) => {}
+                    }
+                }
+            }
+        }
+    }
+
     /// Cancels a drain under way: requests are served again and its timer
     /// drops nothing. Returns whether there was one.
     pub fn cancel_maintenance(&self) -> bool {
@@ -313,6 +404,47 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_secs(60), &mut dropped)
             .await
             .is_err());
+    }
+
+    #[test]
+    fn shutdown_waits_for_sessions_then_drops_them_once() {
+        assert_eq!(shutdown_step(0, Phase::Grace, false), Step::Done);
+        assert_eq!(shutdown_step(2, Phase::Grace, false), Step::Wait);
+        assert_eq!(shutdown_step(2, Phase::Grace, true), Step::DropRest);
+        assert_eq!(shutdown_step(1, Phase::Dropped, false), Step::Wait);
+        assert_eq!(shutdown_step(1, Phase::Dropped, true), Step::Done);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_early_when_the_last_session_closes() {
+        let h = handle();
+        let (registered, _dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        let started = tokio::time::Instant::now();
+        let closer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            drop(registered);
+        });
+        let report = h.shutdown(Duration::from_secs(30)).await;
+        assert_eq!(report, Shutdown { open: 1, dropped: 0 });
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        assert!(h.is_draining(), "requests on open connections get 503");
+        closer.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_drops_what_the_grace_left_open() {
+        let h = handle();
+        let (registered, dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        // A session that ends when it is dropped, as a tunnel does.
+        tokio::spawn(async move {
+            dropped.await;
+            drop(registered);
+        });
+        let started = tokio::time::Instant::now();
+        let report = h.shutdown(Duration::from_secs(2)).await;
+        assert_eq!(report, Shutdown { open: 1, dropped: 1 });
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(h.open_sessions(), 0);
     }
 
     #[test]

@@ -226,6 +226,18 @@ impl<T: Transport> Gateway<T> {
         self.limits.max_connections = Some(self.limits.max_connections.map_or(limit, |l| l.min(limit)));
     }
 
+    /// Serves until `shutdown` completes, then stops accepting: every
+    /// listener is closed, so new connections are refused, and probes stop.
+    /// Connections and sessions already open carry on;
+    /// [`GatewayHandle::shutdown`] drains and ends them.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            biased;
+            () = shutdown => {}
+            () = self.run() => {}
+        }
+    }
+
     /// Serves every listener until the future is dropped.
     pub async fn run(self) {
         let Gateway {
