@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`nginx`] | pure: a plan as `nginx.conf`, and what nginx cannot express |
 //! | [`haproxy`] | pure: a plan as `haproxy.cfg`, and what HAProxy cannot express |
+//! | [`process`] | runs a peer binary in a temporary directory: start, wait for its ports, stop, restart |
 //!
 //! ```text
 //! Config ─▶ validate ─▶ Plan ─┐
@@ -24,6 +25,7 @@
 
 pub mod haproxy;
 pub mod nginx;
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,6 +37,8 @@ use std::time::Duration;
 use gateway::config::{BackendAddr, WafAction, WafTarget};
 use gateway::plan::{BackendSetPlan, ListenerPlan, RoutePlan};
 use gateway::{Config, Plan};
+
+pub use process::{which, PeerError, PeerProcess};
 
 /// The peers wsgate can run scenarios against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
