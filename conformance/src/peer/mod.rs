@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`nginx`] | pure: a plan as `nginx.conf`, and what nginx cannot express |
 //! | [`haproxy`] | pure: a plan as `haproxy.cfg`, and what HAProxy cannot express |
+//! | [`policy`] | the WAF policies and rewrite sets the renderers read, taken from the config |
 //! | [`process`] | runs a peer binary in a temporary directory: start, wait for its ports, stop, restart |
 //!
 //! ```text
@@ -25,6 +26,7 @@
 
 pub mod haproxy;
 pub mod nginx;
+pub mod policy;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -34,10 +36,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use gateway::config::{BackendAddr, WafAction, WafTarget};
+use gateway::config::BackendAddr;
 use gateway::plan::{BackendSetPlan, ListenerPlan, RoutePlan};
-use gateway::{Config, Plan};
+use gateway::Plan;
 
+pub use policy::{Policies, RewriteSet, RuleMatch, RuleTarget, WafRule};
 pub use process::{which, PeerError, PeerProcess};
 
 /// The peers wsgate can run scenarios against.
@@ -207,129 +210,6 @@ pub enum RenderError {
     },
     #[error("the plan refers to {what} {index}, which it does not have")]
     BadIndex { what: &'static str, index: usize },
-}
-
-/// The WAF policies and rewrite sets of a config, in a form the renderers
-/// can read. [`gateway::waf::Waf`] and [`gateway::rewrite::Rewrite`] keep
-/// their compiled rules private, so the renderers take them from the
-/// config the plan was validated from; each route names its policy, and
-/// the names resolve here.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Policies {
-    wafs: BTreeMap<String, Vec<WafRule>>,
-    rewrites: BTreeMap<String, RewriteSet>,
-}
-
-/// One WAF custom rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WafRule {
-    pub name: String,
-    pub target: RuleTarget,
-    pub matcher: RuleMatch,
-    pub action: WafAction,
-}
-
-/// What a WAF rule inspects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleTarget {
-    /// The path as sent (percent-encoded, without the query).
-    Path,
-    /// The query as sent, without `?`.
-    Query,
-    /// Every value of one header; the name is lowercase.
-    Header(String),
-}
-
-/// How a WAF rule matches its target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleMatch {
-    Contains(String),
-    /// A regular expression in the `regex` crate's syntax, unanchored.
-    Regex(String),
-}
-
-/// One rewrite set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RewriteSet {
-    /// Lowercase names, in name order.
-    pub set: Vec<(String, String)>,
-    /// Lowercase names. Removals run before sets.
-    pub remove: Vec<String>,
-    /// `(pattern, replacement)`: the first match in the path is replaced,
-    /// `$1`/`${name}` refer to groups; the query is kept.
-    pub url_path: Option<(String, String)>,
-}
-
-impl Policies {
-    /// The policies of `config`. Call it on a config that validated:
-    /// entries that validation would reject are skipped here.
-    pub fn from_config(config: &Config) -> Policies {
-        let wafs = config
-            .waf_policies
-            .iter()
-            .map(|policy| {
-                let rules = policy
-                    .rules
-                    .iter()
-                    .filter_map(|rule| {
-                        let target = match rule.target {
-                            WafTarget::Path => RuleTarget::Path,
-                            WafTarget::Query => RuleTarget::Query,
-                            WafTarget::Header => RuleTarget::Header(rule.header.as_ref()?.to_ascii_lowercase()),
-                        };
-                        let matcher = match (&rule.contains, &rule.regex) {
-                            (Some(text), None) => RuleMatch::Contains(text.clone()),
-                            (None, Some(re)) => RuleMatch::Regex(re.clone()),
-                            _ => return None,
-                        };
-                        Some(WafRule {
-                            name: rule.name.clone(),
-                            target,
-                            matcher,
-                            action: rule.action,
-                        })
-                    })
-                    .collect();
-                (policy.name.clone(), rules)
-            })
-            .collect();
-        let rewrites = config
-            .rewrite_sets
-            .iter()
-            .map(|set| {
-                let mut headers: Vec<(String, String)> = set
-                    .set_request_headers
-                    .iter()
-                    .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-                    .collect();
-                headers.sort();
-                let rewrite = RewriteSet {
-                    set: headers,
-                    remove: set
-                        .remove_request_headers
-                        .iter()
-                        .map(|n| n.to_ascii_lowercase())
-                        .collect(),
-                    url_path: set
-                        .url_path
-                        .as_ref()
-                        .map(|u| (u.pattern.clone(), u.replacement.clone())),
-                };
-                (set.name.clone(), rewrite)
-            })
-            .collect();
-        Policies { wafs, rewrites }
-    }
-
-    /// A WAF policy's rules, in order.
-    pub fn waf(&self, name: &str) -> Option<&[WafRule]> {
-        self.wafs.get(name).map(Vec::as_slice)
-    }
-
-    /// A rewrite set.
-    pub fn rewrite(&self, name: &str) -> Option<&RewriteSet> {
-        self.rewrites.get(name)
-    }
 }
 
 /// One listener with everything its traffic passes through, resolved for
@@ -539,170 +419,7 @@ fn replacement_pieces(replacement: &str) -> Vec<Piece> {
 }
 
 #[cfg(test)]
-pub(crate) mod test_support {
-    use std::path::PathBuf;
-
-    use gateway::{Config, Plan};
-
-    use super::{Policies, Ports, Rendered};
-
-    /// A plan and its policies from a config's TOML, with ports for every
-    /// listener (from 20001) and backend (from 30001), in plan order.
-    pub fn inputs(toml: &str) -> (Plan, Policies, Ports) {
-        let config = Config::from_toml(toml, "test.toml", PathBuf::from("/etc/wsgate")).unwrap();
-        let plan = config.validate().unwrap();
-        let mut ports = Ports::default();
-        for (i, l) in plan.listeners.iter().enumerate() {
-            ports.listeners.insert(l.name.clone(), 20001 + i as u16);
-        }
-        let mut next = 30001;
-        for set in &plan.backend_sets {
-            for m in &set.members {
-                if !ports.backends.contains_key(&m.addr) {
-                    ports.backends.insert(m.addr.clone(), ([127, 0, 0, 1], next).into());
-                    next += 1;
-                }
-            }
-        }
-        (plan, Policies::from_config(&config), ports)
-    }
-
-    /// A rendered config as one text: the config, each extra file, then
-    /// what is unsupported.
-    pub fn snapshot(r: &Rendered) -> String {
-        let mut out = r.config.clone();
-        for f in &r.files {
-            out.push_str(&format!("\n===== file {} =====\n", f.name));
-            match &f.content {
-                super::FileContent::Text(t) => out.push_str(t),
-                super::FileContent::Concat(parts) => {
-                    for p in parts {
-                        out.push_str(&format!("(contents of {})\n", p.display()));
-                    }
-                }
-            }
-        }
-        out.push_str("\n===== unsupported =====\n");
-        for u in &r.unsupported {
-            out.push_str(&format!("{}: {}\n", u.feature, u.reason));
-        }
-        out
-    }
-
-    /// A config with every feature a renderer handles, for the given
-    /// profile.
-    pub const FULL: &str = r#"
-profile = "application-gateway"
-header_read_timeout = "10s"
-
-[[listeners]]
-name = "public"
-address = "0.0.0.0:80"
-
-[[listeners]]
-name = "secure"
-protocol = "https"
-address = "0.0.0.0:443"
-tls_cert = "certs/site.pem"
-tls_key = "certs/site.key"
-tcp_keepalive = "60s"
-
-[[backend_pools]]
-name = "chat"
-addresses = ["b1:9001", "b2:9002"]
-
-[[backend_settings]]
-name = "plain"
-request_timeout = "15s"
-probe = "health"
-tcp_keepalive = "30s"
-
-[[backend_settings]]
-name = "tls"
-protocol = "https"
-trusted_ca = "ca.pem"
-host_override = "chat.internal"
-
-[[probes]]
-name = "health"
-path = "/health"
-interval = "5s"
-timeout = "2s"
-unhealthy_threshold = 2
-match_status = ["200-299", "301"]
-match_body = "ok"
-
-[[rules]]
-name = "public-rule"
-listener = "public"
-pool = "chat"
-settings = "plain"
-waf = "edge"
-rewrites = "to-internal"
-
-[[rules]]
-name = "secure-rule"
-listener = "secure"
-pool = "chat"
-settings = "tls"
-
-[[waf_policies]]
-name = "edge"
-[[waf_policies.rules]]
-name = "health-ok"
-match = "path"
-contains = "/admin/health"
-action = "allow"
-[[waf_policies.rules]]
-name = "no-admin"
-match = "path"
-contains = "/admin"
-action = "block"
-[[waf_policies.rules]]
-name = "sqli"
-match = "query"
-regex = '(?i)union(\+|%20)+select'
-action = "block"
-[[waf_policies.rules]]
-name = "bot"
-match = "header"
-header = "User-Agent"
-regex = "evil\"bot"
-action = "block"
-
-[[rewrite_sets]]
-name = "to-internal"
-set_request_headers = { x-via = "wsgate" }
-remove_request_headers = ["x-debug"]
-url_path = { pattern = "^/public/(.*)$", replacement = "/internal/$1" }
-"#;
-
-    /// The smallest config: one listener, one backend.
-    pub fn single(profile: &str, extra: &str) -> String {
-        format!(
-            r#"
-profile = "{profile}"
-{extra}
-[[listeners]]
-name = "public"
-address = "0.0.0.0:80"
-
-[[backend_pools]]
-name = "pool"
-addresses = ["b1:9001", "b2:9002"]
-
-[[backend_settings]]
-name = "settings"
-
-[[rules]]
-name = "rule"
-listener = "public"
-pool = "pool"
-settings = "settings"
-"#
-        )
-    }
-}
+mod test_support;
 
 #[cfg(test)]
 mod tests {
@@ -749,16 +466,5 @@ mod tests {
             assert_eq!(p.as_str().parse::<PeerKind>().unwrap(), p);
         }
         assert!("envoy".parse::<PeerKind>().is_err());
-    }
-
-    #[test]
-    fn policies_come_from_the_config() {
-        let (_, policies, _) = test_support::inputs(test_support::FULL);
-        let rules = policies.waf("edge").unwrap();
-        assert_eq!(rules.len(), 4);
-        assert_eq!(rules[3].target, RuleTarget::Header("user-agent".into()));
-        let rw = policies.rewrite("to-internal").unwrap();
-        assert_eq!(rw.set, vec![("x-via".to_string(), "wsgate".to_string())]);
-        assert_eq!(rw.remove, vec!["x-debug".to_string()]);
     }
 }
