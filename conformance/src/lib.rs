@@ -12,6 +12,7 @@
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
 //! | [`report`] | the matrix, Markdown, JUnit XML, JSON, SVG timelines |
 //! | [`invariants`] | properties every run must hold (used by the proptest suite) |
+//! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
 //! | [`check`] | `wsgate check`: validates scenario and config files |
 //!
@@ -26,6 +27,7 @@ pub mod catalogue;
 pub mod check;
 pub mod expect;
 pub mod invariants;
+pub mod peer;
 pub mod report;
 pub mod run;
 pub mod scenario;
