@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backend::{BackendEvent, Control as EchoControl, SeenRequest};
 use conformance::peer::process::write_run_dir;
 use conformance::peer::{which, Input, PeerKind, PeerProcess, Policies, Ports};
 use futures_util::{SinkExt, StreamExt};
 use gateway::config::BackendAddr;
-use gateway::echo::{self, EchoControl, EchoEvent, EchoOptions, SeenRequest};
 use gateway::{Config, Plan, TokioTransport, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -83,18 +83,18 @@ impl Backend {
     async fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Backend {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
-        let options = EchoOptions {
+        let options = backend::Options {
             observer: Arc::new(move |event| {
-                if let EchoEvent::Request(r) = event {
+                if let BackendEvent::Request(r) = event {
                     log.lock().unwrap().push(r);
                 }
             }),
-            ..EchoOptions::default()
+            ..backend::Options::default()
         };
         let control = options.control.clone();
         let addr = match tls {
             None => {
-                let (addr, serve) = echo::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), options)
+                let (addr, serve) = backend::bind(&TokioTransport, "127.0.0.1:0".parse().unwrap(), options)
                     .await
                     .unwrap();
                 tokio::spawn(serve);
@@ -103,7 +103,10 @@ impl Backend {
             Some(config) => {
                 let listener = TokioTransport.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
                 let addr = gateway::transport::Listener::local_addr(&listener).unwrap();
-                tokio::spawn(echo::serve(echo::TlsListener::new(listener, config), options));
+                tokio::spawn(backend::serve(
+                    backend::tls::TlsListener::new(listener, config),
+                    options,
+                ));
                 addr
             }
         };
