@@ -66,6 +66,7 @@ pub mod profile;
 mod proxy;
 mod registry;
 pub mod rewrite;
+pub mod roster;
 pub mod server;
 pub mod session;
 pub mod tls;

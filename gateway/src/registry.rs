@@ -3,7 +3,8 @@
 //! A maintenance event (an instance restart, `POST /maintenance`) drops
 //! every session the instance carries, abruptly, as documents 002 and the
 //! DESIGN's maintenance row describe. Each tunnel waits on the registry's
-//! epoch; bumping it ends them all. A shutdown
+//! roster of sessions; releasing it ends them all, in the order they
+//! opened. A shutdown
 //! ([`GatewayHandle::shutdown`]) is a drain that ends early once nothing is
 //! open.
 
@@ -13,7 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
+
+use crate::roster::{Membership, Roster};
 
 use crate::config::BackendAddr;
 use crate::event::{Event, Events};
@@ -30,13 +33,20 @@ pub const MAX_DRAIN: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub(crate) struct Registry {
     open: Mutex<BTreeMap<u64, BackendAddr>>,
-    epoch: watch::Sender<u64>,
+    /// Every open session's tunnel waits here; releasing it drops them
+    /// all, in the order they opened.
+    sessions: Roster,
     /// Read on every request; changed only under `drain`.
     draining: AtomicBool,
     /// Bumped by every drain and cancel: a drain's timer acts only if no
     /// later call replaced it, so the latest call wins.
     drain: Mutex<u64>,
     connections: AtomicUsize,
+    /// Set once the instance's software stops (a simulated crash or
+    /// restart): every task closes its connections, in the order they
+    /// registered, so the close order does not depend on task ids.
+    halt: Roster,
+    halted: AtomicBool,
     /// Woken whenever a session is unregistered, for a shutdown waiting
     /// for the last one.
     closed: Notify,
@@ -59,6 +69,7 @@ impl Drop for Connection {
 pub(crate) struct Registered {
     registry: Arc<Registry>,
     id: u64,
+    _membership: Membership,
 }
 
 impl Drop for Registered {
@@ -72,11 +83,26 @@ impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
             open: Mutex::new(BTreeMap::new()),
-            epoch: watch::Sender::new(0),
+            sessions: Roster::new(),
             draining: AtomicBool::new(false),
             drain: Mutex::new(0),
             connections: AtomicUsize::new(0),
             closed: Notify::new(),
+            halt: Roster::new(),
+            halted: AtomicBool::new(false),
+        }
+    }
+
+    /// Completes once the instance is halted ([`GatewayHandle::halt`]);
+    /// halted tasks run in the order they called this.
+    pub(crate) fn halted(&self) -> impl Future<Output = ()> + Send + 'static {
+        let already = self.halted.load(Ordering::Relaxed);
+        let (membership, released) = self.halt.join();
+        async move {
+            let _membership = membership;
+            if !already {
+                released.await;
+            }
         }
     }
 
@@ -108,17 +134,12 @@ impl Registry {
         backend: BackendAddr,
     ) -> (Registered, impl Future<Output = ()> + Send + 'static) {
         self.lock().insert(id, backend);
-        let mut epoch = self.epoch.subscribe();
-        let dropped = async move {
-            if epoch.changed().await.is_err() {
-                // The gateway is gone; nothing will ever drop this session.
-                std::future::pending::<()>().await;
-            }
-        };
+        let (membership, dropped) = self.sessions.join();
         (
             Registered {
                 registry: Arc::clone(self),
                 id,
+                _membership: membership,
             },
             dropped,
         )
@@ -127,7 +148,7 @@ impl Registry {
     /// Drops every open session now; returns how many there were.
     pub(crate) fn drop_all(&self) -> usize {
         let count = self.lock().len();
-        self.epoch.send_modify(|e| *e += 1);
+        self.sessions.release_all();
         count
     }
 
@@ -346,6 +367,19 @@ impl GatewayHandle {
                 }
             }
         }
+    }
+
+    /// Stops the instance's software at once, as a crash or restart does:
+    /// every session is dropped and every connection task and accept loop
+    /// ends, each in the order it registered. The simulator calls this
+    /// before turmoil crashes or restarts the host, so the close order is
+    /// the same on every run (tokio would otherwise drop a runtime's tasks
+    /// in task-id order, and task ids are process-wide). Returns the number
+    /// of sessions dropped.
+    pub fn halt(&self) -> usize {
+        self.registry.halted.store(true, Ordering::Relaxed);
+        self.registry.halt.release_all();
+        self.registry.drop_all()
     }
 
     /// Cancels a drain under way: requests are served again and its timer

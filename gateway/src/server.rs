@@ -238,8 +238,18 @@ impl<T: Transport> Gateway<T> {
         }
     }
 
-    /// Serves every listener until the future is dropped.
+    /// Serves every listener until the future is dropped or the instance
+    /// is halted.
     pub async fn run(self) {
+        let halted = self.shared.registry.halted();
+        tokio::select! {
+            biased;
+            () = halted => {}
+            () = self.serve() => {}
+        }
+    }
+
+    async fn serve(self) {
         let Gateway {
             shared,
             limits,
@@ -282,9 +292,14 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut l
                 });
                 let shared = Arc::clone(&shared);
                 let tls = listener.tls.clone();
+                let halted = shared.registry.halted();
                 tokio::spawn(async move {
                     let _admitted = admitted;
-                    serve_connection(shared, limits, tls, conn, stream).await;
+                    tokio::select! {
+                        biased;
+                        () = halted => {}
+                        () = serve_connection(shared, limits, tls, conn, stream) => {}
+                    }
                 });
             }
             Err(e) => {

@@ -133,6 +133,17 @@ fn human(d: Duration) -> humantime::FormattedDuration {
 #[derive(Debug, Clone)]
 enum Command {
     Drain(Duration),
+    /// Stop the instance's software (before turmoil crashes or restarts
+    /// its host), closing connections in a fixed order.
+    Halt,
+}
+
+/// What turmoil does to a host one step after the world halted its
+/// software.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Teardown {
+    Crash(String),
+    Bounce(String),
 }
 
 /// The command channel to each gateway host, replaced whenever the host
@@ -350,10 +361,25 @@ impl World {
         // Stable: same-time actions keep the order they were given in.
         timeline.sort_by_key(|(at, _)| *at);
         let mut timeline = timeline.into_iter().peekable();
+        // A crash or restart first halts the host's own software, which
+        // closes its connections in the order they were opened; turmoil
+        // takes the host down one step later. Left to turmoil alone, tokio
+        // would drop the host's tasks in task-id order, and task ids are
+        // process-wide: two runs in one process would close in different
+        // orders.
+        let mut teardown: Vec<Teardown> = Vec::new();
         let result = loop {
+            for t in teardown.drain(..) {
+                match t {
+                    Teardown::Crash(h) => sim.crash(h.as_str()),
+                    Teardown::Bounce(h) => sim.bounce(h.as_str()),
+                }
+            }
             while let Some((_, action)) = timeline.next_if(|(at, _)| *at <= sim.elapsed()) {
                 self.trace.record_at(sim.elapsed(), "world", action.clone());
-                apply(&mut sim, &controls, &commands, &action);
+                if let Some(t) = apply(&mut sim, &controls, &commands, &action) {
+                    teardown.push(t);
+                }
             }
             match sim.step() {
                 Ok(true) => break Ok(()),
@@ -379,16 +405,40 @@ async fn obey(mut rx: mpsc::UnboundedReceiver<Command>, handle: GatewayHandle) {
             Command::Drain(period) => {
                 handle.maintenance(Some(period));
             }
+            Command::Halt => {
+                handle.halt();
+            }
         }
     }
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, Control>, commands: &Commands, action: &Action) {
+/// Applies an action; a crash or restart of a running host halts its
+/// software now and returns the turmoil operation for the next step.
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    controls: &BTreeMap<String, Control>,
+    commands: &Commands,
+    action: &Action,
+) -> Option<Teardown> {
     let control = |host: &String| controls.get(host);
+    let halt = |host: &String| {
+        if let Some(c) = controls.get(host) {
+            c.halt();
+        }
+        if let Some(tx) = commands.lock().unwrap_or_else(|p| p.into_inner()).get(host) {
+            let _ = tx.send(Command::Halt);
+        }
+    };
     match action {
-        Action::Maintenance(host) => sim.bounce(host.as_str()),
-        Action::Crash(host) => sim.crash(host.as_str()),
-        Action::Restart(host) => sim.bounce(host.as_str()),
+        Action::Maintenance(host) | Action::Restart(host) if sim.is_host_running(host.as_str()) => {
+            halt(host);
+            return Some(Teardown::Bounce(host.clone()));
+        }
+        Action::Maintenance(host) | Action::Restart(host) => sim.bounce(host.as_str()),
+        Action::Crash(host) => {
+            halt(host);
+            return Some(Teardown::Crash(host.clone()));
+        }
         Action::Partition(a, b) => sim.partition(a.as_str(), b.as_str()),
         Action::Heal(a, b) => sim.repair(a.as_str(), b.as_str()),
         Action::SetHealth(host, status) => {
@@ -423,4 +473,5 @@ fn apply(sim: &mut turmoil::Sim<'_>, controls: &BTreeMap<String, Control>, comma
             }
         }
     }
+    None
 }

@@ -29,6 +29,12 @@ impl Material {
         let ca_key = KeyPair::generate().map_err(|e| err(&e))?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| err(&e))?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // A subject of its own: with rcgen's default name a leaf's subject
+        // would equal its issuer's, which nginx and HAProxy reject as
+        // self-signed (rustls does not mind).
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "wsgate run CA");
         let ca_cert = ca_params.self_signed(&ca_key).map_err(|e| err(&e))?;
         let issuer = Issuer::new(ca_params, ca_key);
         let dir = tempfile::tempdir().map_err(|e| err(&e))?;
@@ -36,10 +42,9 @@ impl Material {
         let mut servers = BTreeMap::new();
         for (file, names) in certs {
             let key = KeyPair::generate().map_err(|e| err(&e))?;
-            let cert = CertificateParams::new(names.clone())
-                .map_err(|e| err(&e))?
-                .signed_by(&key, &issuer)
-                .map_err(|e| err(&e))?;
+            let mut params = CertificateParams::new(names.clone()).map_err(|e| err(&e))?;
+            params.distinguished_name.push(rcgen::DnType::CommonName, file.as_str());
+            let cert = params.signed_by(&key, &issuer).map_err(|e| err(&e))?;
             let (cert_path, key_path) = (
                 dir.path().join(format!("{file}.pem")),
                 dir.path().join(format!("{file}.key")),

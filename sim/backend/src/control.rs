@@ -28,6 +28,9 @@ pub struct Control {
     health_delay_ms: Arc<AtomicU64>,
     websocket_only: Arc<AtomicBool>,
     upgrade: Arc<Mutex<UpgradeAnswer>>,
+    /// Every serving task of the current incarnation waits here;
+    /// [`Control::halt`] releases them in the order they started.
+    halts: Arc<Mutex<gateway::roster::Roster>>,
 }
 
 impl Default for Control {
@@ -38,6 +41,7 @@ impl Default for Control {
             health_delay_ms: Arc::new(AtomicU64::new(0)),
             websocket_only: Arc::new(AtomicBool::new(false)),
             upgrade: Arc::new(Mutex::new(UpgradeAnswer::Accept)),
+            halts: Arc::new(Mutex::new(gateway::roster::Roster::new())),
         }
     }
 }
@@ -92,5 +96,27 @@ impl Control {
 
     pub fn upgrade(&self) -> UpgradeAnswer {
         self.upgrade.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the backend's software at once, as a crash does: the accept
+    /// loop, every connection and every session end, each in the order it
+    /// started. The simulator calls this before turmoil crashes the host,
+    /// so the close order does not depend on tokio task ids. A serving loop
+    /// started afterwards (a restart) is not affected.
+    pub fn halt(&self) {
+        // A fresh roster for whatever serves next (a restart); the old one
+        // releases everything that served before.
+        let old = std::mem::take(&mut *self.halts.lock().unwrap_or_else(|p| p.into_inner()));
+        old.release_all();
+    }
+
+    /// A future that completes at the next [`Control::halt`].
+    pub(crate) fn halted(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let roster = self.halts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (membership, released) = roster.join();
+        async move {
+            let _membership = membership;
+            released.await;
+        }
     }
 }

@@ -51,8 +51,18 @@ impl Default for Options {
     }
 }
 
-/// Serves the backend on an already-bound listener until dropped.
-pub async fn serve<L: Listener>(mut listener: L, options: Options) {
+/// Serves the backend on an already-bound listener until dropped or
+/// halted ([`Control::halt`]).
+pub async fn serve<L: Listener>(listener: L, options: Options) {
+    let halted = options.control.halted();
+    tokio::select! {
+        biased;
+        () = halted => {}
+        () = accept_loop(listener, options) => {}
+    }
+}
+
+async fn accept_loop<L: Listener>(mut listener: L, options: Options) {
     let options = Arc::new(options);
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
@@ -60,15 +70,18 @@ pub async fn serve<L: Listener>(mut listener: L, options: Options) {
             continue;
         };
         (options.observer)(BackendEvent::Accepted { peer });
+        let halted = options.control.halted();
         let options = Arc::clone(&options);
         tokio::spawn(async move {
             let service = service_fn(move |req| respond(Arc::clone(&options), req));
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).auto_date_header(false);
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+            let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            tokio::select! {
+                biased;
+                () = halted => {}
+                _ = connection => {}
+            }
         });
     }
 }
@@ -190,6 +203,7 @@ fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<B
 
     let on_upgrade = hyper::upgrade::on(&mut req);
     let session_protocol = chosen.clone();
+    let halted = options.control.halted();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
@@ -199,7 +213,7 @@ fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<B
             path,
             subprotocol: session_protocol,
         });
-        session::run(TokioIo::new(upgraded), key, options.script, &*options.observer).await;
+        session::run(TokioIo::new(upgraded), key, options.script, &*options.observer, halted).await;
     });
 
     let mut resp = Response::new(Full::new(Bytes::new()));

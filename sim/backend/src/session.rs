@@ -28,13 +28,26 @@ fn summary(msg: &Message) -> Option<(bool, usize, u64)> {
     }
 }
 
-/// Runs a session until either side closes it.
+/// Runs a session until either side closes it, or the backend halts (a
+/// crash: the connection just drops, with no Close frame and no report).
 pub(crate) async fn run<S>(
     stream: S,
     key: Arc<str>,
     script: SessionScript,
     observer: &(dyn Fn(BackendEvent) + Send + Sync),
+    halted: impl std::future::Future<Output = ()>,
 ) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tokio::select! {
+        biased;
+        () = halted => {}
+        () = echo(stream, key, script, observer) => {}
+    }
+}
+
+async fn echo<S>(stream: S, key: Arc<str>, script: SessionScript, observer: &(dyn Fn(BackendEvent) + Send + Sync))
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
