@@ -40,8 +40,8 @@ pub fn matrix_text(requirements: &[Requirement], grades: &Grades) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:<20} {:<26} {:<20}",
-        "requirement", "application-gateway", "application-gateway-2016", "front-door"
+        "{:<22} {:<9} {:<20} {:<26} {:<20}",
+        "requirement", "basis", "application-gateway", "application-gateway-2016", "front-door"
     );
     for r in requirements {
         let cell = |p: ProfileName| {
@@ -53,8 +53,9 @@ pub fn matrix_text(requirements: &[Requirement], grades: &Grades) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<18} {:<20} {:<26} {:<20}",
+            "{:<22} {:<9} {:<20} {:<26} {:<20}",
             r.id,
+            r.basis.kind(),
             cell(ProfileName::ApplicationGateway),
             cell(ProfileName::ApplicationGateway2016),
             cell(ProfileName::FrontDoor)
@@ -98,7 +99,7 @@ pub fn markdown(requirements: &[Requirement], grades: &Grades, scenarios: &[Scen
         t.get("skip").unwrap_or(&0),
         t.get("not covered").unwrap_or(&0)
     );
-    out.push_str("| requirement | application-gateway | application-gateway-2016 | front-door | statement |\n|---|---|---|---|---|\n");
+    out.push_str("| requirement | basis | application-gateway | application-gateway-2016 | front-door | statement |\n|---|---|---|---|---|---|\n");
     for r in requirements {
         let cell = |p: ProfileName| match &grades[&(r.id.clone(), p)] {
             Grade::Skip(_) if !r.profiles.contains(&p) => "—".to_string(),
@@ -107,8 +108,9 @@ pub fn markdown(requirements: &[Requirement], grades: &Grades, scenarios: &[Scen
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             r.id,
+            r.basis.kind(),
             cell(ProfileName::ApplicationGateway),
             cell(ProfileName::ApplicationGateway2016),
             cell(ProfileName::FrontDoor),
@@ -119,8 +121,12 @@ pub fn markdown(requirements: &[Requirement], grades: &Grades, scenarios: &[Scen
     for r in requirements {
         let _ = writeln!(
             out,
-            "### {}\n\n{}\n\n- source: `{}`, {}",
-            r.id, r.statement, r.source, r.section
+            "### {}\n\n{}\n\n- basis: {}\n- {}: {}",
+            r.id,
+            r.statement,
+            escape_md(&r.basis.to_string()),
+            if r.basis.kind() == "choice" { "reason" } else { "quote" },
+            escape_md(r.basis.words())
         );
         let checks: Vec<String> = scenarios
             .iter()
@@ -222,7 +228,8 @@ pub fn json(requirements: &[Requirement], grades: &Grades, scenarios: &[Scenario
                 })
                 .collect();
             serde_json::json!({
-                "id": r.id, "source": r.source, "section": r.section, "statement": r.statement,
+                "id": r.id, "basis": r.basis.kind(), "cites": r.basis.to_string(),
+                "words": r.basis.words(), "statement": r.statement,
                 "profiles": r.profiles.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "tests": r.tests, "grades": per_profile,
             })

@@ -183,6 +183,35 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Config;
+
+    fn plan(profile: ProfileName, max: Option<u32>) -> Plan {
+        let mut config = Config::single_route(
+            profile,
+            "127.0.0.1:0".parse().expect("address"),
+            vec!["b1:80".into()],
+            None,
+        );
+        config.max_connections = max;
+        config.validate().expect("valid")
+    }
+
+    /// AGW-CAPACITY-1: an Application Gateway instance holds 30,000
+    /// connections unless the config says otherwise; Front Door states no
+    /// figure, so it has no limit.
+    #[test]
+    fn application_gateway_holds_30000_connections_by_default() {
+        assert_eq!(
+            plan(ProfileName::ApplicationGateway, None).max_connections,
+            Some(30_000)
+        );
+        assert_eq!(
+            plan(ProfileName::ApplicationGateway2016, None).max_connections,
+            Some(30_000)
+        );
+        assert_eq!(plan(ProfileName::FrontDoor, None).max_connections, None);
+        assert_eq!(plan(ProfileName::ApplicationGateway, Some(3)).max_connections, Some(3));
+    }
 
     #[test]
     fn ports_are_stripped_from_host_overrides() {
