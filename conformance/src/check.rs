@@ -13,16 +13,27 @@ fn is_scenario(path: &Path) -> bool {
         .is_some_and(|t| t.contains_key("duration"))
 }
 
-/// Validates each file. Returns the report lines (errors, `warning:` lines,
-/// `ok` for clean files) and whether every file was valid. Warnings do not
-/// fail a check.
-pub fn check_files(paths: &[impl AsRef<Path>]) -> (Vec<String>, bool) {
+/// Validates each file, and every `.toml` file under each folder. Returns
+/// the report lines (errors, `warning:` lines, `ok` for clean files) and
+/// whether every file was valid. Warnings do not fail a check.
+pub fn check_files(paths: &[impl AsRef<Path>], limits: &crate::scenario::Limits) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut ok = true;
+    let mut files = Vec::new();
     for path in paths {
         let path = path.as_ref();
+        match crate::suite::discover(&[path.to_path_buf()]) {
+            Ok(found) => files.extend(found),
+            Err(e) => {
+                ok = false;
+                lines.push(format!("{}: cannot read: {e}", path.display()));
+            }
+        }
+    }
+    for path in &files {
+        let path = path.as_path();
         if is_scenario(path) {
-            match crate::scenario::load(path) {
+            match crate::scenario::load_with(path, limits) {
                 Ok(s) => {
                     for w in &s.warnings {
                         lines.push(w.to_string());

@@ -44,9 +44,10 @@ enum Command {
         /// Replace each scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Run each scenario under N derived seeds.
-        #[arg(long, default_value_t = 1)]
-        seeds: u64,
+        /// Run each scenario under N seeds: its own, then derived ones
+        /// (default: the scenario's `seeds`, else 1).
+        #[arg(long)]
+        seeds: Option<u64>,
         /// Print each scenario's full trace.
         #[arg(long)]
         trace: bool,
@@ -54,8 +55,11 @@ enum Command {
         /// scenario here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
-    /// List the requirement catalogue: id, source, profiles, and which
+    /// List the requirement catalogue: id, basis (the quoted sentence, the
+    /// Azure page or the reason for wsgate's choice), profiles, and which
     /// scenarios cover it.
     Requirements {
         /// Where to look for scenario files (default: scenarios/).
@@ -108,9 +112,37 @@ enum Command {
     /// Validate scenario and config files; report every problem with
     /// file:line:column.
     Check {
+        /// Files, or folders to search for `.toml` files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
+}
+
+/// How large a run may be; a scenario over a limit is refused before it
+/// starts, naming the limit.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct LimitArgs {
+    /// The most WebSocket sessions a scenario may hold at once.
+    #[arg(long, value_name = "N", default_value_t = conformance::scenario::Limits::default().max_sessions)]
+    max_sessions: usize,
+    /// The most simulator steps (duration / tick) a scenario may take.
+    #[arg(long, value_name = "N", default_value_t = conformance::scenario::Limits::default().max_steps)]
+    max_steps: u64,
+    /// The most trace events a scenario's clients may schedule.
+    #[arg(long, value_name = "N", default_value_t = conformance::scenario::Limits::default().max_events)]
+    max_events: u64,
+}
+
+impl From<LimitArgs> for conformance::scenario::Limits {
+    fn from(a: LimitArgs) -> Self {
+        conformance::scenario::Limits {
+            max_sessions: a.max_sessions,
+            max_steps: a.max_steps,
+            max_events: a.max_events,
+        }
+    }
 }
 
 fn parse_profile(s: &str) -> Result<ProfileName, String> {
@@ -145,10 +177,11 @@ fn main() -> ExitCode {
             seeds,
             trace,
             out,
-        } => conformance_run(paths, seed, seeds, trace, out),
+            limits,
+        } => conformance_run(paths, seed, seeds, trace, out, limits.into()),
         Command::Requirements { paths } => requirements(paths),
-        Command::Check { files } => {
-            let (lines, ok) = conformance::check::check_files(&files);
+        Command::Check { files, limits } => {
+            let (lines, ok) = conformance::check::check_files(&files, &limits.into());
             for line in lines {
                 println!("{line}");
             }
@@ -202,7 +235,14 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     }
 }
 
-fn conformance_run(paths: Vec<PathBuf>, seed: Option<u64>, seeds: u64, trace: bool, out: Option<PathBuf>) -> ExitCode {
+fn conformance_run(
+    paths: Vec<PathBuf>,
+    seed: Option<u64>,
+    seeds: Option<u64>,
+    trace: bool,
+    out: Option<PathBuf>,
+    limits: conformance::scenario::Limits,
+) -> ExitCode {
     use conformance::{catalogue, report, suite};
     let files = match suite::discover(&default_paths(paths)) {
         Ok(f) => f,
@@ -211,7 +251,7 @@ fn conformance_run(paths: Vec<PathBuf>, seed: Option<u64>, seeds: u64, trace: bo
             return ExitCode::FAILURE;
         }
     };
-    let (scenarios, errors) = suite::load_all(&files);
+    let (scenarios, errors) = suite::load_all(&files, &limits);
     for e in &errors {
         eprintln!("{e}");
     }
@@ -293,7 +333,7 @@ fn write_reports(
 fn requirements(paths: Vec<PathBuf>) -> ExitCode {
     use conformance::{catalogue, suite};
     let files = suite::discover(&default_paths(paths)).unwrap_or_default();
-    let (scenarios, _) = suite::load_all(&files);
+    let (scenarios, _) = suite::load_all(&files, &Default::default());
     for r in catalogue::requirements() {
         let profiles: Vec<String> = r.profiles.iter().map(ToString::to_string).collect();
         let covering: Vec<String> = scenarios
@@ -306,8 +346,17 @@ fn requirements(paths: Vec<PathBuf>) -> ExitCode {
             (None, 0) => "not covered".to_string(),
             (None, n) => format!("covered by {n} scenario(s)"),
         };
-        println!("{:<18} {:<28} {:<40} {}", r.id, profiles.join(","), r.source, status);
-        println!("{:<18} {}", "", r.statement);
+        println!(
+            "{:<22} {:<9} {:<50} {}",
+            r.id,
+            r.basis.kind(),
+            profiles.join(","),
+            status
+        );
+        println!("{:<22} {}", "", r.statement);
+        println!("{:<22} {}", "", r.basis);
+        let label = if r.basis.kind() == "choice" { "reason" } else { "quote" };
+        println!("{:<22} {label}: {}", "", r.basis.words());
     }
     ExitCode::SUCCESS
 }

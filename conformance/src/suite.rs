@@ -41,8 +41,9 @@ pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 pub struct Options {
     /// Replace every scenario's seed.
     pub seed: Option<u64>,
-    /// Run each scenario under this many derived seeds (at least 1).
-    pub seeds: u64,
+    /// Run each scenario under this many derived seeds (at least 1);
+    /// `None`: as many as the scenario's `seeds`.
+    pub seeds: Option<u64>,
     /// Run each seed twice and compare traces byte for byte.
     pub check_determinism: bool,
 }
@@ -54,7 +55,7 @@ pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
     let mut nondeterministic = false;
     let mut lines = Vec::new();
     let mut names = std::collections::BTreeMap::new();
-    for i in 0..options.seeds.max(1) {
+    for i in 0..options.seeds.unwrap_or(scenario.seeds).max(1) {
         let seed = run::sweep_seed(base, i);
         let outcome = run::run(scenario, seed);
         if options.check_determinism {
@@ -90,12 +91,12 @@ pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
     }
 }
 
-/// Loads every file; the errors of those that do not load.
-pub fn load_all(files: &[PathBuf]) -> (Vec<Scenario>, Vec<ScenarioError>) {
+/// Loads every file within `limits`; the errors of those that do not load.
+pub fn load_all(files: &[PathBuf], limits: &scenario::Limits) -> (Vec<Scenario>, Vec<ScenarioError>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for f in files {
-        match scenario::load(f) {
+        match scenario::load_with(f, limits) {
             Ok(s) => ok.push(s),
             Err(e) => bad.push(e),
         }

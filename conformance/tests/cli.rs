@@ -212,10 +212,14 @@ fn run_prints_the_matrix_and_the_final_line_and_writes_reports() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("AGW-TIMEOUT-1      pass"), "{text}");
+    assert!(text.contains("AGW-TIMEOUT-1          document  pass"), "{text}");
     assert!(
-        text.contains("FD-IDLE-1          -                    -                          not covered"),
+        text.contains("FD-IDLE-1              document  -                    -                          not covered"),
         "{text}"
+    );
+    assert!(
+        text.contains("AGW-CLOSE-UNCLEAN-1    choice    pass                 not covered"),
+        "a choice is marked as one: {text}"
     );
     assert_eq!(text.lines().last(), Some("1 passed, 0 failed"));
     for file in ["report.md", "junit.xml", "report.json"] {

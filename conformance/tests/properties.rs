@@ -69,10 +69,7 @@ proptest! {
         prop_assert!(outcome.error.is_none(), "{:?}\n{text}", outcome.error);
         let lines = &outcome.lines;
 
-        let members: Vec<gateway::config::BackendAddr> = ["b1:9001", "b2:9001"]
-            .iter()
-            .map(|a| gateway::config::BackendAddr::parse(a).unwrap())
-            .collect();
+        let members: Vec<gateway::config::BackendAddr> = run::context(&scenario).backend_addrs.into_values().collect();
         let routed = invariants::no_session_to_unhealthy(
             lines,
             &scenario.instances,

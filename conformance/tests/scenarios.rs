@@ -5,7 +5,11 @@
 //! Each scenario runs twice with its seed; the traces must match byte for
 //! byte, every expectation must hold, and the readable trace must match its
 //! insta snapshot (`conformance/tests/snapshots/`; review changes with
-//! `cargo insta review`). `WSGATE_SEEDS=N` also runs N-1 derived seeds.
+//! `cargo insta review`). A file's `seeds = N`, or `WSGATE_SEEDS=N` (the larger wins), also runs
+//! N-1 derived seeds.
+//!
+//! One more test reads every file as text: each `[[expect]]` must say, in
+//! `catches`, which wrong gateway it catches.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test harness fails loudly
 
@@ -51,7 +55,8 @@ fn check(path: &Path, name: &str) -> Result<(), Failed> {
     let extra: u64 = std::env::var("WSGATE_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max(scenario.seeds);
     for i in 1..extra {
         let seed = run::sweep_seed(scenario.seed, i);
         let outcome = run::run(&scenario, seed);
@@ -83,13 +88,43 @@ fn check(path: &Path, name: &str) -> Result<(), Failed> {
     })
 }
 
+/// Every expectation in the library names the wrong gateway it catches.
+fn every_expectation_names_what_it_catches(files: &[PathBuf]) -> Result<(), Failed> {
+    let mut missing = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+        let expects = table
+            .get("expect")
+            .and_then(|e| e.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (i, e) in expects.iter().enumerate() {
+            if e.get("catches")
+                .and_then(|c| c.as_str())
+                .is_none_or(|c| c.trim().is_empty())
+            {
+                missing.push(format!("{} expect[{i}]", path.display()));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("expectations without `catches`:\n{}", missing.join("\n")).into())
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let root = root();
     let files = suite::discover(std::slice::from_ref(&root)).expect("scenarios/ is readable");
-    let trials = files
-        .into_iter()
-        .map(|path| {
+    let all = files.clone();
+    let lint = Trial::test("every_expectation_names_what_it_catches", move || {
+        every_expectation_names_what_it_catches(&all)
+    });
+    let trials = std::iter::once(lint)
+        .chain(files.into_iter().map(|path| {
             let name = path
                 .strip_prefix(&root)
                 .unwrap_or(&path)
@@ -99,7 +134,7 @@ fn main() {
                 .replace('\\', "/");
             let test_name = name.clone();
             Trial::test(test_name, move || check(&path, &name))
-        })
+        }))
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

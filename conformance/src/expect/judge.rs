@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use backend::BackendEvent;
 use gateway::handshake;
-use sim::client::{ClientEvent, ABNORMAL_CLOSURE};
+use sim::client::ClientEvent;
 use sim::trace::{TraceEvent, TraceLine};
 
 use super::view::{self, client_events, first_mismatch, session_data};
@@ -106,19 +106,26 @@ pub fn check(expect: &Expect, lines: &[TraceLine], ctx: &Context) -> Result<(), 
                 .members
                 .iter()
                 .map(|m| {
-                    let mine: Vec<u16> = view::client_events(lines, m)
+                    // Every request of the member, in the window, got
+                    // `status`; one that got no answer is a wrong answer.
+                    let mine: Vec<Option<u16>> = view::client_events(lines, m)
                         .filter(|(at, _)| in_window(*at, window))
                         .filter_map(|(_, e)| match e {
-                            ClientEvent::Response { status } => Some(*status),
+                            ClientEvent::Response { status } => Some(Some(*status)),
+                            ClientEvent::RequestFailed { .. } => Some(None),
                             _ => None,
                         })
                         .collect();
-                    let v = if mine.contains(status) {
+                    let v = if !mine.is_empty() && mine.iter().all(|s| *s == Some(*status)) {
                         Verdict::Pass
                     } else if mine.is_empty() {
                         Verdict::Fail(format!("{m} got no answer"))
                     } else {
-                        Verdict::Fail(format!("{m} got {mine:?}"))
+                        let got: Vec<String> = mine
+                            .iter()
+                            .map(|s| s.map_or("no answer".to_string(), |s| s.to_string()))
+                            .collect();
+                        Verdict::Fail(format!("{m} got {}", got.join(", ")))
                     };
                     (m.clone(), v)
                 })
@@ -229,8 +236,12 @@ fn client_verdict(check: &ClientCheck, lines: &[TraceLine], member: &str, window
         })
         .collect();
     match check {
+        // A member that reconnects closes, and is answered, more than once:
+        // every close (every answer) in the window must be the one expected,
+        // so one good session cannot hide a bad one.
         ClientCheck::Closed(code) => {
-            if closes.iter().any(|(at, c)| c == code && in_window(*at, window)) {
+            let inside: Vec<&(Duration, u16)> = closes.iter().filter(|(at, _)| in_window(*at, window)).collect();
+            if !inside.is_empty() && inside.iter().all(|(_, c)| c == code) {
                 Verdict::Pass
             } else {
                 let seen: Vec<(Duration, String)> = closes.iter().map(|(at, c)| (*at, format!("closed {c}"))).collect();
@@ -251,7 +262,19 @@ fn client_verdict(check: &ClientCheck, lines: &[TraceLine], member: &str, window
                     _ => None,
                 })
                 .collect();
-            if answers.iter().any(|(at, s)| s == status && in_window(*at, window)) {
+            // Attempts that got no status at all are wrong answers too.
+            let unanswered = events.iter().any(|(at, e)| {
+                in_window(*at, window)
+                    && matches!(
+                        e,
+                        ClientEvent::HandshakeFailed { .. }
+                            | ClientEvent::ConnectFailed { .. }
+                            | ClientEvent::TlsFailed { .. }
+                            | ClientEvent::TimedOut { .. }
+                    )
+            });
+            let inside: Vec<&(Duration, u16)> = answers.iter().filter(|(at, _)| in_window(*at, window)).collect();
+            if !unanswered && !inside.is_empty() && inside.iter().all(|(_, s)| s == status) {
                 Verdict::Pass
             } else {
                 let seen: Vec<(Duration, String)> =
@@ -291,11 +314,7 @@ fn client_verdict(check: &ClientCheck, lines: &[TraceLine], member: &str, window
         }),
         ClientCheck::Echoed => echoed(lines, member, &events),
         ClientCheck::ReconnectedWithin(within) => {
-            let drops: Vec<Duration> = closes
-                .iter()
-                .filter(|(_, c)| *c == ABNORMAL_CLOSURE)
-                .map(|(at, _)| *at)
-                .collect();
+            let drops = unasked_closes(&events);
             if drops.is_empty() {
                 return Verdict::Vacuous;
             }
@@ -318,6 +337,23 @@ fn client_verdict(check: &ClientCheck, lines: &[TraceLine], member: &str, window
             Verdict::Pass
         }
     }
+}
+
+/// When the member's sessions ended without the client asking: a drop
+/// (1006), or a close the server started. A close that follows the client's
+/// own Close frame is the client's doing and not counted.
+fn unasked_closes(events: &[(Duration, &ClientEvent)]) -> Vec<Duration> {
+    let mut asked = false;
+    let mut out = Vec::new();
+    for (at, e) in events {
+        match e {
+            ClientEvent::Opened { .. } => asked = false,
+            ClientEvent::CloseSent { .. } => asked = true,
+            ClientEvent::Closed { .. } if !asked => out.push(*at),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Passes when the member opened at least once and `problem` finds nothing
@@ -488,6 +524,92 @@ fn backend_check(
                 if state != *healthy {
                     let word = if state { "healthy" } else { "unhealthy" };
                     return Err((format!("{inst} had {name} {word} at {}", secs(*at)), *at));
+                }
+            }
+            Ok(())
+        }
+        BackendCheck::CloseReceived(code) => {
+            let sessions: Vec<(Duration, &std::sync::Arc<str>)> = events
+                .iter()
+                .filter_map(|(at, e)| match e {
+                    BackendEvent::SessionOpened { key, .. } if in_window(*at, window) => Some((*at, key)),
+                    _ => None,
+                })
+                .collect();
+            if sessions.is_empty() {
+                return Err((
+                    format!("{name} opened no session"),
+                    window.map(|w| w.0).unwrap_or_default(),
+                ));
+            }
+            for (at, key) in sessions {
+                let got = events.iter().find_map(|(_, e)| match e {
+                    BackendEvent::CloseReceived { key: k, code } if k == key => Some(*code),
+                    _ => None,
+                });
+                match got {
+                    Some(Some(c)) if c == *code => {}
+                    Some(Some(c)) => {
+                        return Err((format!("the session opened at {} received close {c}", secs(at)), at))
+                    }
+                    Some(None) => {
+                        return Err((
+                            format!(
+                                "the session opened at {} received a Close frame without a code",
+                                secs(at)
+                            ),
+                            at,
+                        ))
+                    }
+                    None => {
+                        return Err((
+                            format!("the session opened at {} received no Close frame", secs(at)),
+                            at,
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        BackendCheck::Probes {
+            method,
+            path,
+            host,
+            count,
+        } => {
+            let probes: Vec<(Duration, &backend::SeenRequest)> = events
+                .iter()
+                .filter_map(|(at, e)| match e {
+                    BackendEvent::Request(r) if r.is_probe() && in_window(*at, window) => Some((*at, r)),
+                    _ => None,
+                })
+                .collect();
+            let start = window.map(|w| w.0).unwrap_or_default();
+            if let Some(n) = count {
+                if probes.len() != *n {
+                    let seen: Vec<(Duration, String)> = probes
+                        .iter()
+                        .map(|(at, r)| (*at, format!("{} {}", r.method, r.uri)))
+                        .collect();
+                    return Err((format!("{} probes: {}", probes.len(), listing(&seen)), start));
+                }
+            } else if probes.is_empty() {
+                return Err((format!("{name} received no probe"), start));
+            }
+            for (at, r) in probes {
+                let wrong = method.as_ref().is_some_and(|m| &r.method != m)
+                    || path.as_ref().is_some_and(|p| &r.uri != p)
+                    || host.as_ref().is_some_and(|h| r.header("host") != Some(h.as_str()));
+                if wrong {
+                    return Err((
+                        format!(
+                            "a probe was {} {} with Host: {}",
+                            r.method,
+                            r.uri,
+                            r.header("host").unwrap_or("(absent)")
+                        ),
+                        at,
+                    ));
                 }
             }
             Ok(())

@@ -101,7 +101,8 @@ pub enum ClientCheck {
     /// the client sent is what the backend received, and what the backend
     /// sent is what the client received.
     Echoed,
-    /// After every abnormal close (1006), a new session opened within this.
+    /// After every close the client did not ask for (a drop, 1006, or a
+    /// close the server started), a new session opened within this.
     ReconnectedWithin(Duration),
 }
 
@@ -126,6 +127,17 @@ pub enum BackendCheck {
         healthy: bool,
         at: Duration,
         instance: Option<String>,
+    },
+    /// Every session it opened in the window received a Close frame with
+    /// this code.
+    CloseReceived(u16),
+    /// Every probe it received in the window had this method, path and
+    /// Host; and (with `count`) exactly this many came.
+    Probes {
+        method: Option<String>,
+        path: Option<String>,
+        host: Option<String>,
+        count: Option<usize>,
     },
     /// The requests it received (probes excluded; those for `path` when
     /// given) carried these headers and lacked those.
@@ -256,7 +268,11 @@ impl fmt::Display for Expect {
                         write!(f, "every message of {who} arrived byte for byte, in order, both ways")
                     }
                     ClientCheck::ReconnectedWithin(d) => {
-                        write!(f, "{who} reconnected within {} after every drop", secs(*d))
+                        write!(
+                            f,
+                            "{who} reconnected within {} after every close it did not ask for",
+                            secs(*d)
+                        )
                     }
                 }
             }
@@ -287,6 +303,30 @@ impl fmt::Display for Expect {
                         let state = if *healthy { "healthy" } else { "unhealthy" };
                         let seen_by = instance.as_deref().unwrap_or("every instance");
                         write!(f, "{name} {state} at {} (seen by {seen_by})", secs(*at))
+                    }
+                    BackendCheck::CloseReceived(code) => {
+                        write!(f, "every session of {name} received a Close frame with {code}{w}")
+                    }
+                    BackendCheck::Probes {
+                        method,
+                        path,
+                        host,
+                        count,
+                    } => {
+                        match count {
+                            Some(n) => write!(f, "{name} received {n} probes")?,
+                            None => write!(f, "{name} received probes")?,
+                        }
+                        if let Some(m) = method {
+                            write!(f, ", each {m}")?;
+                        }
+                        if let Some(p) = path {
+                            write!(f, " {p}")?;
+                        }
+                        if let Some(h) = host {
+                            write!(f, " with Host: {h}")?;
+                        }
+                        write!(f, "{w}")
                     }
                     BackendCheck::Request { path, headers, absent } => {
                         write!(f, "{name} received requests")?;

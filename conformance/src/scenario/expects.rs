@@ -59,8 +59,8 @@ pub(super) fn build(
 
 const CLIENT_KEYS: &str = "`closed`, `never_closed`, `handshake`, `upgraded`, `subprotocol`, `response_headers`, \
                            `echoed` or `reconnected_within`";
-const BACKEND_KEYS: &str = "`no_new_sessions_after`, `sessions`, `sessions_at_least`, `requests`, `health` or \
-                            `request_path`/`request_headers`/`request_headers_absent`";
+const BACKEND_KEYS: &str = "`no_new_sessions_after`, `sessions`, `sessions_at_least`, `requests`, `health`, \
+                            `close_received`, `probes` or `request_path`/`request_headers`/`request_headers_absent`";
 
 fn expectation(
     e: &ExpectEntry,
@@ -195,6 +195,8 @@ fn backend_kinds(e: &ExpectEntry) -> usize {
         e.requests.is_some(),
         e.health.is_some(),
         e.request_path.is_some() || e.request_headers.is_some() || e.request_headers_absent.is_some(),
+        e.close_received.is_some(),
+        e.probes.is_some(),
     ]
     .iter()
     .filter(|k| **k)
@@ -265,6 +267,29 @@ fn backend_check(e: &ExpectEntry) -> Result<BackendCheck, Problem> {
             healthy: word == HealthWord::Healthy,
             at: at.get(),
             instance: e.instance.clone(),
+        });
+    }
+    if let Some(code) = e.close_received {
+        if !(1000..=4999).contains(&code) {
+            return Err((
+                Some("close_received"),
+                format!("expected a close code 1000-4999, found {code}"),
+            ));
+        }
+        return Ok(BackendCheck::CloseReceived(code));
+    }
+    if let Some(p) = &e.probes {
+        if p.method.is_none() && p.path.is_none() && p.host.is_none() && p.count.is_none() {
+            return Err((
+                Some("probes"),
+                "expected at least one of `method`, `path`, `host` or `count`".into(),
+            ));
+        }
+        return Ok(BackendCheck::Probes {
+            method: p.method.clone(),
+            path: p.path.clone(),
+            host: p.host.clone(),
+            count: p.count,
         });
     }
     Ok(BackendCheck::Request {

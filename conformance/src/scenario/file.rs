@@ -41,6 +41,10 @@ pub struct ScenarioFile {
     pub profile: ProfileName,
     #[serde(default)]
     pub seed: u64,
+    /// How many seeds a run uses by default: `seed`, then derived ones.
+    /// For behaviour that must hold whatever the schedule (`--seeds N`
+    /// overrides it).
+    pub seeds: Option<u64>,
     pub duration: Duration,
     /// The simulator's time step (default 10 ms).
     pub tick: Option<Duration>,
@@ -306,6 +310,19 @@ pub enum Members {
     Any,
 }
 
+/// `probes = { method = "HEAD", path = "/", host = "127.0.0.1", count = 5 }`:
+/// what every probe looked like, and how many came.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbesEntry {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    /// The probe's `Host` header.
+    pub host: Option<String>,
+    /// Exactly this many probes (per gateway instance, summed).
+    pub count: Option<usize>,
+}
+
 /// `[[expect]]`: one assertion about a `client`, a `backend` or a
 /// `request` group; see the README's language table.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -347,4 +364,14 @@ pub struct ExpectEntry {
     pub request_path: Option<String>,
     pub request_headers: Option<BTreeMap<String, String>>,
     pub request_headers_absent: Option<Vec<String>>,
+    /// Every session the backend opened (in `between`) received a Close
+    /// frame with this code: the client's close reached it.
+    pub close_received: Option<u16>,
+    /// The health probes the backend received (in `between`).
+    pub probes: Option<ProbesEntry>,
+
+    /// The wrong gateway this expectation catches, in one line: what a
+    /// gateway that broke the requirement would do here. Not judged;
+    /// every expectation under `scenarios/` must carry one.
+    pub catches: Option<String>,
 }

@@ -212,3 +212,48 @@ pub(super) fn config(
         }
     }
 }
+
+/// The gateway config's warnings (`Config::warnings`), located in the
+/// scenario file: inline sections under `[gateway]`, generated pools at
+/// the backend whose port they come from. A referenced config file's
+/// warnings are located in that file ([`file_warnings`]).
+pub(super) fn warnings(file: &ScenarioFile, config: &Config) -> Vec<(KeyPath, String)> {
+    if file.gateway.config.is_some() {
+        return Vec::new();
+    }
+    config
+        .warnings()
+        .into_iter()
+        .map(|w| {
+            let key = match w.key.0.as_slice() {
+                [Seg::Key(section), Seg::Index(i), Seg::Key(_), Seg::Index(j), ..]
+                    if section == "backend_pools" && file.gateway.backend_pools.is_empty() =>
+                {
+                    let address = config
+                        .backend_pools
+                        .get(*i)
+                        .and_then(|p| p.addresses.get(*j))
+                        .cloned()
+                        .unwrap_or_default();
+                    file.backends
+                        .iter()
+                        .position(|b| format!("{}:{}", b.name, b.port.unwrap_or(BACKEND_PORT)) == address)
+                        .map_or_else(|| root("backends"), |k| KeyPath::item("backends", k).key("port"))
+                }
+                _ => w.key.under("gateway"),
+            };
+            (key, w.message)
+        })
+        .collect()
+}
+
+/// The warnings of the config file `[gateway] config` names, located in it.
+pub(super) fn file_warnings(file: &ScenarioFile, scenario_path: &Path) -> Vec<::gateway::config::Diagnostic> {
+    let Some(rel) = &file.gateway.config else {
+        return Vec::new();
+    };
+    let base = scenario_path.parent().unwrap_or_else(|| Path::new("."));
+    Config::load_with_warnings(&base.join(rel))
+        .map(|(_, warnings)| warnings)
+        .unwrap_or_default()
+}

@@ -41,8 +41,10 @@ use crate::expect::Expect;
 pub use file::{Behaviour, HealthWord};
 pub use limits::Limits;
 
-/// The port backends listen on unless a scenario says otherwise.
-pub const BACKEND_PORT: u16 = 9001;
+/// The port backends listen on unless a scenario says otherwise: 80, as
+/// in the documents' template (and the only plain port document 001
+/// allows).
+pub const BACKEND_PORT: u16 = 80;
 /// The gateway's generated listener port.
 pub const GATEWAY_PORT: u16 = 80;
 
@@ -86,6 +88,9 @@ pub struct RequestSpec {
     pub entry: Entry,
 }
 
+/// The most seeds a scenario file may ask for by default.
+pub const MAX_SEEDS: u64 = 100;
+
 /// A checked scenario, ready to run on any target.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -95,6 +100,8 @@ pub struct Scenario {
     pub requirements: Vec<String>,
     pub profile: ProfileName,
     pub seed: u64,
+    /// Seeds a run uses unless told otherwise (at least 1).
+    pub seeds: u64,
     pub duration: Duration,
     pub tick: Duration,
     pub latency: Duration,
@@ -162,21 +169,54 @@ pub fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and checks scenario text under `limits`.
 pub fn parse_with(source: &str, path: &Path, limits: &Limits) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
-    let file: file::ScenarioFile =
-        ::gateway::diagnostic::parse_all(source, &origin, &file::schema()).map_err(ScenarioError::Invalid)?;
-    let mut issues = Vec::new();
-    let scenario = build(&file, path, limits, &mut issues);
+    let parsed = ::gateway::diagnostic::parse_repaired::<file::ScenarioFile>(source, &origin, &file::schema());
     let locate = |(key, message): (KeyPath, String)| Diagnostic::at(&origin, Some(source), &key, message);
+    let Some(file) = &parsed.value else {
+        return Err(ScenarioError::Invalid(parsed.errors));
+    };
+    let mut issues = Vec::new();
+    let scenario = build(file, path, limits, &mut issues);
+    if !parsed.errors.is_empty() {
+        // The file did not parse as written, but the rest of it did once
+        // the bad values were taken out: report the checks on the rest too,
+        // except those about what the repairs put in or took out.
+        let mut diagnostics = parsed.errors.clone();
+        diagnostics.extend(
+            issues
+                .into_iter()
+                .filter(|(key, _)| !parsed.touches(key) && !names_a_repaired_key(&parsed, key))
+                .map(locate),
+        );
+        ::gateway::diagnostic::in_file_order(&mut diagnostics);
+        diagnostics.dedup();
+        return Err(ScenarioError::Invalid(diagnostics));
+    }
     if issues.is_empty() {
         if let Some(mut scenario) = scenario {
-            let warnings = limits::warnings(&file, &scenario);
-            scenario.warnings = warnings.into_iter().map(|w| locate(w).warning()).collect();
+            let mut warnings: Vec<Diagnostic> = limits::warnings(file, &scenario)
+                .into_iter()
+                .chain(gateway::warnings(file, &scenario.config))
+                .map(|w| locate(w).warning())
+                .collect();
+            ::gateway::diagnostic::in_file_order(&mut warnings);
+            warnings.extend(gateway::file_warnings(file, path));
+            scenario.warnings = warnings;
             return Ok(scenario);
         }
     }
     let mut diagnostics: Vec<Diagnostic> = issues.into_iter().map(locate).collect();
     ::gateway::diagnostic::in_file_order(&mut diagnostics);
     Err(ScenarioError::Invalid(diagnostics))
+}
+
+/// Whether a check at `key` is about an entry one of whose keys was
+/// repaired: an expectation whose `client` was taken out reads as "no
+/// subject" rather than the error the file really has.
+fn names_a_repaired_key<T>(parsed: &::gateway::diagnostic::Repaired<T>, key: &KeyPath) -> bool {
+    parsed
+        .repaired
+        .iter()
+        .any(|r| r.0.len() > key.0.len() && r.0.starts_with(&key.0) && key.0.len() >= 2)
 }
 
 /// Problems found while building, before they are located.
@@ -264,6 +304,22 @@ fn build(file: &file::ScenarioFile, path: &Path, limits: &Limits, issues: &mut I
     if file.name.trim().is_empty() {
         issues.push((root("name"), "expected a non-empty name".into()));
     }
+    match file.seeds {
+        Some(0) => issues.push((root("seeds"), "expected at least 1 seed".into())),
+        Some(n) if n > MAX_SEEDS => issues.push((
+            root("seeds"),
+            format!("expected at most {MAX_SEEDS} seeds; sweep more with `wsgate run --seeds N`"),
+        )),
+        _ => {}
+    }
+    for (i, e) in file.expect.iter().enumerate() {
+        if e.catches.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            issues.push((
+                KeyPath::item("expect", i).key("catches"),
+                "expected one line naming the wrong gateway this expectation catches".into(),
+            ));
+        }
+    }
     for (i, id) in file.requirements.iter().enumerate() {
         if let Some(problem) = crate::catalogue::id_problem(id, file.profile) {
             issues.push((root("requirements").index(i), problem));
@@ -277,6 +333,7 @@ fn build(file: &file::ScenarioFile, path: &Path, limits: &Limits, issues: &mut I
         requirements: file.requirements.clone(),
         profile: file.profile,
         seed: file.seed,
+        seeds: file.seeds.unwrap_or(1),
         duration,
         tick,
         latency,

@@ -54,7 +54,7 @@ fn line_of(src: &str, needle: &str) -> usize {
 fn the_example_loads() {
     let s = parse(GOOD, Path::new("scenarios/x.toml")).unwrap();
     assert_eq!(s.instances, ["gateway"]);
-    assert_eq!(s.config.backend_pools[0].addresses, ["b1:9001"]);
+    assert_eq!(s.config.backend_pools[0].addresses, ["b1:80"]);
     assert_eq!(s.clients[0].script.ping_interval, Some(Duration::from_secs(20)));
     assert_eq!(
         s.timeline,

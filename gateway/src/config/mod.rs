@@ -382,11 +382,20 @@ impl Config {
             .map_err(|issues| ConfigError::located(&origin, Some(&source), issues))?;
         plan.tls_material()
             .map_err(|issues| ConfigError::located(&origin, Some(&source), issues))?;
-        let warnings = validate::warnings(&config)
+        let warnings = config
+            .warnings()
             .into_iter()
             .map(|w| Diagnostic::at(&origin, Some(&source), &w.key, w.message).warning())
             .collect();
         Ok((config, warnings))
+    }
+
+    /// Valid settings that a document rules out or that will surprise
+    /// (caching on a WebSocket route, an https probe under front-door, a
+    /// backend port other than 80/443 under application-gateway-2016), each
+    /// naming its sentence. Never fatal.
+    pub fn warnings(&self) -> Vec<Issue> {
+        validate::warnings(self)
     }
 
     /// Parses and validates a config held in memory. `origin` names it in

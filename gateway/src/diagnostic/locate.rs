@@ -40,6 +40,13 @@ impl KeyPath {
         self.0.push(Seg::Index(index));
         self
     }
+
+    /// The same path inside table `key`: a config's `rules[0]` as a
+    /// scenario's `gateway.rules[0]`.
+    pub fn under(mut self, key: &str) -> KeyPath {
+        self.0.insert(0, Seg::Key(key.to_string()));
+        self
+    }
 }
 
 impl fmt::Display for KeyPath {

@@ -16,7 +16,7 @@ pub mod schema;
 use std::fmt;
 
 pub use locate::{line_col, path_at, span_of, KeyPath, Seg};
-pub use parse::parse_all;
+pub use parse::{parse_all, parse_repaired, Repaired};
 pub use schema::{Schema, Section};
 
 /// How bad a finding is.

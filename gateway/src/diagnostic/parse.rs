@@ -22,6 +22,40 @@ const MAX_ERRORS: usize = 64;
 /// Parses `source` into `T`, collecting every error. `schema` supplies
 /// "did you mean" and wrong-section hints for unknown keys.
 pub fn parse_all<T: DeserializeOwned>(source: &str, origin: &str, schema: &Schema) -> Result<T, Vec<Diagnostic>> {
+    match parse_repaired(source, origin, schema) {
+        Repaired {
+            value: Some(value),
+            errors,
+            ..
+        } if errors.is_empty() => Ok(value),
+        Repaired { errors, .. } => Err(errors),
+    }
+}
+
+/// What [`parse_repaired`] made of a file.
+#[derive(Debug)]
+pub struct Repaired<T> {
+    /// The value once every error was taken out (or stood in for); `None`
+    /// when the text is not TOML or the repairs did not converge.
+    pub value: Option<T>,
+    /// Every error, in file order.
+    pub errors: Vec<Diagnostic>,
+    /// The keys taken out or stood in for: later checks of `value` must not
+    /// report on them again, since what is there is not what was written.
+    pub repaired: Vec<KeyPath>,
+}
+
+impl<T> Repaired<T> {
+    /// Whether a later check's `key` lies under a repaired key.
+    pub fn touches(&self, key: &KeyPath) -> bool {
+        self.repaired.iter().any(|r| key.0.starts_with(&r.0))
+    }
+}
+
+/// Like [`parse_all`], and also returns the repaired value, so that the
+/// checks that follow parsing (names that must exist, limits) can run on
+/// the rest of the file and every error is reported in one go.
+pub fn parse_repaired<T: DeserializeOwned>(source: &str, origin: &str, schema: &Schema) -> Repaired<T> {
     let (mut doc, syntax) = DeTable::parse_recoverable(source);
     if !syntax.is_empty() {
         // A broken document has no trustworthy tree to repair.
@@ -34,18 +68,26 @@ pub fn parse_all<T: DeserializeOwned>(source: &str, origin: &str, schema: &Schem
             })
             .collect();
         in_file_order(&mut out);
-        return Err(out);
+        return Repaired {
+            value: None,
+            errors: out,
+            repaired: Vec::new(),
+        };
     }
     doc.get_mut().make_owned();
     let mut found: Vec<Diagnostic> = Vec::new();
     // Keys taken out for an error already reported: when serde then says
     // they are missing, that is the same error, not a new one.
     let mut removed: Vec<KeyPath> = Vec::new();
+    let mut stood_in: Vec<KeyPath> = Vec::new();
+    let mut value = None;
     for _ in 0..MAX_ERRORS * 2 {
         let attempt = T::deserialize(toml::de::Deserializer::from(doc.clone()));
         let err = match attempt {
-            Ok(value) if found.is_empty() => return Ok(value),
-            Ok(_) => break,
+            Ok(v) => {
+                value = Some(v);
+                break;
+            }
             Err(err) => err,
         };
         let span = err.span().unwrap_or(0..0);
@@ -59,6 +101,7 @@ pub fn parse_all<T: DeserializeOwned>(source: &str, origin: &str, schema: &Schem
                     let words = format!("missing `{field}`: this key is required here");
                     found.push(located(origin, Some(line_col(source, span.start)), &key, words));
                 }
+                stood_in.push(key);
                 stand_in::<T>(&mut doc, &table, &field)
             }
             None => {
@@ -82,7 +125,12 @@ pub fn parse_all<T: DeserializeOwned>(source: &str, origin: &str, schema: &Schem
         }
     }
     in_file_order(&mut found);
-    Err(found)
+    removed.extend(stood_in);
+    Repaired {
+        value,
+        errors: found,
+        repaired: removed,
+    }
 }
 
 fn located(origin: &str, position: Option<(usize, usize)>, key: &KeyPath, message: String) -> Diagnostic {

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use gateway::handshake;
@@ -126,16 +127,22 @@ async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Respon
     let mut request = seen(&req);
     let control = &options.control;
     let health_path = matches!(req.uri().path(), "/" | "/health");
-    let delay = control.delay();
-    if !delay.is_zero() && !health_path {
-        tokio::time::sleep(delay).await;
-    }
+    // Every request is recorded when it arrives, before any scripted delay:
+    // a trace must show a request reaching a slow backend even when the
+    // gateway gives up on it before the answer.
     if handshake::has_token(req.headers(), header::UPGRADE, "websocket") {
         (options.observer)(BackendEvent::Request(request));
+        delay(control.delay()).await;
         return Ok(upgrade(options, req));
     }
     if control.websocket_only() {
         (options.observer)(BackendEvent::Request(request));
+        delay(if health_path {
+            control.health_delay()
+        } else {
+            control.delay()
+        })
+        .await;
         let mut resp = text(StatusCode::UPGRADE_REQUIRED, "this server speaks WebSocket only\n");
         resp.headers_mut()
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -144,11 +151,8 @@ async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Respon
     // `/` is where Application Gateway's default probe looks, `/health` the
     // usual custom probe path: both answer with the health status.
     if health_path {
-        let delay = control.health_delay();
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
         (options.observer)(BackendEvent::Request(request));
+        delay(control.health_delay()).await;
         let status = StatusCode::from_u16(control.health_status()).unwrap_or(StatusCode::OK);
         return Ok(text(status, "health\n"));
     }
@@ -156,6 +160,7 @@ async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Respon
     let body = body.collect().await?.to_bytes();
     request.body_len = body.len();
     (options.observer)(BackendEvent::Request(request));
+    delay(control.delay()).await;
     let mut resp = Response::new(Full::new(body));
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(parts.method.as_str()) {
@@ -165,6 +170,12 @@ async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Respon
         h.insert("x-echo-uri", v);
     }
     Ok(resp)
+}
+
+async fn delay(by: Duration) {
+    if !by.is_zero() {
+        tokio::time::sleep(by).await;
+    }
 }
 
 fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
