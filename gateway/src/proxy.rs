@@ -260,13 +260,6 @@ pub(crate) async fn handle<T: Transport>(
         return Ok(refuse(&shared, id, StatusCode::BAD_GATEWAY, "no healthy backend"));
     };
     let path = forward::origin_form(req.uri()).to_string();
-    shared.emit(Event::RequestRouted {
-        id,
-        rule: route.plan.rule.clone(),
-        backend: backend.clone(),
-        upgrade,
-        path: path.clone(),
-    });
 
     // Take the client's upgrade handle before the request is consumed, and
     // the key a 101 must answer.
@@ -292,6 +285,15 @@ pub(crate) async fn handle<T: Transport>(
             ));
         }
     };
+    // Routed only now: a request refused for its body above never reaches
+    // a backend, and the event log must not say it was sent to one.
+    shared.emit(Event::RequestRouted {
+        id,
+        rule: route.plan.rule.clone(),
+        backend: backend.clone(),
+        upgrade,
+        path: path.clone(),
+    });
     let length = match body {
         RequestBody::Whole(_) => BodyLength::Known,
         RequestBody::Streaming { .. } => BodyLength::Streamed,

@@ -1,0 +1,43 @@
+//! HTTP-level properties on real sockets: random sequences of valid and
+//! invalid request heads, pipelined on one or several connections through
+//! a gateway in front of an echo backend. Whatever the sequence:
+//!
+//! - a request the gateway answered itself never reached the backend: no
+//!   `RequestRejected` id also has a `RequestRouted`, the backend saw
+//!   exactly the routed requests (by path), and no request that must be
+//!   refused (tagged) shows up there;
+//! - nothing connection-specific reaches the backend;
+//! - the gateway still serves a well-formed request afterwards.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod support;
+
+use gateway::Event;
+use support::*;
+
+/// The first case the property found: a malformed chunked body was
+/// answered 400 before anything was sent, but only after the request had
+/// been reported routed to a backend.
+#[tokio::test]
+async fn a_request_refused_for_its_body_is_never_routed() {
+    let backend = backend().await;
+    let gw = gateway(config_for(&[backend.addr])).await;
+    let raw = raw_exchange(
+        gw.addr,
+        b"POST /z0-0z HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&raw), 400, "{raw}");
+    let events = gw.events.lock().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RequestRejected { status: 400, .. })),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::RequestRouted { .. })),
+        "{events:?}"
+    );
+}
