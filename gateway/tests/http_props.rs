@@ -41,3 +41,33 @@ async fn a_request_refused_for_its_body_is_never_routed() {
         "{events:?}"
     );
 }
+
+/// The second case the property found (`[Connect, Oversized]`, minimised
+/// here to any request first): `max_header_bytes` held only for a
+/// connection's first head, and a later 40 KB head reached the backend.
+/// Now every head is held to the limit, byte-exact.
+#[tokio::test]
+async fn a_later_head_is_held_to_the_same_limit() {
+    let backend = backend().await;
+    let mut config = config_for(&[backend.addr]);
+    config.max_header_bytes = 8192;
+    let gw = gateway(config).await;
+    // A head of exactly `len` bytes.
+    let head = |len: usize| {
+        let start = "GET /second HTTP/1.1\r\nHost: h\r\nX-Pad: ";
+        format!("{start}{}\r\n\r\n", "a".repeat(len - start.len() - 4))
+    };
+    let first = "GET /first HTTP/1.1\r\nHost: h\r\n\r\n";
+    let at_limit = format!(
+        "{first}{}GET /last HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        head(8192)
+    );
+    let raw = raw_exchange(gw.addr, at_limit.as_bytes()).await;
+    assert_eq!(raw.matches("HTTP/1.1 200 ").count(), 3, "{raw}");
+
+    let over = format!("{first}{}", head(8193));
+    let raw = raw_exchange(gw.addr, over.as_bytes()).await;
+    assert!(raw.contains("HTTP/1.1 431 "), "{raw}");
+    let reached: Vec<String> = backend.seen.requests().into_iter().map(|r| r.uri).collect();
+    assert_eq!(reached.iter().filter(|u| *u == "/second").count(), 1, "{reached:?}");
+}
