@@ -230,7 +230,12 @@ pub(crate) async fn handle<T: Transport>(
     }
     // With caching on, the route is not WebSocket-capable: the Upgrade
     // header is dropped and the handshake travels as a plain GET (doc 002).
-    let verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.plan.caching);
+    let mut verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.plan.caching);
+    if !matches!(verdict, Verdict::Reject(_)) {
+        if let Some(r) = handshake::check_target(req.method(), req.uri()) {
+            verdict = Verdict::Reject(r);
+        }
+    }
     let upgrade = match verdict {
         Verdict::Reject(r) => {
             shared.emit(Event::RequestRejected {

@@ -501,6 +501,20 @@ async fn a_later_head_is_held_to_the_same_limit() {
     assert_eq!(reached.iter().filter(|u| *u == "/second").count(), 1, "{reached:?}");
 }
 
+/// The `headers` fuzz target's second finding, on the wire: `*` is a
+/// target for OPTIONS only.
+#[tokio::test]
+async fn an_asterisk_target_reaches_the_backend_only_with_options() {
+    let backend = backend().await;
+    let gw = gateway(config_for(&[backend.addr])).await;
+    let raw = raw_exchange(gw.addr, b"GET * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status_of(&raw), 400, "{raw}");
+    let raw = raw_exchange(gw.addr, b"OPTIONS * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status_of(&raw), 200, "{raw}");
+    let seen: Vec<(String, String)> = backend.seen.requests().into_iter().map(|r| (r.method, r.uri)).collect();
+    assert_eq!(seen, [("OPTIONS".to_string(), "*".to_string())]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 256,

@@ -1,7 +1,8 @@
 //! The request a backend gets: a request built from fuzz input through
 //! `forward::outbound`, then checked for what must never be forwarded
 //! (hop-by-hop headers, a second Upgrade protocol) and what must always be
-//! (Host, the WebSocket key, an origin-form target).
+//! (Host, the WebSocket key, an origin-form target). Requests the gateway
+//! refuses before this point (`handshake::check_target`) are skipped.
 //!
 //! Input is decoded by [`Input`]'s `Arbitrary` impl from something that
 //! reads as a request head, so seeds are requests a person can edit: byte
@@ -14,6 +15,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use gateway::forward::{self, BodyLength};
+use gateway::handshake;
 use gateway::headers::Forwarding;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use libfuzzer_sys::fuzz_target;
@@ -54,13 +56,18 @@ impl<'a> Arbitrary<'a> for Input {
 }
 
 fuzz_target!(|input: Input| {
-    // Only what hyper would hand the gateway: a valid method and target.
+    // Only what hyper would hand the gateway (a valid method and target)
+    // and the gateway would forward (a target that suits the method).
     let (Ok(method), Ok(uri)) = (
         Method::from_bytes(&input.method),
         Uri::try_from(input.target.as_slice()),
     ) else {
         return;
     };
+    if handshake::check_target(&method, &uri).is_some() {
+        return;
+    }
+    let options = method == Method::OPTIONS;
     let mut headers = HeaderMap::new();
     for (n, v) in &input.headers {
         // hyper refuses a whole head with such a line; skipping it keeps
@@ -108,8 +115,9 @@ fuzz_target!(|input: Input| {
         assert!(out.contains_key(header::HOST), "Host lost: {out:?}");
     }
     let uri = &parts.uri;
+    // Origin form, or `OPTIONS *` as it came (RFC 9112 §3.2.4).
     assert!(
-        uri.scheme().is_none() && uri.authority().is_none() && uri.path().starts_with('/'),
+        uri.scheme().is_none() && uri.authority().is_none() && (uri.path().starts_with('/') || (options && uri == "*")),
         "not origin-form: {uri}"
     );
 });
