@@ -30,10 +30,16 @@ pub fn effective_host(uri: &Uri) -> Option<HeaderValue> {
 
 /// The target in origin form (`/path?query`), as a backend expects it.
 pub fn origin_form(uri: &Uri) -> Uri {
-    match uri.path_and_query() {
+    let target = match uri.path_and_query() {
         Some(pq) => Uri::from(pq.clone()),
-        None => Uri::from_static("/"),
+        None => return Uri::from_static("/"),
+    };
+    // A fragment right after the authority (`://m#`) leaves a path and
+    // query that is empty, though it reads as `/`: the target would be too.
+    if target.path().is_empty() {
+        return Uri::from_static("/");
     }
+    target
 }
 
 /// Rewrites a request's head for the backend: origin-form target, the
@@ -112,6 +118,17 @@ mod tests {
         let mut user = parts("http://me:pw@real.example/", &[("host", "x")]);
         outbound(&mut user, &fwd(), None, BodyLength::Known);
         assert_eq!(user.headers[header::HOST], "real.example");
+    }
+
+    #[test]
+    fn origin_form_is_never_empty() {
+        // Found by the `headers` fuzz target (minimised input `0G ://m#`):
+        // the fragment leaves an empty path and query, and the backend
+        // would have been sent `G  HTTP/1.1`.
+        let mut p = parts("://m#", &[]);
+        outbound(&mut p, &fwd(), None, BodyLength::Known);
+        assert_eq!(p.uri, "/");
+        assert_eq!(p.headers[header::HOST], "m");
     }
 
     #[test]

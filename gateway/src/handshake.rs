@@ -3,7 +3,7 @@
 //!
 //! Pure: it looks at the method, version and headers and returns a verdict.
 
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 /// The only WebSocket version there is (RFC 6455 §4.1).
 pub const WEBSOCKET_VERSION: &str = "13";
@@ -182,6 +182,21 @@ pub fn classify(method: &Method, version: Version, headers: &HeaderMap, websocke
     }
 }
 
+/// Checks the request target's form against the method. Asterisk-form
+/// (`*`) is only for a server-wide OPTIONS (RFC 9112 §3.2.4), and a server
+/// answers an invalid request line with 400 (§3): `GET *` is refused here,
+/// not handed to a backend as a target no origin form can express.
+/// `OPTIONS *` is forwarded as it came. Checked after [`classify`], so a
+/// request it refuses keeps its answer.
+pub fn check_target(method: &Method, target: &Uri) -> Option<Rejection> {
+    let asterisk = target.scheme().is_none() && target.authority().is_none() && target.path() == "*";
+    (asterisk && method != Method::OPTIONS).then_some(Rejection {
+        status: StatusCode::BAD_REQUEST,
+        reason: "asterisk-form target on a method other than OPTIONS",
+        header: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +265,19 @@ mod tests {
             }
             other => panic!("expected 426, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_asterisk_target_is_for_options_only() {
+        // Found by the `headers` fuzz target (minimised input `3p *`): any
+        // method with `*` went to the backend as `p * HTTP/1.1`.
+        let star = Uri::from_static("*");
+        let p = Method::from_bytes(b"p").unwrap();
+        assert_eq!(check_target(&p, &star).map(|r| r.status), Some(StatusCode::BAD_REQUEST));
+        assert!(check_target(&Method::GET, &star).is_some());
+        assert_eq!(check_target(&Method::OPTIONS, &star), None);
+        assert_eq!(check_target(&Method::GET, &Uri::from_static("/*")), None);
+        assert_eq!(check_target(&Method::GET, &Uri::from_static("http://h/*")), None);
     }
 
     #[test]

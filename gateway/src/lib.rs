@@ -16,7 +16,7 @@
 //! | [`profile`] | the documented systems, each one typed [`profile::Behaviour`] value |
 //! | [`transport`] | the socket seam, and its tokio implementation |
 //! | [`server`] | [`Gateway`]: binds listeners and serves connections |
-//! | `head` | reads a connection's first request head under a deadline (408/431) |
+//! | [`head`] | reads a connection's first request head under a deadline (408/431) |
 //! | `proxy` | forwards one request (I/O); on 101 hands off to the tunnel |
 //! | [`forward`] | pure: the request a backend gets, and the next step after a failure |
 //! | `body` | request bodies: read up to 64 KiB before forwarding, then streamed |
@@ -54,7 +54,8 @@ pub mod diagnostic;
 pub mod event;
 pub mod forward;
 pub mod handshake;
-mod head;
+/// Reading a connection's first request head (public for the `head` fuzz target).
+pub mod head;
 pub mod headers;
 pub mod health;
 mod io;

@@ -230,7 +230,12 @@ pub(crate) async fn handle<T: Transport>(
     }
     // With caching on, the route is not WebSocket-capable: the Upgrade
     // header is dropped and the handshake travels as a plain GET (doc 002).
-    let verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.plan.caching);
+    let mut verdict = handshake::classify(req.method(), req.version(), req.headers(), !route.plan.caching);
+    if !matches!(verdict, Verdict::Reject(_)) {
+        if let Some(r) = handshake::check_target(req.method(), req.uri()) {
+            verdict = Verdict::Reject(r);
+        }
+    }
     let upgrade = match verdict {
         Verdict::Reject(r) => {
             shared.emit(Event::RequestRejected {
@@ -260,13 +265,6 @@ pub(crate) async fn handle<T: Transport>(
         return Ok(refuse(&shared, id, StatusCode::BAD_GATEWAY, "no healthy backend"));
     };
     let path = forward::origin_form(req.uri()).to_string();
-    shared.emit(Event::RequestRouted {
-        id,
-        rule: route.plan.rule.clone(),
-        backend: backend.clone(),
-        upgrade,
-        path: path.clone(),
-    });
 
     // Take the client's upgrade handle before the request is consumed, and
     // the key a 101 must answer.
@@ -292,6 +290,15 @@ pub(crate) async fn handle<T: Transport>(
             ));
         }
     };
+    // Routed only now: a request refused for its body above never reaches
+    // a backend, and the event log must not say it was sent to one.
+    shared.emit(Event::RequestRouted {
+        id,
+        rule: route.plan.rule.clone(),
+        backend: backend.clone(),
+        upgrade,
+        path: path.clone(),
+    });
     let length = match body {
         RequestBody::Whole(_) => BodyLength::Known,
         RequestBody::Streaming { .. } => BodyLength::Streamed,

@@ -359,6 +359,10 @@ async fn serve_connection<T: Transport>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // Later heads get the same limit as the first. `max_buf_size` alone
+        // is no head limit: one read can overshoot it and complete a head
+        // past it.
+        .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes)
         // hyper's Date header reads the wall clock; backends send their own.
         .auto_date_header(false);
