@@ -22,9 +22,19 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
 }
 
+/// `WSGATE_JUDGE_ONLY=1`: judge the expectations and nothing else (no
+/// second run for determinism, no snapshot). The mutation score uses it, so
+/// that a mutant counts as caught only when an expectation fails.
+fn judge_only() -> bool {
+    std::env::var("WSGATE_JUDGE_ONLY").is_ok_and(|v| v == "1")
+}
+
 fn check(path: &Path, name: &str) -> Result<(), Failed> {
     let scenario = scenario::load(path).map_err(|e| e.to_string())?;
     let first = run::run(&scenario, scenario.seed);
+    if judge_only() {
+        return judge_seeds(&scenario, &first);
+    }
     let second = run::run(&scenario, scenario.seed);
     if first.lines != second.lines || first.trace() != second.trace() {
         let diff = first
@@ -44,31 +54,7 @@ fn check(path: &Path, name: &str) -> Result<(), Failed> {
             .unwrap_or_else(|| "the traces differ in length".into());
         return Err(format!("the same seed gave two different traces; {diff}").into());
     }
-    if !first.passed() {
-        return Err(format!(
-            "{}replay: {}",
-            first.report(),
-            run::replay_command(&scenario, scenario.seed)
-        )
-        .into());
-    }
-    let extra: u64 = std::env::var("WSGATE_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(scenario.seeds);
-    for i in 1..extra {
-        let seed = run::sweep_seed(scenario.seed, i);
-        let outcome = run::run(&scenario, seed);
-        if !outcome.passed() {
-            return Err(format!(
-                "seed {seed}:\n{}replay: {}",
-                outcome.report(),
-                run::replay_command(&scenario, seed)
-            )
-            .into());
-        }
-    }
+    judge_seeds(&scenario, &first)?;
     let snapshot = name.replace('/', "__");
     let trace = first.readable_trace();
     let result = std::panic::catch_unwind(|| {
@@ -86,6 +72,37 @@ fn check(path: &Path, name: &str) -> Result<(), Failed> {
             "the readable trace changed; review with `cargo insta review` (snapshot {snapshot})"
         ))
     })
+}
+
+/// The first seed's outcome must pass, and so must every further seed's
+/// (the file's `seeds`, or `WSGATE_SEEDS`, the larger).
+fn judge_seeds(scenario: &scenario::Scenario, first: &run::Outcome) -> Result<(), Failed> {
+    if !first.passed() {
+        return Err(format!(
+            "{}replay: {}",
+            first.report(),
+            run::replay_command(scenario, scenario.seed)
+        )
+        .into());
+    }
+    let extra: u64 = std::env::var("WSGATE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(scenario.seeds);
+    for i in 1..extra {
+        let seed = run::sweep_seed(scenario.seed, i);
+        let outcome = run::run(scenario, seed);
+        if !outcome.passed() {
+            return Err(format!(
+                "seed {seed}:\n{}replay: {}",
+                outcome.report(),
+                run::replay_command(scenario, seed)
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Every expectation in the library names the wrong gateway it catches.
