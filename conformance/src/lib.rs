@@ -10,6 +10,7 @@
 //! | [`run`] | one scenario run on a target, and its outcome |
 //! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
+//! | [`explain`] | why each session ended: client and gateway sessions matched, causes, the requirement that predicts each |
 //! | [`report`] | the matrix, Markdown, JUnit XML, JSON, SVG timelines |
 //! | [`invariants`] | properties every run must hold (used by the proptest suite) |
 //! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |
@@ -18,6 +19,7 @@
 //!
 //! ```text
 //! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
+//!                                                                   ├▶ explain (close causes)
 //!                                                                   └▶ catalogue::grade ─▶ report
 //! ```
 //!
@@ -26,6 +28,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod expect;
+pub mod explain;
 pub mod invariants;
 pub mod peer;
 pub mod report;
