@@ -11,7 +11,8 @@
 //! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
 //! | [`explain`] | why each session ended: client and gateway sessions matched, causes, the requirement that predicts each |
-//! | [`report`] | the matrix, Markdown, JUnit XML, JSON, SVG timelines |
+//! | [`report`] | the matrix, readable traces, Markdown, JUnit XML, JSON, SVG timelines |
+//! | [`cli`] | each `wsgate` subcommand's flow, after argument parsing |
 //! | [`invariants`] | properties every run must hold (used by the proptest suite) |
 //! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
@@ -23,10 +24,11 @@
 //!                                                                   └▶ catalogue::grade ─▶ report
 //! ```
 //!
-//! The binary (`src/main.rs`) only parses arguments and calls into these.
+//! The binary (`src/main.rs`) only parses arguments and dispatches to [`cli`].
 
 pub mod catalogue;
 pub mod check;
+pub mod cli;
 pub mod expect;
 pub mod explain;
 pub mod invariants;

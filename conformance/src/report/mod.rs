@@ -1,5 +1,22 @@
-//! Reports: the requirement × profile matrix (text and Markdown), JUnit XML
-//! for CI, JSON for tools, and an SVG timeline per scenario.
+//! Reports: what a suite run found, for people and for tools.
+//!
+//! | module | what it writes |
+//! |---|---|
+//! | this one | [`ScenarioReport`], the requirement × profile matrix (text) and its scope |
+//! | [`trace`] | the readable trace, every 1006 followed by its cause |
+//! | [`markdown`] | `report.md` |
+//! | [`junit`] | `junit.xml`, through `quick-junit` |
+//! | [`json`] | `report.json`, from `Serialize` structs |
+//! | [`svg`] | one timeline per scenario |
+//!
+//! Every claim a report makes is one the run checked: determinism is
+//! "checked" only when `--check-determinism` ran each seed twice.
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod svg;
+pub mod trace;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,462 +27,330 @@ use sim::trace::TraceLine;
 
 use crate::catalogue::{Grade, Requirement};
 
+/// Whether one seed, run twice, gave the same trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Determinism {
+    /// The seed ran once; nothing was compared.
+    NotChecked,
+    /// Two runs gave equal typed traces and byte-identical renderings.
+    Identical,
+    /// The two runs differed; the first difference.
+    Differs(String),
+}
+
+impl Determinism {
+    /// `"checked"` or `"not checked"`, as reports say it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Determinism::NotChecked => "not checked",
+            Determinism::Identical | Determinism::Differs(_) => "checked",
+        }
+    }
+
+    /// The result of the check, when there was one.
+    pub fn identical(&self) -> Option<bool> {
+        match self {
+            Determinism::NotChecked => None,
+            Determinism::Identical => Some(true),
+            Determinism::Differs(_) => Some(false),
+        }
+    }
+}
+
+/// One run of a scenario under one seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedRun {
+    pub seed: u64,
+    pub passed: bool,
+    /// What failed, explained (empty when it passed).
+    pub failures: String,
+    /// The command that replays this run.
+    pub replay: String,
+    pub determinism: Determinism,
+}
+
 /// One scenario in a suite run.
 #[derive(Debug, Clone)]
 pub struct ScenarioReport {
     pub name: String,
+    pub description: Option<String>,
     pub path: String,
     pub profile: ProfileName,
     pub requirements: Vec<String>,
-    /// One entry per seed run: (seed, passed, failure text).
-    pub runs: Vec<(u64, bool, String)>,
-    /// Set when the scenario ran twice with different traces.
-    pub nondeterministic: bool,
+    /// One entry per seed.
+    pub runs: Vec<SeedRun>,
     pub duration: Duration,
+    /// The first seed's trace, for renderings.
     pub lines: Vec<TraceLine>,
     /// Host names by address, for renderings.
     pub names: BTreeMap<std::net::IpAddr, String>,
 }
 
 impl ScenarioReport {
+    /// Every seed passed, and none that was checked twice differed.
     pub fn passed(&self) -> bool {
-        !self.nondeterministic && self.runs.iter().all(|(_, ok, _)| *ok)
+        self.runs
+            .iter()
+            .all(|r| r.passed && r.determinism.identical() != Some(false))
+    }
+
+    /// The determinism of the whole scenario: not checked unless every
+    /// seed was; differs if any seed did.
+    pub fn determinism(&self) -> Determinism {
+        if let Some(d) = self
+            .runs
+            .iter()
+            .find(|r| matches!(r.determinism, Determinism::Differs(_)))
+        {
+            return d.determinism.clone();
+        }
+        if !self.runs.is_empty() && self.runs.iter().all(|r| r.determinism == Determinism::Identical) {
+            Determinism::Identical
+        } else {
+            Determinism::NotChecked
+        }
+    }
+
+    /// A file name for this scenario's timeline and trace: its path with
+    /// separators turned into `__`, without `.toml`.
+    pub fn slug(&self) -> String {
+        slug(&self.path)
+    }
+
+    /// The readable trace: no chatter, host names, causes under 1006s.
+    pub fn readable_trace(&self, catalogue: &[Requirement]) -> String {
+        trace::readable(&self.lines, &self.names, self.profile, catalogue)
+    }
+
+    /// Every line of the trace.
+    pub fn full_trace(&self) -> String {
+        sim::trace::render(&self.lines, &self.names)
     }
 }
 
-type Grades = BTreeMap<(String, ProfileName), Grade>;
+/// A scenario path as a file name and HTML id: `scenarios/front-door/x.toml`
+/// becomes `scenarios__front-door__x`; any character other than ASCII
+/// letters, digits, `-`, `_` and `.` becomes `_`.
+pub fn slug(path: &str) -> String {
+    path.trim_end_matches(".toml")
+        .trim_start_matches("./")
+        .replace(['/', '\\'], "__")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The grades of every (requirement, profile) pair.
+pub type Grades = BTreeMap<(String, ProfileName), Grade>;
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// The requirement does not belong to this profile.
+    NotApplicable,
+    Graded(&'a Grade),
+}
+
+/// The cell for requirement `r` under `profile`.
+pub fn cell<'a>(r: &Requirement, profile: ProfileName, grades: &'a Grades) -> Cell<'a> {
+    if !r.profiles.contains(&profile) {
+        return Cell::NotApplicable;
+    }
+    // `catalogue::grade` grades every pair; a missing one reads as n/a.
+    grades
+        .get(&(r.id.clone(), profile))
+        .map_or(Cell::NotApplicable, Cell::Graded)
+}
+
+/// Which requirements the matrix shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatrixScope {
+    /// Only those a scenario in this run names.
+    #[default]
+    Touched,
+    /// Every requirement in the catalogue.
+    Full,
+}
+
+/// The rows a matrix shows and those it leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matrix<'a> {
+    pub scope: MatrixScope,
+    pub shown: Vec<&'a Requirement>,
+    pub left_out: Vec<&'a Requirement>,
+}
+
+/// Splits the catalogue into shown and left-out rows: under
+/// [`MatrixScope::Touched`] a row is shown when at least one scenario in
+/// the run names it. Pure.
+pub fn matrix<'a>(requirements: &'a [Requirement], scenarios: &[ScenarioReport], scope: MatrixScope) -> Matrix<'a> {
+    let touched = |r: &Requirement| scenarios.iter().any(|s| s.requirements.contains(&r.id));
+    let (shown, left_out) = requirements
+        .iter()
+        .partition(|r| scope == MatrixScope::Full || touched(r));
+    Matrix { scope, shown, left_out }
+}
+
+impl Matrix<'_> {
+    /// The footer line about left-out rows, or `None` when every row is
+    /// shown.
+    pub fn left_out_note(&self, grades: &Grades) -> Option<String> {
+        if self.left_out.is_empty() {
+            return None;
+        }
+        let total = self.shown.len() + self.left_out.len();
+        let t = tally(&self.left_out, grades);
+        let mut parts: Vec<String> = Vec::new();
+        for word in ["pass", "FAIL", "skip", "not covered"] {
+            if let Some(n) = t.get(word).filter(|n| **n > 0) {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        Some(format!(
+            "{} of {total} requirements left out: no scenario in this run names them ({} cells: {}); \
+             --matrix full shows them",
+            self.left_out.len(),
+            t.values().sum::<usize>(),
+            parts.join(", ")
+        ))
+    }
+}
 
 /// The matrix as aligned text, for the terminal.
-pub fn matrix_text(requirements: &[Requirement], grades: &Grades) -> String {
+pub fn matrix_text(rows: &[&Requirement], grades: &Grades) -> String {
+    let width = rows
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(0)
+        .max("requirement".len());
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:<20} {:<26} {:<20}",
+        "{:<width$} {:<20} {:<26} {:<20}",
         "requirement", "application-gateway", "application-gateway-2016", "front-door"
     );
-    for r in requirements {
-        let cell = |p: ProfileName| {
-            let g = &grades[&(r.id.clone(), p)];
-            match g {
-                Grade::Skip(_) if !r.profiles.contains(&p) => "-".to_string(),
-                g => g.word().to_string(),
-            }
+    for r in rows {
+        let text = |p: ProfileName| match cell(r, p, grades) {
+            Cell::NotApplicable => "-",
+            Cell::Graded(g) => g.word(),
         };
-        let _ = writeln!(
-            out,
-            "{:<18} {:<20} {:<26} {:<20}",
+        let line = format!(
+            "{:<width$} {:<20} {:<26} {:<20}",
             r.id,
-            cell(ProfileName::ApplicationGateway),
-            cell(ProfileName::ApplicationGateway2016),
-            cell(ProfileName::FrontDoor)
+            text(ProfileName::ApplicationGateway),
+            text(ProfileName::ApplicationGateway2016),
+            text(ProfileName::FrontDoor)
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }
 
-/// Counts of each grade over the cells that apply to their profile.
-pub fn tally(requirements: &[Requirement], grades: &Grades) -> BTreeMap<&'static str, usize> {
+/// Counts of each grade over the cells of `rows` that apply to their
+/// profile.
+pub fn tally(rows: &[&Requirement], grades: &Grades) -> BTreeMap<&'static str, usize> {
     let mut t = BTreeMap::new();
-    for r in requirements {
+    for r in rows {
         for p in &r.profiles {
-            *t.entry(grades[&(r.id.clone(), *p)].word()).or_insert(0) += 1;
+            if let Some(g) = grades.get(&(r.id.clone(), *p)) {
+                *t.entry(g.word()).or_insert(0) += 1;
+            }
         }
     }
     t
 }
 
-fn escape_md(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
-/// The Markdown report: matrix, then each requirement with its source and
-/// checks, then each scenario's result.
-pub fn markdown(requirements: &[Requirement], grades: &Grades, scenarios: &[ScenarioReport]) -> String {
-    let mut out = String::from("# wsgate conformance report\n\n");
-    let t = tally(requirements, grades);
-    let _ = writeln!(
-        out,
-        "{} scenarios, {} passed, {} failed.",
-        scenarios.len(),
-        scenarios.iter().filter(|s| s.passed()).count(),
-        scenarios.iter().filter(|s| !s.passed()).count()
-    );
-    let _ = writeln!(
-        out,
-        "Requirements (cells that apply): {} pass, {} fail, {} skip, {} not covered.\n",
-        t.get("pass").unwrap_or(&0),
-        t.get("FAIL").unwrap_or(&0),
-        t.get("skip").unwrap_or(&0),
-        t.get("not covered").unwrap_or(&0)
-    );
-    out.push_str("| requirement | application-gateway | application-gateway-2016 | front-door | statement |\n|---|---|---|---|---|\n");
-    for r in requirements {
-        let cell = |p: ProfileName| match &grades[&(r.id.clone(), p)] {
-            Grade::Skip(_) if !r.profiles.contains(&p) => "—".to_string(),
-            Grade::Skip(reason) => format!("skip: {}", escape_md(reason)),
-            g => g.word().to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            r.id,
-            cell(ProfileName::ApplicationGateway),
-            cell(ProfileName::ApplicationGateway2016),
-            cell(ProfileName::FrontDoor),
-            escape_md(&r.statement)
-        );
-    }
-    out.push_str("\n## Requirements\n\n");
-    for r in requirements {
-        let _ = writeln!(
-            out,
-            "### {}\n\n{}\n\n- source: `{}`, {}",
-            r.id, r.statement, r.source, r.section
-        );
-        let checks: Vec<String> = scenarios
-            .iter()
-            .filter(|s| s.requirements.contains(&r.id))
-            .map(|s| format!("`{}`", s.path))
-            .collect();
-        let _ = writeln!(
-            out,
-            "- scenarios: {}",
-            if checks.is_empty() {
-                "none".to_string()
-            } else {
-                checks.join(", ")
-            }
-        );
-        if !r.tests.is_empty() {
-            let _ = writeln!(
-                out,
-                "- also checked by cargo test: {}",
-                r.tests.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
-            );
-        }
-        out.push('\n');
-    }
-    out.push_str("## Scenarios\n\n");
-    for s in scenarios {
-        let verdict = if s.passed() { "pass" } else { "FAIL" };
-        let _ = writeln!(out, "- `{}` ({}): {verdict}", s.path, s.profile);
-        for (seed, ok, text) in &s.runs {
-            if !ok {
-                let _ = writeln!(out, "  - seed {seed}:\n\n```text\n{text}```\n");
-            }
-        }
-    }
-    out
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// JUnit XML: one test case per scenario.
-pub fn junit(scenarios: &[ScenarioReport]) -> String {
-    let failures = scenarios.iter().filter(|s| !s.passed()).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuite name=\"wsgate\" tests=\"{}\" failures=\"{failures}\">",
-        scenarios.len()
-    );
-    for s in scenarios {
-        let _ = write!(out, "  <testcase classname=\"{}\" name=\"{}\"", s.profile, xml(&s.path));
-        if s.passed() {
-            out.push_str("/>\n");
-        } else {
-            out.push_str(">\n");
-            let text: String = s
-                .runs
-                .iter()
-                .filter(|(_, ok, _)| !ok)
-                .map(|(seed, _, t)| format!("seed {seed}\n{t}"))
-                .collect();
-            let text = if s.nondeterministic {
-                format!("two runs with one seed gave different traces\n{text}")
-            } else {
-                text
-            };
-            let _ = writeln!(
-                out,
-                "    <failure message=\"scenario failed\">{}</failure>\n  </testcase>",
-                xml(&text)
-            );
-        }
-    }
-    out.push_str("</testsuite>\n");
-    out
-}
-
-/// JSON for tools.
-pub fn json(requirements: &[Requirement], grades: &Grades, scenarios: &[ScenarioReport]) -> serde_json::Value {
-    let reqs: Vec<serde_json::Value> = requirements
-        .iter()
-        .map(|r| {
-            let per_profile: serde_json::Map<String, serde_json::Value> = ProfileName::ALL
-                .iter()
-                .map(|p| {
-                    let g = &grades[&(r.id.clone(), *p)];
-                    let detail = match g {
-                        Grade::Pass { scenarios } | Grade::Fail { scenarios } => {
-                            serde_json::json!({ "grade": g.word(), "scenarios": scenarios })
-                        }
-                        Grade::Skip(reason) => serde_json::json!({ "grade": "skip", "reason": reason }),
-                        Grade::NotCovered => serde_json::json!({ "grade": "not covered" }),
-                    };
-                    (p.to_string(), detail)
-                })
-                .collect();
-            serde_json::json!({
-                "id": r.id, "source": r.source, "section": r.section, "statement": r.statement,
-                "profiles": r.profiles.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "tests": r.tests, "grades": per_profile,
-            })
-        })
-        .collect();
-    let scen: Vec<serde_json::Value> = scenarios
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "name": s.name, "path": s.path, "profile": s.profile.to_string(), "requirements": s.requirements,
-                "passed": s.passed(), "deterministic": !s.nondeterministic,
-                "runs": s.runs.iter().map(|(seed, ok, text)| serde_json::json!({"seed": seed, "passed": ok, "failures": text})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    serde_json::json!({ "requirements": reqs, "scenarios": scen })
-}
-
-/// A session bar for the timeline: who, from, to, and how it ended.
-#[derive(Debug, Clone, PartialEq)]
-struct Bar {
-    who: String,
-    from: Duration,
-    to: Duration,
-    label: String,
-}
-
-fn bars(lines: &[TraceLine], end: Duration) -> Vec<Bar> {
-    use sim::client::ClientEvent;
-    use sim::trace::TraceEvent;
-    let mut open: BTreeMap<String, Duration> = BTreeMap::new();
-    let mut out = Vec::new();
-    for l in lines {
-        match &l.event {
-            TraceEvent::Client(ClientEvent::Opened { .. }) => {
-                open.insert(l.source.clone(), l.at);
-            }
-            TraceEvent::Client(ClientEvent::Closed { code, .. }) => {
-                if let Some(from) = open.remove(&l.source) {
-                    out.push(Bar {
-                        who: l.source.clone(),
-                        from,
-                        to: l.at,
-                        label: code.to_string(),
-                    });
-                }
-            }
-            TraceEvent::Client(ClientEvent::Refused { status, .. } | ClientEvent::Response { status }) => {
-                out.push(Bar {
-                    who: l.source.clone(),
-                    from: l.at,
-                    to: l.at,
-                    label: status.to_string(),
-                });
-            }
-            _ => {}
-        }
-    }
-    for (who, from) in open {
-        out.push(Bar {
-            who,
-            from,
-            to: end,
-            label: "open".into(),
-        });
-    }
-    out.sort_by(|a, b| a.who.cmp(&b.who).then(a.from.cmp(&b.from)));
-    out
-}
-
-/// Spans during which a backend was out of the pool, per backend address,
-/// from the gateway's health transitions.
-fn unhealthy_spans(lines: &[TraceLine], end: Duration) -> BTreeMap<String, Vec<(Duration, Duration)>> {
-    use gateway::Event;
-    use sim::trace::TraceEvent;
-    let mut out: BTreeMap<String, Vec<(Duration, Duration)>> = BTreeMap::new();
-    let mut since: BTreeMap<String, Duration> = BTreeMap::new();
-    for l in lines {
-        let TraceEvent::Gateway(Event::BackendHealthChanged { backend, healthy, .. }) = &l.event else {
-            continue;
-        };
-        let addr = backend.to_string();
-        if !healthy {
-            since.entry(addr).or_insert(l.at);
-        } else if let Some(from) = since.remove(&addr) {
-            out.entry(addr).or_default().push((from, l.at));
-        }
-    }
-    for (addr, from) in since {
-        out.entry(addr).or_default().push((from, end));
-    }
-    out
-}
-
-/// An SVG timeline: each session a bar labelled with its close code, each
-/// backend's unhealthy spans in red, timeline events as dashed lines.
-pub fn svg(title: &str, lines: &[TraceLine], duration: Duration) -> String {
-    let end = lines.iter().map(|l| l.at).max().unwrap_or_default().max(duration);
-    let bars = bars(lines, end);
-    let health = unhealthy_spans(lines, end);
-    let events: Vec<&TraceLine> = lines
-        .iter()
-        .filter(|l| matches!(l.event, sim::trace::TraceEvent::World(_)))
-        .collect();
-    let rows: Vec<String> = {
-        let mut r: Vec<String> = bars.iter().map(|b| b.who.clone()).collect();
-        r.dedup();
-        r
-    };
-    let (left, width, row_h) = (140.0, 900.0, 22.0);
-    let x = |t: Duration| left + width * (t.as_secs_f64() / end.as_secs_f64().max(0.001));
-    let height = 60.0 + row_h * (rows.len() + health.len()) as f64 + 40.0;
-    let mut out = String::new();
-    let _ = writeln!(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"monospace\" font-size=\"11\">", left + width + 20.0);
-    let _ = writeln!(out, "<text x=\"10\" y=\"18\" font-size=\"14\">{}</text>", xml(title));
-    let _ = writeln!(
-        out,
-        "<text x=\"{left}\" y=\"36\">0s</text><text x=\"{}\" y=\"36\" text-anchor=\"end\">{:.0}s</text>",
-        left + width,
-        end.as_secs_f64()
-    );
-    let mut y = 50.0;
-    for row in &rows {
-        let _ = writeln!(out, "<text x=\"10\" y=\"{}\">{}</text>", y + 14.0, xml(row));
-        for b in bars.iter().filter(|b| &b.who == row) {
-            let (x0, x1) = (x(b.from), x(b.to).max(x(b.from) + 2.0));
-            let colour = match b.label.as_str() {
-                "1000" | "open" => "#4a90d9",
-                "1006" => "#d94a4a",
-                _ if b.from == b.to => "#e0a020",
-                _ => "#8a6ad9",
-            };
-            let _ = writeln!(out, "<rect x=\"{x0:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"16\" fill=\"{colour}\"><title>{} {:.3}s-{:.3}s {}</title></rect>", x1 - x0, xml(row), b.from.as_secs_f64(), b.to.as_secs_f64(), xml(&b.label));
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.1}\" y=\"{}\">{}</text>",
-                x1 + 2.0,
-                y + 12.0,
-                xml(&b.label)
-            );
-        }
-        y += row_h;
-    }
-    for (addr, spans) in &health {
-        let _ = writeln!(out, "<text x=\"10\" y=\"{}\">{} health</text>", y + 14.0, xml(addr));
-        let _ = writeln!(
-            out,
-            "<rect x=\"{left}\" y=\"{}\" width=\"{width}\" height=\"6\" fill=\"#6ac46a\"/>",
-            y + 5.0
-        );
-        for (from, to) in spans {
-            let _ = writeln!(out, "<rect x=\"{:.1}\" y=\"{}\" width=\"{:.1}\" height=\"6\" fill=\"#d94a4a\"><title>unhealthy {:.3}s-{:.3}s</title></rect>", x(*from), y + 5.0, (x(*to) - x(*from)).max(1.0), from.as_secs_f64(), to.as_secs_f64());
-        }
-        y += row_h;
-    }
-    for e in events {
-        let ex = x(e.at);
-        let _ = writeln!(out, "<line x1=\"{ex:.1}\" y1=\"40\" x2=\"{ex:.1}\" y2=\"{y}\" stroke=\"#555\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{}\">{}</text>", ex + 2.0, y + 14.0, xml(&e.event.to_string()));
-        y += 14.0;
-    }
-    out.push_str("</svg>\n");
-    out
+/// `31 pass, 0 fail, 4 skip, 2 not covered`.
+pub fn tally_line(t: &BTreeMap<&'static str, usize>) -> String {
+    let n = |w: &str| t.get(w).copied().unwrap_or(0);
+    format!(
+        "{} pass, {} fail, {} skip, {} not covered",
+        n("pass"),
+        n("FAIL"),
+        n("skip"),
+        n("not covered")
+    )
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::catalogue;
 
-    fn line(at_s: u64, source: &str, event: impl Into<sim::trace::TraceEvent>) -> TraceLine {
-        TraceLine {
-            at: Duration::from_secs(at_s),
-            source: source.into(),
-            event: event.into(),
+    pub(crate) fn report(path: &str, profile: ProfileName, reqs: &[&str], passed: bool) -> ScenarioReport {
+        ScenarioReport {
+            name: format!("{path} scenario"),
+            description: None,
+            path: path.into(),
+            profile,
+            requirements: reqs.iter().map(|r| r.to_string()).collect(),
+            runs: vec![SeedRun {
+                seed: 1,
+                passed,
+                failures: if passed { String::new() } else { "expected: x\n".into() },
+                replay: format!("cargo run --release -- run {path} --seed 1 --trace"),
+                determinism: Determinism::NotChecked,
+            }],
+            duration: Duration::from_secs(60),
+            lines: vec![],
+            names: BTreeMap::new(),
         }
     }
 
-    #[test]
-    fn the_timeline_draws_sessions_health_and_events() {
-        use sim::client::{ClientEvent, CloseCause};
-        let lines = [
-            line(
-                1,
-                "c1",
-                ClientEvent::Opened {
-                    path: "/chat".into(),
-                    key: std::sync::Arc::from("k"),
-                    subprotocol: None,
-                    headers: vec![],
-                },
-            ),
-            line(
-                15,
-                "c1",
-                ClientEvent::Closed {
-                    code: 1006,
-                    cause: CloseCause::NoFrame,
-                },
-            ),
-            line(20, "world", sim::Action::Maintenance("gateway-1".into())),
-            line(
-                30,
-                "gateway",
-                gateway::Event::BackendHealthChanged {
-                    backend: gateway::config::BackendAddr::parse("b2:9001").unwrap(),
-                    healthy: false,
-                    failures: 3,
-                    last: gateway::health::ProbeResult::Failure(gateway::health::ProbeFailure::Status(500)),
-                },
-            ),
-            line(
-                40,
-                "c2",
-                ClientEvent::Refused {
-                    path: "/chat".into(),
-                    status: 502,
-                },
-            ),
-        ];
-        let svg = svg("agw idle", &lines, Duration::from_secs(60));
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.contains(">1006</text>"), "the close code labels its bar");
-        assert!(svg.contains(">502</text>"));
-        assert!(svg.contains("b2:9001 health"));
-        assert!(svg.contains("maintenance: restarting gateway-1"));
-        assert!(svg.trim_end().ends_with("</svg>"));
+    fn grades_for(reqs: &[Requirement], scenarios: &[ScenarioReport]) -> Grades {
+        catalogue::grade(reqs, &crate::suite::results(scenarios))
     }
 
     #[test]
-    fn junit_escapes_and_counts() {
-        let s = ScenarioReport {
-            name: "x".into(),
-            path: "a<b>.toml".into(),
-            profile: ProfileName::FrontDoor,
-            requirements: vec![],
-            runs: vec![(1, false, "expected: \"x\" & y".into())],
-            nondeterministic: false,
-            duration: Duration::from_secs(1),
-            lines: vec![],
-            names: BTreeMap::new(),
-        };
-        let x = junit(&[s]);
-        assert!(x.contains("tests=\"1\" failures=\"1\""));
-        assert!(x.contains("a&lt;b&gt;.toml"));
-        assert!(x.contains("&quot;x&quot; &amp; y"));
+    fn a_partial_run_shows_only_the_rows_it_touches_and_says_how_many_it_left_out() {
+        let reqs = catalogue::requirements();
+        let runs = [report("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true)];
+        let grades = grades_for(&reqs, &runs);
+        let m = matrix(&reqs, &runs, MatrixScope::Touched);
+        assert_eq!(m.shown.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["FD-IDLE-1"]);
+        assert_eq!(m.left_out.len(), reqs.len() - 1);
+        let note = m.left_out_note(&grades).expect("rows were left out");
+        assert!(
+            note.starts_with(&format!("{} of {} requirements left out", reqs.len() - 1, reqs.len())),
+            "{note}"
+        );
+        assert!(note.contains("--matrix full"), "{note}");
+        let text = matrix_text(&m.shown, &grades);
+        assert_eq!(text.lines().count(), 2, "header and one row:\n{text}");
+        assert!(text.contains("FD-IDLE-1"));
+
+        let full = matrix(&reqs, &runs, MatrixScope::Full);
+        assert_eq!(full.shown.len(), reqs.len());
+        assert_eq!(full.left_out_note(&grades), None);
+    }
+
+    #[test]
+    fn determinism_is_not_claimed_unless_every_seed_was_checked() {
+        let mut r = report("a.toml", ProfileName::FrontDoor, &[], true);
+        assert_eq!(r.determinism(), Determinism::NotChecked);
+        r.runs[0].determinism = Determinism::Identical;
+        assert_eq!(r.determinism(), Determinism::Identical);
+        r.runs.push(SeedRun {
+            determinism: Determinism::NotChecked,
+            ..r.runs[0].clone()
+        });
+        assert_eq!(r.determinism(), Determinism::NotChecked);
+        r.runs[1].determinism = Determinism::Differs("line 3".into());
+        assert_eq!(r.determinism(), Determinism::Differs("line 3".into()));
+        assert!(!r.passed(), "a seed that gave two traces fails the scenario");
+    }
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(slug("scenarios/front-door/idle.toml"), "scenarios__front-door__idle");
+        assert_eq!(slug("./x.toml"), "x");
+        assert_eq!(slug("a/life<4h> \"x\".toml"), "a__life_4h___x_");
     }
 }
