@@ -119,9 +119,15 @@ pub fn write_reports(
     std::fs::create_dir_all(&traces)?;
     for r in reports {
         let slug = r.slug();
+        let subtitle = format!(
+            "{} · {} · seed {}",
+            r.path,
+            r.profile,
+            r.runs.first().map_or(0, |s| s.seed)
+        );
         std::fs::write(
             timelines.join(format!("{slug}.svg")),
-            report::svg::svg(&r.name, &r.lines, r.duration),
+            report::svg::svg(&r.name, &subtitle, &r.lines, r.duration, r.profile, catalogue),
         )?;
         std::fs::write(traces.join(format!("{slug}.txt")), r.readable_trace(catalogue))?;
         std::fs::write(traces.join(format!("{slug}.full.txt")), r.full_trace())?;

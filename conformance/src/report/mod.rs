@@ -7,7 +7,7 @@
 //! | [`markdown`] | `report.md` |
 //! | [`junit`] | `junit.xml`, through `quick-junit` |
 //! | [`json`] | `report.json`, from `Serialize` structs |
-//! | [`svg`] | one timeline per scenario |
+//! | [`svg`] | one timeline per scenario: sessions, backend health, timeline events |
 //!
 //! Every claim a report makes is one the run checked: determinism is
 //! "checked" only when `--check-determinism` ran each seed twice.
