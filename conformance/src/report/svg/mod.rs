@@ -394,8 +394,15 @@ pub fn svg(
         .iter()
         .map(|m| (m.colour().to_string(), m.legend().to_string()))
         .collect();
-    if !health.is_empty() {
+    let drawn = |state: bool| {
+        health
+            .iter()
+            .any(|h| h.spans.iter().any(|(_, _, in_pool)| *in_pool == state))
+    };
+    if drawn(true) {
         legend.push((IN_POOL.into(), "backend in the pool".into()));
+    }
+    if drawn(false) {
         legend.push(("url(#out-of-pool)".into(), "backend out of the pool".into()));
     }
     if !events.is_empty() {

@@ -210,3 +210,27 @@ fn labels_are_never_clipped() {
         }
     }
 }
+
+#[test]
+fn the_legend_lists_only_the_pool_states_drawn() {
+    // A backend that fails every probe from the start is never in the pool.
+    let lines = vec![line(
+        30,
+        "gateway",
+        Event::ProbeCompleted {
+            backend: addr("b1"),
+            result: ProbeResult::Failure(ProbeFailure::Status(426)),
+            healthy: false,
+        },
+    )];
+    let svg = svg(
+        "t",
+        "s",
+        &lines,
+        Duration::from_secs(60),
+        ProfileName::ApplicationGateway,
+        &catalogue::requirements(),
+    );
+    assert!(svg.contains("backend out of the pool"));
+    assert!(!svg.contains("backend in the pool"), "nothing was in the pool");
+}
