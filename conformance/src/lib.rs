@@ -11,7 +11,7 @@
 //! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
 //! | [`explain`] | why each session ended: client and gateway sessions matched, causes, the requirement that predicts each |
-//! | [`report`] | the matrix, readable traces, Markdown, JUnit XML, JSON, SVG timelines |
+//! | [`report`] | the matrix, readable traces, Markdown, JUnit XML, JSON, SVG timelines, HTML |
 //! | [`cli`] | each `wsgate` subcommand's flow, after argument parsing |
 //! | [`invariants`] | properties every run must hold (used by the proptest suite) |
 //! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |

@@ -76,7 +76,7 @@ enum Command {
         /// scenario in this run names) or `full` (the whole catalogue).
         #[arg(long, value_enum, default_value_t = MatrixArg::Touched)]
         matrix: MatrixArg,
-        /// Write report.md, junit.xml, report.json, an SVG
+        /// Write index.html, report.md, junit.xml, report.json, an SVG
         /// timeline and the traces of each scenario here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,

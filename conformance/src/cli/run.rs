@@ -86,7 +86,7 @@ pub fn footer(
     out.push_str(&format!("determinism: {}\n", markdown::determinism_summary(reports)));
     if let Some(dir) = written_to {
         out.push_str(&format!(
-            "reports written to {} (report.md, junit.xml, report.json, timelines/, traces/)\n",
+            "reports written to {} (index.html, report.md, junit.xml, report.json, timelines/, traces/)\n",
             dir.display()
         ));
     }
@@ -113,6 +113,10 @@ pub fn write_reports(
     std::fs::write(dir.join("junit.xml"), junit)?;
     let json = report::json::json(matrix, grades, reports, catalogue).map_err(io::Error::other)?;
     std::fs::write(dir.join("report.json"), json)?;
+    std::fs::write(
+        dir.join("index.html"),
+        report::html::html(matrix, grades, reports, catalogue),
+    )?;
     let timelines = dir.join("timelines");
     let traces = dir.join("traces");
     std::fs::create_dir_all(&timelines)?;

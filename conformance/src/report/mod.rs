@@ -8,10 +8,12 @@
 //! | [`junit`] | `junit.xml`, through `quick-junit` |
 //! | [`json`] | `report.json`, from `Serialize` structs |
 //! | [`svg`] | one timeline per scenario: sessions, backend health, timeline events |
+//! | [`html`] | `index.html`: the matrix linked to each scenario, its timeline and trace |
 //!
 //! Every claim a report makes is one the run checked: determinism is
 //! "checked" only when `--check-determinism` ran each seed twice.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
