@@ -153,12 +153,17 @@ pub fn determinism_summary(scenarios: &[ScenarioReport]) -> String {
         .iter()
         .filter(|s| s.determinism().identical() == Some(true))
         .count();
-    format!(
-        "checked for {} of {} scenarios: {identical} gave identical traces on both runs of every seed, {} did not",
-        checked.len(),
-        scenarios.len(),
-        checked.len() - identical
-    )
+    let differ = checked.len() - identical;
+    let scope = if checked.len() == scenarios.len() {
+        format!("all {} scenarios", scenarios.len())
+    } else {
+        format!("{} of {} scenarios", checked.len(), scenarios.len())
+    };
+    if differ == 0 {
+        format!("checked for {scope}: every seed gave identical traces on both runs")
+    } else {
+        format!("checked for {scope}: {differ} gave different traces on two runs of one seed, {identical} identical")
+    }
 }
 
 #[cfg(test)]
@@ -197,8 +202,8 @@ mod tests {
         assert!(md.contains("determinism not checked"));
         assert!(md.contains("replay: cargo run --release -- run scenarios/front-door/life.toml"));
         assert!(
-            md.contains("Determinism: checked for 1 of 2 scenarios"),
-            "never claims what it did not check"
+            md.contains("Determinism: checked for 1 of 2 scenarios: every seed gave identical traces on both runs."),
+            "never claims what it did not check: {md}"
         );
     }
 }

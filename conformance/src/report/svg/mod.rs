@@ -381,7 +381,8 @@ pub fn svg(
 
     // Event labels: right of their line, or left of it near the right edge.
     let event_texts: Vec<String> = events.iter().map(|e| format!("{} {}", secs(e.at), e.event)).collect();
-    let mut right = scale.right() + 10.0;
+    // Room after the axis for the last tick's label.
+    let mut right = scale.right() + 24.0;
     right = placed.iter().map(|(_, s, _)| s.extent() + 10.0).fold(right, f64::max);
     right = right.max(10.0 + text_width(title) * TITLE_CHAR_W / CHAR_W + 10.0);
     right = right.max(10.0 + text_width(subtitle) + 10.0);
