@@ -4,6 +4,8 @@ use crate::explain::sessions::tests::{addr, client_close, gateway_close, line, o
 use gateway::event::{CloseReason, Side};
 use gateway::health::{ProbeFailure, ProbeResult};
 use gateway::session::Timer;
+use gateway::Event;
+use sim::client::ClientEvent;
 
 #[test]
 fn every_mark_and_health_has_its_own_colour() {
