@@ -147,7 +147,7 @@ pub struct CloseJson {
     pub client: String,
     /// `16.006s`.
     pub at: String,
-    pub at_ms: u128,
+    pub at_ms: u64,
     pub code: u16,
     pub cause: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,7 +165,7 @@ fn closes(s: &ScenarioReport, catalogue: &[Requirement]) -> Vec<CloseJson> {
             Some(CloseJson {
                 client: l.source.clone(),
                 at: secs(l.at),
-                at_ms: l.at.as_millis(),
+                at_ms: u64::try_from(l.at.as_millis()).unwrap_or(u64::MAX),
                 code: *code,
                 cause: e.cause(),
                 requirement: e.requirement.clone(),
