@@ -154,7 +154,9 @@ pub fn determinism_summary(scenarios: &[ScenarioReport]) -> String {
         .filter(|s| s.determinism().identical() == Some(true))
         .count();
     let differ = checked.len() - identical;
-    let scope = if checked.len() == scenarios.len() {
+    let scope = if scenarios.len() == 1 && checked.len() == 1 {
+        "the one scenario".to_string()
+    } else if checked.len() == scenarios.len() {
         format!("all {} scenarios", scenarios.len())
     } else {
         format!("{} of {} scenarios", checked.len(), scenarios.len())
@@ -204,6 +206,24 @@ mod tests {
         assert!(
             md.contains("Determinism: checked for 1 of 2 scenarios: every seed gave identical traces on both runs."),
             "never claims what it did not check: {md}"
+        );
+    }
+
+    #[test]
+    fn the_determinism_sentence_counts_what_was_checked() {
+        let mut one = vec![report("a.toml", ProfileName::FrontDoor, &[], true)];
+        assert!(determinism_summary(&one).starts_with("not checked"));
+        one[0].runs[0].determinism = Determinism::Identical;
+        assert_eq!(
+            determinism_summary(&one),
+            "checked for the one scenario: every seed gave identical traces on both runs"
+        );
+        let mut two = vec![one[0].clone(), one[0].clone()];
+        assert!(determinism_summary(&two).starts_with("checked for all 2 scenarios: every seed"));
+        two[1].runs[0].determinism = Determinism::Differs("line 1".into());
+        assert_eq!(
+            determinism_summary(&two),
+            "checked for all 2 scenarios: 1 gave different traces on two runs of one seed, 1 identical"
         );
     }
 }

@@ -233,11 +233,11 @@ pub fn matrix_text(rows: &[&Requirement], grades: &Grades) -> String {
         .unwrap_or(0)
         .max("requirement".len());
     let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let header = format!(
         "{:<width$} {:<20} {:<26} {:<20}",
         "requirement", "application-gateway", "application-gateway-2016", "front-door"
     );
+    let _ = writeln!(out, "{}", header.trim_end());
     for r in rows {
         let text = |p: ProfileName| match cell(r, p, grades) {
             Cell::NotApplicable => "-",
@@ -326,6 +326,7 @@ pub(crate) mod tests {
         assert!(note.contains("--matrix full"), "{note}");
         let text = matrix_text(&m.shown, &grades);
         assert_eq!(text.lines().count(), 2, "header and one row:\n{text}");
+        assert!(text.lines().all(|l| l == l.trim_end()), "no trailing spaces:\n{text}");
         assert!(text.contains("FD-IDLE-1"));
 
         let full = matrix(&reqs, &runs, MatrixScope::Full);
