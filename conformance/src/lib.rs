@@ -10,7 +10,9 @@
 //! | [`run`] | one scenario run on a target, and its outcome |
 //! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
-//! | [`report`] | the matrix, Markdown, JUnit XML, JSON, SVG timelines |
+//! | [`explain`] | why each session ended: client and gateway sessions matched, causes, the requirement that predicts each |
+//! | [`report`] | the matrix, readable traces, Markdown, JUnit XML, JSON, SVG timelines, HTML |
+//! | [`cli`] | each `wsgate` subcommand's flow, after argument parsing |
 //! | [`invariants`] | properties every run must hold (used by the proptest suite) |
 //! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
@@ -18,14 +20,17 @@
 //!
 //! ```text
 //! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
+//!                                                                   ├▶ explain (close causes)
 //!                                                                   └▶ catalogue::grade ─▶ report
 //! ```
 //!
-//! The binary (`src/main.rs`) only parses arguments and calls into these.
+//! The binary (`src/main.rs`) only parses arguments and dispatches to [`cli`].
 
 pub mod catalogue;
 pub mod check;
+pub mod cli;
 pub mod expect;
+pub mod explain;
 pub mod invariants;
 pub mod peer;
 pub mod report;

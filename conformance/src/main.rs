@@ -1,5 +1,6 @@
 //! `wsgate`: the reference gateway, its demo backend and the conformance
-//! tools. Argument parsing only; the work is in the `conformance` library.
+//! tools. Argument parsing and dispatch only; each subcommand's flow is in
+//! `conformance::cli`, the work in the rest of the library.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -7,6 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use conformance::cli::{self, run::TraceMode};
+use conformance::report::MatrixScope;
+use conformance::scenario::Limits;
 use conformance::serve::{self, Source, DEFAULT_LISTEN};
 use gateway::config::Duration;
 use gateway::ProfileName;
@@ -32,6 +36,18 @@ enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TraceArg {
+    Readable,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MatrixArg {
+    Touched,
+    Full,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run scenario files in the simulator and grade the requirements.
@@ -48,11 +64,22 @@ enum Command {
         /// (default: the scenario's `seeds`, else 1).
         #[arg(long)]
         seeds: Option<u64>,
-        /// Print each scenario's full trace.
+        /// Print each scenario's trace: `--trace` the readable one (no
+        /// per-message or routine probe lines, every 1006 followed by its
+        /// cause), `--trace=full` every line.
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "readable", value_name = "WHICH")]
+        trace: Option<TraceArg>,
+        /// Run each seed twice and compare the traces (typed lines and
+        /// their rendering); a difference fails the scenario. Reports say
+        /// "checked" only with this flag.
         #[arg(long)]
-        trace: bool,
-        /// Write report.md, junit.xml, report.json and one SVG timeline per
-        /// scenario here.
+        check_determinism: bool,
+        /// Which requirements the matrix shows: `touched` (those a
+        /// scenario in this run names) or `full` (the whole catalogue).
+        #[arg(long, value_enum, default_value_t = MatrixArg::Touched)]
+        matrix: MatrixArg,
+        /// Write index.html, report.md, junit.xml, report.json, an SVG
+        /// timeline and the traces of each scenario here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         #[command(flatten)]
@@ -125,19 +152,19 @@ enum Command {
 #[derive(Debug, Clone, Copy, clap::Args)]
 struct LimitArgs {
     /// The most WebSocket sessions a scenario may hold at once.
-    #[arg(long, value_name = "N", default_value_t = conformance::scenario::Limits::default().max_sessions)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_sessions)]
     max_sessions: usize,
     /// The most simulator steps (duration / tick) a scenario may take.
-    #[arg(long, value_name = "N", default_value_t = conformance::scenario::Limits::default().max_steps)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_steps)]
     max_steps: u64,
     /// The most trace events a scenario's clients may schedule.
-    #[arg(long, value_name = "N", default_value_t = conformance::scenario::Limits::default().max_events)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_events)]
     max_events: u64,
 }
 
-impl From<LimitArgs> for conformance::scenario::Limits {
+impl From<LimitArgs> for Limits {
     fn from(a: LimitArgs) -> Self {
-        conformance::scenario::Limits {
+        Limits {
             max_sessions: a.max_sessions,
             max_steps: a.max_steps,
             max_events: a.max_events,
@@ -176,21 +203,28 @@ fn main() -> ExitCode {
             seed,
             seeds,
             trace,
+            check_determinism,
+            matrix,
             out,
             limits,
-        } => conformance_run(paths, seed, seeds, trace, out, limits.into()),
-        Command::Requirements { paths } => requirements(paths),
-        Command::Check { files, limits } => {
-            let (lines, ok) = conformance::check::check_files(&files, &limits.into());
-            for line in lines {
-                println!("{line}");
-            }
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        } => cli::run::run(&cli::run::Args {
+            paths,
+            seed,
+            seeds,
+            trace: trace.map(|t| match t {
+                TraceArg::Readable => TraceMode::Readable,
+                TraceArg::Full => TraceMode::Full,
+            }),
+            out,
+            check_determinism,
+            matrix: match matrix {
+                MatrixArg::Touched => MatrixScope::Touched,
+                MatrixArg::Full => MatrixScope::Full,
+            },
+            limits: limits.into(),
+        }),
+        Command::Requirements { paths } => cli::requirements(&paths),
+        Command::Check { files, limits } => cli::check(&files, &limits.into()),
         Command::Serve {
             config,
             listen,
@@ -217,163 +251,12 @@ fn main() -> ExitCode {
                 admin,
                 shutdown_grace: shutdown_grace.get(),
             };
-            run(serve::serve(source, options))
+            cli::block_on(serve::serve(source, options))
         }
-        Command::Echo { listen } => run(serve::echo(listen)),
+        Command::Echo { listen } => cli::block_on(serve::echo(listen)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "wsgate", &mut std::io::stdout());
             ExitCode::SUCCESS
-        }
-    }
-}
-
-fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        paths
-    }
-}
-
-fn conformance_run(
-    paths: Vec<PathBuf>,
-    seed: Option<u64>,
-    seeds: Option<u64>,
-    trace: bool,
-    out: Option<PathBuf>,
-    limits: conformance::scenario::Limits,
-) -> ExitCode {
-    use conformance::{catalogue, report, suite};
-    let files = match suite::discover(&default_paths(paths)) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("wsgate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (scenarios, errors) = suite::load_all(&files, &limits);
-    for e in &errors {
-        eprintln!("{e}");
-    }
-    let options = suite::Options {
-        seed,
-        seeds,
-        check_determinism: false,
-    };
-    let mut reports = Vec::new();
-    for s in &scenarios {
-        let r = suite::run_scenario(s, options);
-        let verdict = if r.passed() { "pass" } else { "FAIL" };
-        println!("{verdict}  {}", r.path);
-        for (_, ok, text) in &r.runs {
-            if !ok {
-                print!("{}", text.lines().map(|l| format!("      {l}\n")).collect::<String>());
-            }
-        }
-        if trace {
-            println!("{}", sim::trace::render(&r.lines, &r.names));
-        }
-        reports.push(r);
-    }
-    let reqs = catalogue::requirements();
-    let grades = catalogue::grade(&reqs, &suite::results(&reports));
-    println!();
-    print!("{}", report::matrix_text(&reqs, &grades));
-    let tally = report::tally(&reqs, &grades);
-    println!(
-        "\nrequirements: {} pass, {} fail, {} skip, {} not covered",
-        tally.get("pass").unwrap_or(&0),
-        tally.get("FAIL").unwrap_or(&0),
-        tally.get("skip").unwrap_or(&0),
-        tally.get("not covered").unwrap_or(&0)
-    );
-    if let Some(dir) = out {
-        if let Err(e) = write_reports(&dir, &reqs, &grades, &reports) {
-            eprintln!("wsgate: writing reports to {}: {e}", dir.display());
-            return ExitCode::FAILURE;
-        }
-        println!("reports written to {}", dir.display());
-    }
-    let passed = reports.iter().filter(|r| r.passed()).count();
-    let failed = reports.len() - passed + errors.len();
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-fn write_reports(
-    dir: &std::path::Path,
-    reqs: &[conformance::catalogue::Requirement],
-    grades: &std::collections::BTreeMap<(String, ProfileName), conformance::catalogue::Grade>,
-    reports: &[conformance::report::ScenarioReport],
-) -> std::io::Result<()> {
-    use conformance::report;
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("report.md"), report::markdown(reqs, grades, reports))?;
-    std::fs::write(dir.join("junit.xml"), report::junit(reports))?;
-    std::fs::write(
-        dir.join("report.json"),
-        format!("{:#}\n", report::json(reqs, grades, reports)),
-    )?;
-    let timelines = dir.join("timelines");
-    std::fs::create_dir_all(&timelines)?;
-    for r in reports {
-        let file = r.path.trim_end_matches(".toml").replace(['/', '\\'], "__");
-        std::fs::write(
-            timelines.join(format!("{file}.svg")),
-            report::svg(&r.name, &r.lines, r.duration),
-        )?;
-    }
-    Ok(())
-}
-
-fn requirements(paths: Vec<PathBuf>) -> ExitCode {
-    use conformance::{catalogue, suite};
-    let files = suite::discover(&default_paths(paths)).unwrap_or_default();
-    let (scenarios, _) = suite::load_all(&files, &Default::default());
-    for r in catalogue::requirements() {
-        let profiles: Vec<String> = r.profiles.iter().map(ToString::to_string).collect();
-        let covering: Vec<String> = scenarios
-            .iter()
-            .filter(|s| s.requirements.contains(&r.id))
-            .map(|s| s.path.display().to_string())
-            .collect();
-        let status = match (&r.skip, covering.len()) {
-            (Some(reason), _) => format!("skip: {reason}"),
-            (None, 0) => "not covered".to_string(),
-            (None, n) => format!("covered by {n} scenario(s)"),
-        };
-        println!(
-            "{:<22} {:<9} {:<50} {}",
-            r.id,
-            r.basis.kind(),
-            profiles.join(","),
-            status
-        );
-        println!("{:<22} {}", "", r.statement);
-        println!("{:<22} {}", "", r.basis);
-        let label = if r.basis.kind() == "choice" { "reason" } else { "quote" };
-        println!("{:<22} {label}: {}", "", r.basis.words());
-    }
-    ExitCode::SUCCESS
-}
-
-fn run(fut: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("wsgate: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(fut) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wsgate: {e}");
-            ExitCode::FAILURE
         }
     }
 }

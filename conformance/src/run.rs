@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use gateway::config::BackendAddr;
+use gateway::ProfileName;
 use sim::trace::TraceLine;
 
 use crate::expect::{self, Context, Expect, Failure};
@@ -15,6 +16,8 @@ use crate::target;
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub seed: u64,
+    /// The scenario's profile, which decides what a close means.
+    pub profile: ProfileName,
     /// Each expectation and its verdict.
     pub checks: Vec<(Expect, Result<(), Failure>)>,
     /// Set when the run itself failed (a client script error, or the run
@@ -35,11 +38,16 @@ impl Outcome {
         sim::trace::render(&self.lines, &self.names)
     }
 
-    /// The trace without per-message and routine probe lines: what a person
-    /// reads first, and what the snapshot tests keep.
+    /// The trace without per-message and routine probe lines, each 1006 a
+    /// client saw followed by its cause (see [`crate::explain`]): what a
+    /// person reads first, and what the snapshot tests keep.
     pub fn readable_trace(&self) -> String {
-        let kept: Vec<TraceLine> = self.lines.iter().filter(|l| !l.event.is_chatter()).cloned().collect();
-        sim::trace::render(&kept, &self.names)
+        crate::report::trace::readable(
+            &self.lines,
+            &self.names,
+            self.profile,
+            &crate::catalogue::requirements(),
+        )
     }
 
     /// Every verdict, failures explained.
@@ -97,6 +105,7 @@ pub fn judge(scenario: &Scenario, seed: u64, observed: target::Observed, ctx: &C
         .collect();
     Outcome {
         seed,
+        profile: scenario.profile,
         checks,
         error: observed.error,
         lines: observed.lines,

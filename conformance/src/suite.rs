@@ -1,10 +1,11 @@
 //! A suite run: find scenario files, run each (under several seeds if
-//! asked, twice per seed to prove determinism), grade the catalogue.
+//! asked, twice per seed when determinism is to be checked), grade the
+//! catalogue.
 
 use std::path::{Path, PathBuf};
 
 use crate::catalogue::ScenarioResult;
-use crate::report::ScenarioReport;
+use crate::report::{Determinism, ScenarioReport, SeedRun};
 use crate::run;
 use crate::scenario::{self, Scenario, ScenarioError};
 
@@ -44,35 +45,68 @@ pub struct Options {
     /// Run each scenario under this many derived seeds (at least 1);
     /// `None`: as many as the scenario's `seeds`.
     pub seeds: Option<u64>,
-    /// Run each seed twice and compare traces byte for byte.
+    /// Run each seed twice and compare the typed traces and their
+    /// renderings.
     pub check_determinism: bool,
+}
+
+/// Whether two runs of one seed gave the same trace: equal typed lines and
+/// byte-identical renderings, or the first difference. Pure.
+pub fn compare(first: &run::Outcome, second: &run::Outcome) -> Determinism {
+    if first.lines == second.lines && first.trace() == second.trace() {
+        return Determinism::Identical;
+    }
+    let (a, b) = (first.trace(), second.trace());
+    let text = a
+        .lines()
+        .zip(b.lines())
+        .enumerate()
+        .find(|(_, (x, y))| x != y)
+        .map(|(n, (x, y))| format!("line {}: `{}` then `{}`", n + 1, x.trim(), y.trim()));
+    let typed = || {
+        first
+            .lines
+            .iter()
+            .zip(&second.lines)
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+            .map(|(n, (x, y))| format!("line {}: {x:?} then {y:?}", n + 1))
+    };
+    let diff = text.or_else(typed).unwrap_or_else(|| {
+        format!(
+            "the traces differ in length: {} then {} lines",
+            first.lines.len(),
+            second.lines.len()
+        )
+    });
+    Determinism::Differs(diff)
 }
 
 /// Runs one loaded scenario under the options.
 pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
     let base = options.seed.unwrap_or(scenario.seed);
     let mut runs = Vec::new();
-    let mut nondeterministic = false;
     let mut lines = Vec::new();
     let mut names = std::collections::BTreeMap::new();
     for i in 0..options.seeds.unwrap_or(scenario.seeds).max(1) {
         let seed = run::sweep_seed(base, i);
         let outcome = run::run(scenario, seed);
-        if options.check_determinism {
-            let again = run::run(scenario, seed);
-            if again.trace() != outcome.trace() {
-                nondeterministic = true;
-            }
-        }
-        let mut text = if outcome.passed() {
-            String::new()
+        let determinism = if options.check_determinism {
+            compare(&outcome, &run::run(scenario, seed))
         } else {
-            outcome.report()
+            Determinism::NotChecked
         };
-        if !outcome.passed() {
-            text.push_str(&format!("replay: {}\n", run::replay_command(scenario, seed)));
-        }
-        runs.push((seed, outcome.passed(), text));
+        runs.push(SeedRun {
+            seed,
+            passed: outcome.passed(),
+            failures: if outcome.passed() {
+                String::new()
+            } else {
+                outcome.report()
+            },
+            replay: run::replay_command(scenario, seed),
+            determinism,
+        });
         if i == 0 {
             lines = outcome.lines;
             names = outcome.names;
@@ -80,18 +114,18 @@ pub fn run_scenario(scenario: &Scenario, options: Options) -> ScenarioReport {
     }
     ScenarioReport {
         name: scenario.name.clone(),
+        description: scenario.description.clone(),
         path: scenario.path.display().to_string(),
         profile: scenario.profile,
         requirements: scenario.requirements.clone(),
         runs,
-        nondeterministic,
         duration: scenario.duration,
         lines,
         names,
     }
 }
 
-/// Loads every file within `limits`; the errors of those that do not load.
+/// Loads every file; the errors of those that do not load.
 pub fn load_all(files: &[PathBuf], limits: &scenario::Limits) -> (Vec<Scenario>, Vec<ScenarioError>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();

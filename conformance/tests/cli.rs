@@ -212,21 +212,45 @@ fn run_prints_the_matrix_and_the_final_line_and_writes_reports() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("AGW-TIMEOUT-1          document  pass"), "{text}");
-    assert!(
-        text.contains("FD-IDLE-1              document  -                    -                          not covered"),
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(
+        row("AGW-TIMEOUT-1").as_deref(),
+        Some("AGW-TIMEOUT-1 document pass - -"),
         "{text}"
     );
-    assert!(
-        text.contains("AGW-CLOSE-UNCLEAN-1    choice    pass                 not covered"),
+    assert_eq!(
+        row("AGW-CLOSE-UNCLEAN-1").as_deref(),
+        Some("AGW-CLOSE-UNCLEAN-1 choice pass not covered -"),
         "a choice is marked as one: {text}"
     );
+    assert_eq!(
+        row("FD-IDLE-1"),
+        None,
+        "a one-file run shows only the rows it names: {text}"
+    );
+    assert!(text.contains("requirements left out"), "{text}");
     assert_eq!(text.lines().last(), Some("1 passed, 0 failed"));
     for file in ["report.md", "junit.xml", "report.json"] {
         assert!(out_dir.path().join(file).exists(), "{file}");
     }
     let svgs: Vec<_> = std::fs::read_dir(out_dir.path().join("timelines")).unwrap().collect();
     assert_eq!(svgs.len(), 1);
+
+    let full = Command::new(WSGATE)
+        .args(["run", scenario.to_str().unwrap(), "--matrix", "full"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&full.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["FD-IDLE-1", "document", "-", "-", "not", "covered"]),
+        "--matrix full shows every row: {text}"
+    );
+    assert!(!text.contains("requirements left out"), "{text}");
 }
 
 #[test]

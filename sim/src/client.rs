@@ -314,7 +314,7 @@ impl fmt::Display for ConnectError {
             ConnectError::Tls(e) => write!(f, "tls failed: {e}"),
             ConnectError::Status(s) => write!(f, "handshake answered {s}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
-            ConnectError::TimedOut(d) => write!(f, "no answer within {d:?}"),
+            ConnectError::TimedOut(d) => write!(f, "no answer within {}", human(*d)),
         }
     }
 }
@@ -745,5 +745,11 @@ mod tests {
             delay: Duration::from_nanos(910_820_712),
         };
         assert_eq!(retry.to_string(), "retry 1 in 910ms");
+    }
+
+    #[test]
+    fn a_connect_timeout_reads_in_human_units() {
+        let e = ConnectError::TimedOut(Duration::from_millis(2500));
+        assert_eq!(e.to_string(), "no answer within 2s 500ms");
     }
 }

@@ -129,10 +129,20 @@ fn every_close_of_a_reconnecting_member_counts() {
     let lines = [closed(10.0, "c", 1006), closed(20.0, "c", 1000)];
     assert!(judge(&expect, &lines).is_err());
     // A window picks the close that is meant.
-    let windowed = on_client(group("c", 1), ClientCheck::Closed(1006), Quantity::Every, Some((9.0, 11.0)));
+    let windowed = on_client(
+        group("c", 1),
+        ClientCheck::Closed(1006),
+        Quantity::Every,
+        Some((9.0, 11.0)),
+    );
     assert_eq!(judge(&windowed, &lines), Ok(()));
     // Nothing in the window is a failure, not a pass.
-    let empty = on_client(group("c", 1), ClientCheck::Closed(1006), Quantity::Every, Some((30.0, 40.0)));
+    let empty = on_client(
+        group("c", 1),
+        ClientCheck::Closed(1006),
+        Quantity::Every,
+        Some((30.0, 40.0)),
+    );
     assert!(judge(&empty, &lines).is_err());
 }
 
@@ -151,7 +161,11 @@ fn never_closed_needs_a_session_and_no_close() {
 
 #[test]
 fn counts_are_exact() {
-    let lines = [refused(1.0, "c.1", 503), opened(1.0, "c.2", "k2"), opened(1.0, "c.3", "k3")];
+    let lines = [
+        refused(1.0, "c.1", 503),
+        opened(1.0, "c.2", "k2"),
+        opened(1.0, "c.3", "k3"),
+    ];
     let one = on_client(group("c", 3), ClientCheck::Handshake(503), Quantity::Times(1), None);
     assert_eq!(judge(&one, &lines), Ok(()));
     let two = on_client(group("c", 3), ClientCheck::Handshake(503), Quantity::Times(2), None);
@@ -167,7 +181,10 @@ fn counts_are_exact() {
 #[test]
 fn every_handshake_answer_must_be_the_status() {
     let expect = on_client(group("c", 1), ClientCheck::Handshake(502), Quantity::Every, None);
-    assert_eq!(judge(&expect, &[refused(1.0, "c", 502), refused(6.0, "c", 502)]), Ok(()));
+    assert_eq!(
+        judge(&expect, &[refused(1.0, "c", 502), refused(6.0, "c", 502)]),
+        Ok(())
+    );
     // The wrong gateway: it lets the fourth attempt through to a failing backend.
     assert!(judge(&expect, &[refused(1.0, "c", 502), opened(6.0, "c", "k")]).is_err());
     // An attempt that got no answer at all is not a 502.
@@ -203,15 +220,35 @@ fn upgraded_checks_the_accept_value_against_the_key() {
 #[test]
 fn subprotocol_and_response_headers_read_the_101() {
     let lines = [opened(1.0, "c", "k")];
-    let chat = on_client(group("c", 1), ClientCheck::Subprotocol("chat".into()), Quantity::Every, None);
+    let chat = on_client(
+        group("c", 1),
+        ClientCheck::Subprotocol("chat".into()),
+        Quantity::Every,
+        None,
+    );
     assert_eq!(judge(&chat, &lines), Ok(()));
-    let other = on_client(group("c", 1), ClientCheck::Subprotocol("superchat".into()), Quantity::Every, None);
+    let other = on_client(
+        group("c", 1),
+        ClientCheck::Subprotocol("superchat".into()),
+        Quantity::Every,
+        None,
+    );
     assert!(judge(&other, &lines).is_err());
     let headers = BTreeMap::from([("Upgrade".to_string(), "websocket".to_string())]);
-    let ok = on_client(group("c", 1), ClientCheck::ResponseHeaders(headers), Quantity::Every, None);
+    let ok = on_client(
+        group("c", 1),
+        ClientCheck::ResponseHeaders(headers),
+        Quantity::Every,
+        None,
+    );
     assert_eq!(judge(&ok, &lines), Ok(()), "names are case-insensitive");
     let missing = BTreeMap::from([("x-extra".to_string(), "1".to_string())]);
-    let absent = on_client(group("c", 1), ClientCheck::ResponseHeaders(missing), Quantity::Every, None);
+    let absent = on_client(
+        group("c", 1),
+        ClientCheck::ResponseHeaders(missing),
+        Quantity::Every,
+        None,
+    );
     assert!(judge(&absent, &lines).unwrap_err().contains("x-extra: (absent)"));
 }
 
@@ -281,12 +318,18 @@ fn echoed_compares_every_payload_both_ways() {
     // ... or on its way out.
     let mut altered_out = good.clone();
     altered_out[8] = received(3.0, "k", 99);
-    assert!(judge(&expect, &altered_out).unwrap_err().contains("backend to client, message 2"));
+    assert!(judge(&expect, &altered_out)
+        .unwrap_err()
+        .contains("backend to client, message 2"));
     // ... or lost it, either way.
     let lost_in: Vec<TraceLine> = good.iter().take(6).cloned().collect();
-    assert!(judge(&expect, &lost_in).unwrap_err().contains("the backend got nothing"));
+    assert!(judge(&expect, &lost_in)
+        .unwrap_err()
+        .contains("the backend got nothing"));
     let lost_out: Vec<TraceLine> = good.iter().take(8).cloned().collect();
-    assert!(judge(&expect, &lost_out).unwrap_err().contains("the client got nothing"));
+    assert!(judge(&expect, &lost_out)
+        .unwrap_err()
+        .contains("the client got nothing"));
     // A session with nothing exchanged proves nothing.
     assert!(judge(&expect, &[opened(1.0, "c", "k")])
         .unwrap_err()
@@ -297,11 +340,18 @@ fn echoed_compares_every_payload_both_ways() {
 
 #[test]
 fn reconnects_follow_every_close_the_client_did_not_ask_for() {
-    let expect = on_client(group("c", 1), ClientCheck::ReconnectedWithin(s(2.0)), Quantity::Every, None);
+    let expect = on_client(
+        group("c", 1),
+        ClientCheck::ReconnectedWithin(s(2.0)),
+        Quantity::Every,
+        None,
+    );
     let back_fast = [opened(1.0, "c", "k1"), closed(10.0, "c", 1006), opened(11.0, "c", "k2")];
     assert_eq!(judge(&expect, &back_fast), Ok(()));
     let back_slow = [opened(1.0, "c", "k1"), closed(10.0, "c", 1006), opened(13.0, "c", "k2")];
-    assert!(judge(&expect, &back_slow).unwrap_err().contains("reopened 3.000s later"));
+    assert!(judge(&expect, &back_slow)
+        .unwrap_err()
+        .contains("reopened 3.000s later"));
     // A server's close (here 1001) needs a reconnect too.
     let server_closed = [opened(1.0, "c", "k1"), closed(10.0, "c", 1001)];
     assert!(judge(&expect, &server_closed).unwrap_err().contains("never reopened"));
@@ -416,7 +466,9 @@ fn probes_and_requests_are_told_apart() {
     };
     assert_eq!(judge(&probes("GET", 2), &lines), Ok(()));
     assert!(judge(&probes("GET", 3), &lines).unwrap_err().starts_with("2 probes"));
-    assert!(judge(&probes("HEAD", 2), &lines).unwrap_err().contains("a probe was GET /"));
+    assert!(judge(&probes("HEAD", 2), &lines)
+        .unwrap_err()
+        .contains("a probe was GET /"));
 }
 
 #[test]
@@ -433,7 +485,15 @@ fn close_received_needs_the_code_on_every_session() {
         )
     };
     assert_eq!(
-        judge(&expect, &[session(1.0, "a"), session(1.0, "b"), got("a", Some(4000)), got("b", Some(4000))]),
+        judge(
+            &expect,
+            &[
+                session(1.0, "a"),
+                session(1.0, "b"),
+                got("a", Some(4000)),
+                got("b", Some(4000))
+            ]
+        ),
         Ok(())
     );
     // The wrong gateway replaced the client's code.
@@ -441,9 +501,11 @@ fn close_received_needs_the_code_on_every_session() {
         .unwrap_err()
         .contains("received close 1000"));
     // ... or dropped the Close frame.
-    assert!(judge(&expect, &[session(1.0, "a"), session(1.0, "b"), got("a", Some(4000))])
-        .unwrap_err()
-        .contains("received no Close frame"));
+    assert!(
+        judge(&expect, &[session(1.0, "a"), session(1.0, "b"), got("a", Some(4000))])
+            .unwrap_err()
+            .contains("received no Close frame")
+    );
     assert!(judge(&expect, &[]).unwrap_err().contains("opened no session"));
 }
 
@@ -469,5 +531,7 @@ fn session_counts_respect_their_window() {
     );
     assert_eq!(judge(&some_early, &lines), Ok(()));
     let after = on_backend("b1", BackendCheck::NoNewSessionsAfter(s(150.0)), None);
-    assert!(judge(&after, &lines).unwrap_err().contains("session opened at 200.000s"));
+    assert!(judge(&after, &lines)
+        .unwrap_err()
+        .contains("session opened at 200.000s"));
 }

@@ -1,0 +1,363 @@
+//! `report.json` for tools: plain `Serialize` structs, so the shape is in
+//! one place and every field is typed.
+//!
+//! Determinism is stated as what was done: `"determinism": "checked"` with
+//! `"identical_traces"`, or `"determinism": "not checked"` and nothing else.
+
+use std::collections::BTreeMap;
+
+use gateway::ProfileName;
+use serde::Serialize;
+
+use super::markdown::determinism_summary;
+use super::{cell, Cell, Determinism, Grades, Matrix, MatrixScope, ScenarioReport};
+use crate::catalogue::{Basis, Grade, Requirement};
+use crate::explain::{self, secs};
+
+/// Whether determinism was checked, and if so what the check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "determinism")]
+pub enum DeterminismJson {
+    #[serde(rename = "not checked")]
+    NotChecked,
+    #[serde(rename = "checked")]
+    Checked {
+        identical_traces: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_difference: Option<String>,
+    },
+}
+
+impl From<&Determinism> for DeterminismJson {
+    fn from(d: &Determinism) -> Self {
+        match d {
+            Determinism::NotChecked => DeterminismJson::NotChecked,
+            Determinism::Identical => DeterminismJson::Checked {
+                identical_traces: true,
+                first_difference: None,
+            },
+            Determinism::Differs(diff) => DeterminismJson::Checked {
+                identical_traces: false,
+                first_difference: Some(diff.clone()),
+            },
+        }
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    pub summary: Summary,
+    pub matrix: MatrixJson<'a>,
+    pub requirements: Vec<RequirementJson<'a>>,
+    pub scenarios: Vec<ScenarioJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub passed: usize,
+    pub failed: usize,
+    #[serde(flatten)]
+    pub determinism: DeterminismJson,
+    /// The determinism in a sentence.
+    pub determinism_summary: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MatrixJson<'a> {
+    /// `"touched"`: only requirements a scenario in the run names;
+    /// `"full"`: the whole catalogue.
+    pub scope: &'static str,
+    pub shown: usize,
+    /// Ids of the requirements left out of `requirements`.
+    pub left_out: Vec<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequirementJson<'a> {
+    pub id: &'a str,
+    /// Where it comes from: a document's sentence, an Azure page, or
+    /// wsgate's choice.
+    pub basis: BasisJson<'a>,
+    pub statement: &'a str,
+    pub profiles: Vec<String>,
+    pub tests: &'a [String],
+    /// By profile name.
+    pub grades: BTreeMap<String, GradeJson<'a>>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum BasisJson<'a> {
+    Document {
+        sources: &'a [String],
+        section: &'a str,
+        quote: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conflict: Option<&'a str>,
+    },
+    Azure {
+        url: &'a str,
+        date: &'a str,
+        quote: &'a str,
+    },
+    Choice {
+        reason: &'a str,
+    },
+}
+
+impl<'a> From<&'a Basis> for BasisJson<'a> {
+    fn from(b: &'a Basis) -> Self {
+        match b {
+            Basis::Document {
+                sources,
+                section,
+                quote,
+                conflict,
+            } => BasisJson::Document {
+                sources,
+                section,
+                quote,
+                conflict: conflict.as_deref(),
+            },
+            Basis::Azure { url, date, quote } => BasisJson::Azure { url, date, quote },
+            Basis::Choice { reason } => BasisJson::Choice { reason },
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "grade")]
+pub enum GradeJson<'a> {
+    #[serde(rename = "pass")]
+    Pass { scenarios: &'a [String] },
+    #[serde(rename = "fail")]
+    Fail { scenarios: &'a [String] },
+    #[serde(rename = "skip")]
+    Skip { reason: &'a str },
+    #[serde(rename = "not covered")]
+    NotCovered,
+    #[serde(rename = "not applicable")]
+    NotApplicable,
+}
+
+impl<'a> From<Cell<'a>> for GradeJson<'a> {
+    fn from(c: Cell<'a>) -> Self {
+        match c {
+            Cell::NotApplicable => GradeJson::NotApplicable,
+            Cell::Graded(Grade::Pass { scenarios }) => GradeJson::Pass { scenarios },
+            Cell::Graded(Grade::Fail { scenarios }) => GradeJson::Fail { scenarios },
+            Cell::Graded(Grade::Skip(reason)) => GradeJson::Skip { reason },
+            Cell::Graded(Grade::NotCovered) => GradeJson::NotCovered,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioJson<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    pub path: &'a str,
+    pub profile: String,
+    pub requirements: &'a [String],
+    pub passed: bool,
+    #[serde(flatten)]
+    pub determinism: DeterminismJson,
+    pub runs: Vec<RunJson<'a>>,
+    /// Each 1006 a client saw, and why.
+    pub closes: Vec<CloseJson>,
+    /// Relative to the report's directory.
+    pub timeline: String,
+    pub trace: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunJson<'a> {
+    pub seed: u64,
+    pub passed: bool,
+    pub failures: &'a str,
+    pub replay: &'a str,
+    #[serde(flatten)]
+    pub determinism: DeterminismJson,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CloseJson {
+    pub client: String,
+    /// `16.006s`.
+    pub at: String,
+    pub at_ms: u64,
+    pub code: u16,
+    pub cause: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
+}
+
+fn closes(s: &ScenarioReport, catalogue: &[Requirement]) -> Vec<CloseJson> {
+    explain::explain_closes(&s.lines, s.profile, catalogue)
+        .into_iter()
+        .filter_map(|(i, e)| {
+            let l = s.lines.get(i)?;
+            let sim::trace::TraceEvent::Client(sim::client::ClientEvent::Closed { code, .. }) = &l.event else {
+                return None;
+            };
+            Some(CloseJson {
+                client: l.source.clone(),
+                at: secs(l.at),
+                at_ms: u64::try_from(l.at.as_millis()).unwrap_or(u64::MAX),
+                code: *code,
+                cause: e.cause(),
+                requirement: e.requirement.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The whole run's determinism: checked only when every scenario was.
+fn overall(scenarios: &[ScenarioReport]) -> DeterminismJson {
+    let each: Vec<Determinism> = scenarios.iter().map(ScenarioReport::determinism).collect();
+    if each.is_empty() || each.contains(&Determinism::NotChecked) {
+        return DeterminismJson::NotChecked;
+    }
+    DeterminismJson::Checked {
+        identical_traces: each.iter().all(|d| *d == Determinism::Identical),
+        first_difference: None,
+    }
+}
+
+/// The report as a value.
+pub fn report<'a>(
+    matrix: &Matrix<'a>,
+    grades: &'a Grades,
+    scenarios: &'a [ScenarioReport],
+    catalogue: &[Requirement],
+) -> JsonReport<'a> {
+    let passed = scenarios.iter().filter(|s| s.passed()).count();
+    JsonReport {
+        summary: Summary {
+            scenarios: scenarios.len(),
+            passed,
+            failed: scenarios.len() - passed,
+            determinism: overall(scenarios),
+            determinism_summary: determinism_summary(scenarios),
+        },
+        matrix: MatrixJson {
+            scope: match matrix.scope {
+                MatrixScope::Touched => "touched",
+                MatrixScope::Full => "full",
+            },
+            shown: matrix.shown.len(),
+            left_out: matrix.left_out.iter().map(|r| r.id.as_str()).collect(),
+        },
+        requirements: matrix
+            .shown
+            .iter()
+            .map(|r| RequirementJson {
+                id: &r.id,
+                basis: BasisJson::from(&r.basis),
+                statement: &r.statement,
+                profiles: r.profiles.iter().map(ToString::to_string).collect(),
+                tests: &r.tests,
+                grades: ProfileName::ALL
+                    .iter()
+                    .map(|p| (p.to_string(), GradeJson::from(cell(r, *p, grades))))
+                    .collect(),
+            })
+            .collect(),
+        scenarios: scenarios
+            .iter()
+            .map(|s| ScenarioJson {
+                name: &s.name,
+                description: s.description.as_deref(),
+                path: &s.path,
+                profile: s.profile.to_string(),
+                requirements: &s.requirements,
+                passed: s.passed(),
+                determinism: DeterminismJson::from(&s.determinism()),
+                runs: s
+                    .runs
+                    .iter()
+                    .map(|r| RunJson {
+                        seed: r.seed,
+                        passed: r.passed,
+                        failures: &r.failures,
+                        replay: &r.replay,
+                        determinism: DeterminismJson::from(&r.determinism),
+                    })
+                    .collect(),
+                closes: closes(s, catalogue),
+                timeline: format!("timelines/{}.svg", s.slug()),
+                trace: format!("traces/{}.txt", s.slug()),
+            })
+            .collect(),
+    }
+}
+
+/// The report as pretty-printed JSON text.
+pub fn json(
+    matrix: &Matrix<'_>,
+    grades: &Grades,
+    scenarios: &[ScenarioReport],
+    catalogue: &[Requirement],
+) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(&report(matrix, grades, scenarios, catalogue))?;
+    text.push('\n');
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::report as scenario;
+    use super::super::{matrix, MatrixScope};
+    use super::*;
+    use crate::catalogue;
+
+    fn value(scenarios: &[ScenarioReport]) -> serde_json::Value {
+        let reqs = catalogue::requirements();
+        let grades = catalogue::grade(&reqs, &crate::suite::results(scenarios));
+        let m = matrix(&reqs, scenarios, MatrixScope::Touched);
+        let text = json(&m, &grades, scenarios, &reqs).expect("serializes");
+        serde_json::from_str(&text).expect("valid JSON")
+    }
+
+    #[test]
+    fn determinism_is_reported_as_checked_or_not_never_assumed() {
+        let unchecked = [scenario("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true)];
+        let v = value(&unchecked);
+        assert_eq!(v["summary"]["determinism"], "not checked");
+        assert_eq!(v["scenarios"][0]["determinism"], "not checked");
+        assert!(v["scenarios"][0].get("identical_traces").is_none());
+        assert!(v["scenarios"][0].get("deterministic").is_none(), "no unchecked claim");
+
+        let mut checked = unchecked.clone();
+        checked[0].runs[0].determinism = Determinism::Identical;
+        let v = value(&checked);
+        assert_eq!(v["summary"]["determinism"], "checked");
+        assert_eq!(v["summary"]["identical_traces"], true);
+        assert_eq!(v["scenarios"][0]["runs"][0]["determinism"], "checked");
+        assert_eq!(v["scenarios"][0]["runs"][0]["identical_traces"], true);
+
+        checked[0].runs[0].determinism = Determinism::Differs("line 2".into());
+        let v = value(&checked);
+        assert_eq!(v["scenarios"][0]["identical_traces"], false);
+        assert_eq!(v["scenarios"][0]["first_difference"], "line 2");
+        assert_eq!(v["scenarios"][0]["passed"], false);
+    }
+
+    #[test]
+    fn grades_and_scope_are_typed() {
+        let v = value(&[scenario("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], false)]);
+        assert_eq!(v["matrix"]["scope"], "touched");
+        assert_eq!(v["matrix"]["shown"], 1);
+        assert_eq!(v["requirements"][0]["id"], "FD-IDLE-1");
+        assert_eq!(v["requirements"][0]["grades"]["front-door"]["grade"], "fail");
+        assert_eq!(v["requirements"][0]["grades"]["front-door"]["scenarios"][0], "a.toml");
+        assert_eq!(
+            v["requirements"][0]["grades"]["application-gateway"]["grade"],
+            "not applicable"
+        );
+        assert_eq!(v["scenarios"][0]["timeline"], "timelines/a.svg");
+    }
+}

@@ -1,0 +1,234 @@
+//! `report.md`: the matrix, each shown requirement with its source and
+//! scenarios, then each scenario's verdict, failures and close causes.
+
+use std::fmt::Write as _;
+
+use gateway::ProfileName;
+
+use super::{cell, tally, tally_line, Cell, Grades, Matrix, ScenarioReport};
+use crate::catalogue::{Grade, Requirement};
+use crate::explain::{self, secs};
+
+fn escape_md(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// Each client close that needed explaining in `s`: when, who, and why.
+pub fn close_causes(s: &ScenarioReport, catalogue: &[Requirement]) -> Vec<String> {
+    explain::explain_closes(&s.lines, s.profile, catalogue)
+        .into_iter()
+        .filter_map(|(i, e)| {
+            let l = s.lines.get(i)?;
+            Some(format!("{} at {}: {}", l.source, secs(l.at), e))
+        })
+        .collect()
+}
+
+/// The Markdown report. Links to `timelines/` and `traces/` are relative
+/// to the directory it is written in.
+pub fn markdown(
+    matrix: &Matrix<'_>,
+    grades: &Grades,
+    scenarios: &[ScenarioReport],
+    catalogue: &[Requirement],
+) -> String {
+    let mut out = String::from("# wsgate conformance report\n\n");
+    let _ = writeln!(
+        out,
+        "{} scenarios, {} passed, {} failed.",
+        scenarios.len(),
+        scenarios.iter().filter(|s| s.passed()).count(),
+        scenarios.iter().filter(|s| !s.passed()).count()
+    );
+    let _ = writeln!(
+        out,
+        "Requirements shown (cells that apply): {}.",
+        tally_line(&tally(&matrix.shown, grades))
+    );
+    let _ = writeln!(out, "Determinism: {}.\n", determinism_summary(scenarios));
+    out.push_str("| requirement | basis | application-gateway | application-gateway-2016 | front-door | statement |\n|---|---|---|---|---|---|\n");
+    for r in &matrix.shown {
+        let text = |p: ProfileName| match cell(r, p, grades) {
+            Cell::NotApplicable => "—".to_string(),
+            Cell::Graded(Grade::Skip(reason)) => format!("skip: {}", escape_md(reason)),
+            Cell::Graded(g) => g.word().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.id,
+            r.basis.kind(),
+            text(ProfileName::ApplicationGateway),
+            text(ProfileName::ApplicationGateway2016),
+            text(ProfileName::FrontDoor),
+            escape_md(&r.statement)
+        );
+    }
+    if let Some(note) = matrix.left_out_note(grades) {
+        let _ = writeln!(out, "\n{note}.");
+    }
+    out.push_str("\n## Requirements\n\n");
+    for r in &matrix.shown {
+        let _ = writeln!(
+            out,
+            "### {}\n\n{}\n\n- basis: {}\n- {}: {}",
+            r.id,
+            r.statement,
+            escape_md(&r.basis.to_string()),
+            if r.basis.kind() == "choice" { "reason" } else { "quote" },
+            escape_md(r.basis.words())
+        );
+        let checks: Vec<String> = scenarios
+            .iter()
+            .filter(|s| s.requirements.contains(&r.id))
+            .map(|s| format!("`{}`", s.path))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- scenarios: {}",
+            if checks.is_empty() {
+                "none".to_string()
+            } else {
+                checks.join(", ")
+            }
+        );
+        if !r.tests.is_empty() {
+            let _ = writeln!(
+                out,
+                "- also checked by cargo test: {}",
+                r.tests.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("## Scenarios\n\n");
+    for s in scenarios {
+        let verdict = if s.passed() { "pass" } else { "FAIL" };
+        let slug = s.slug();
+        let _ = writeln!(
+            out,
+            "- `{}` ({}): {verdict}; determinism {}; [timeline](timelines/{slug}.svg), [trace](traces/{slug}.txt)",
+            s.path,
+            s.profile,
+            determinism_word(s)
+        );
+        for cause in close_causes(s, catalogue) {
+            let _ = writeln!(out, "  - {}", escape_md(&cause));
+        }
+        for run in s.runs.iter().filter(|r| !r.passed) {
+            let _ = writeln!(
+                out,
+                "  - seed {}:\n\n```text\n{}replay: {}\n```\n",
+                run.seed, run.failures, run.replay
+            );
+        }
+        for run in &s.runs {
+            if let super::Determinism::Differs(diff) = &run.determinism {
+                let _ = writeln!(
+                    out,
+                    "  - seed {} gave two different traces: {}",
+                    run.seed,
+                    escape_md(diff)
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `checked, identical` / `checked, DIFFERS` / `not checked`.
+pub fn determinism_word(s: &ScenarioReport) -> &'static str {
+    match s.determinism().identical() {
+        None => "not checked",
+        Some(true) => "checked, identical",
+        Some(false) => "checked, DIFFERS",
+    }
+}
+
+/// One sentence about determinism over the whole run.
+pub fn determinism_summary(scenarios: &[ScenarioReport]) -> String {
+    let checked: Vec<&ScenarioReport> = scenarios
+        .iter()
+        .filter(|s| s.determinism().identical().is_some())
+        .collect();
+    if checked.is_empty() {
+        return "not checked (--check-determinism runs each seed twice and compares the traces)".into();
+    }
+    let identical = checked
+        .iter()
+        .filter(|s| s.determinism().identical() == Some(true))
+        .count();
+    let differ = checked.len() - identical;
+    let scope = if scenarios.len() == 1 && checked.len() == 1 {
+        "the one scenario".to_string()
+    } else if checked.len() == scenarios.len() {
+        format!("all {} scenarios", scenarios.len())
+    } else {
+        format!("{} of {} scenarios", checked.len(), scenarios.len())
+    };
+    if differ == 0 {
+        format!("checked for {scope}: every seed gave identical traces on both runs")
+    } else {
+        format!("checked for {scope}: {differ} gave different traces on two runs of one seed, {identical} identical")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::report;
+    use super::super::{matrix, Determinism, MatrixScope};
+    use super::*;
+    use crate::catalogue;
+
+    #[test]
+    fn the_report_links_each_scenario_and_says_what_was_checked() {
+        let reqs = catalogue::requirements();
+        let mut runs = vec![
+            report(
+                "scenarios/front-door/idle.toml",
+                ProfileName::FrontDoor,
+                &["FD-IDLE-1"],
+                true,
+            ),
+            report(
+                "scenarios/front-door/life.toml",
+                ProfileName::FrontDoor,
+                &["FD-LIFETIME-1"],
+                false,
+            ),
+        ];
+        runs[0].runs[0].determinism = Determinism::Identical;
+        let grades = catalogue::grade(&reqs, &crate::suite::results(&runs));
+        let m = matrix(&reqs, &runs, MatrixScope::Touched);
+        let md = markdown(&m, &grades, &runs, &reqs);
+        assert!(md.contains("2 scenarios, 1 passed, 1 failed."));
+        assert!(md.contains("| FD-IDLE-1 | document | — | — | pass |"), "{md}");
+        assert!(md.contains("requirements left out"));
+        assert!(md.contains("[timeline](timelines/scenarios__front-door__idle.svg)"));
+        assert!(md.contains("determinism checked, identical"));
+        assert!(md.contains("determinism not checked"));
+        assert!(md.contains("replay: cargo run --release -- run scenarios/front-door/life.toml"));
+        assert!(
+            md.contains("Determinism: checked for 1 of 2 scenarios: every seed gave identical traces on both runs."),
+            "never claims what it did not check: {md}"
+        );
+    }
+
+    #[test]
+    fn the_determinism_sentence_counts_what_was_checked() {
+        let mut one = vec![report("a.toml", ProfileName::FrontDoor, &[], true)];
+        assert!(determinism_summary(&one).starts_with("not checked"));
+        one[0].runs[0].determinism = Determinism::Identical;
+        assert_eq!(
+            determinism_summary(&one),
+            "checked for the one scenario: every seed gave identical traces on both runs"
+        );
+        let mut two = vec![one[0].clone(), one[0].clone()];
+        assert!(determinism_summary(&two).starts_with("checked for all 2 scenarios: every seed"));
+        two[1].runs[0].determinism = Determinism::Differs("line 1".into());
+        assert_eq!(
+            determinism_summary(&two),
+            "checked for all 2 scenarios: 1 gave different traces on two runs of one seed, 1 identical"
+        );
+    }
+}
