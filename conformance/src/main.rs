@@ -255,8 +255,13 @@ fn main() -> ExitCode {
         }
         Command::Echo { listen } => cli::block_on(serve::echo(listen)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "wsgate", &mut std::io::stdout());
-            ExitCode::SUCCESS
+            // Into a buffer first: generate() panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wsgate", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => cli::output_failed(&e),
+            }
         }
     }
 }

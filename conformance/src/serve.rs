@@ -264,7 +264,7 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(31), first_round).await;
     for (name, addr) in &addrs {
-        println!("wsgate: listener {name} ({profile}) listening on {addr}");
+        say(format_args!("wsgate: listener {name} ({profile}) listening on {addr}"));
     }
     let mut admin_task = None;
     if let Some(addr) = options.admin {
@@ -273,7 +273,9 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
         }
         let listener = TokioTransport.bind(addr).await?;
         let bound = gateway::transport::Listener::local_addr(&listener)?;
-        println!("wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions, GET /metrics)");
+        say(format_args!(
+            "wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions, GET /metrics)"
+        ));
         admin_task = Some(tokio::spawn(gateway::admin::serve_with_metrics(
             listener,
             handle.clone(),
@@ -282,7 +284,9 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
     }
     if let Some(addr) = embedded_backend {
         let url = addrs.first().map(|(_, a)| format!("ws://{a}/chat")).unwrap_or_default();
-        println!("wsgate: built-in echo backend at {addr}; try a WebSocket client on {url}");
+        say(format_args!(
+            "wsgate: built-in echo backend at {addr}; try a WebSocket client on {url}"
+        ));
     }
     let tasks = [backend_task, admin_task];
     let signal = tokio::select! {
@@ -332,13 +336,24 @@ pub async fn echo(listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> 
         ..backend::Options::default()
     };
     let (addr, serve) = backend::bind(&TokioTransport, listen, options).await?;
-    println!("wsgate echo: listening on {addr} (WebSocket echo on any path, GET /health answers 200)");
+    say(format_args!(
+        "wsgate echo: listening on {addr} (WebSocket echo on any path, GET /health answers 200)"
+    ));
     tokio::select! {
         biased;
         _ = tokio::signal::ctrl_c() => {}
         _ = serve => {}
     }
     Ok(())
+}
+
+/// One status line on stdout. A server keeps serving when nobody reads its
+/// stdout any more (a closed pipe), so a failed write is ignored rather
+/// than fatal.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 #[cfg(test)]

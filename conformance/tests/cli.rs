@@ -317,3 +317,28 @@ fn requirements_lists_the_catalogue_with_coverage() {
         "{text}"
     );
 }
+
+/// `wsgate requirements | head -1`: the reader leaves early; wsgate must
+/// end quietly, not panic on the closed pipe. The read end is closed before
+/// wsgate has started, so its first write meets the closed pipe.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    for args in [
+        &["requirements"][..],
+        &["completions", "bash"][..],
+        &["check", "../scenarios"][..],
+    ] {
+        let mut child = Command::new(WSGATE)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}

@@ -10,6 +10,7 @@
 
 pub mod run;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,13 +28,13 @@ pub fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// `wsgate check`: every problem of every file, then the exit status.
 pub fn check(files: &[PathBuf], limits: &crate::scenario::Limits) -> ExitCode {
     let (lines, ok) = crate::check::check_files(files, limits);
-    for line in lines {
-        println!("{line}");
-    }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let printed = lines
+        .iter()
+        .try_for_each(|line| writeln!(io::stdout().lock(), "{line}"));
+    match (printed, ok) {
+        (Err(e), _) => output_failed(&e),
+        (Ok(()), true) => ExitCode::SUCCESS,
+        (Ok(()), false) => ExitCode::FAILURE,
     }
 }
 
@@ -43,31 +44,45 @@ pub fn check(files: &[PathBuf], limits: &crate::scenario::Limits) -> ExitCode {
 pub fn requirements(paths: &[PathBuf]) -> ExitCode {
     let files = suite::discover(&default_paths(paths)).unwrap_or_default();
     let (scenarios, _) = suite::load_all(&files, &Default::default());
+    match write_requirements(&mut io::stdout().lock(), &scenarios) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output_failed(&e),
+    }
+}
+
+fn write_requirements(out: &mut impl Write, scenarios: &[crate::scenario::Scenario]) -> io::Result<()> {
     for r in catalogue::requirements() {
         let profiles: Vec<String> = r.profiles.iter().map(ToString::to_string).collect();
-        let covering: Vec<String> = scenarios
-            .iter()
-            .filter(|s| s.requirements.contains(&r.id))
-            .map(|s| s.path.display().to_string())
-            .collect();
-        let status = match (&r.skip, covering.len()) {
+        let covering = scenarios.iter().filter(|s| s.requirements.contains(&r.id)).count();
+        let status = match (&r.skip, covering) {
             (Some(reason), _) => format!("skip: {reason}"),
             (None, 0) => "not covered".to_string(),
             (None, n) => format!("covered by {n} scenario(s)"),
         };
-        println!(
+        writeln!(
+            out,
             "{:<22} {:<9} {:<50} {}",
             r.id,
             r.basis.kind(),
             profiles.join(","),
             status
-        );
-        println!("{:<22} {}", "", r.statement);
-        println!("{:<22} {}", "", r.basis);
+        )?;
+        writeln!(out, "{:<22} {}", "", r.statement)?;
+        writeln!(out, "{:<22} {}", "", r.basis)?;
         let label = if r.basis.kind() == "choice" { "reason" } else { "quote" };
-        println!("{:<22} {label}: {}", "", r.basis.words());
+        writeln!(out, "{:<22} {label}: {}", "", r.basis.words())?;
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// A write to stdout failed. A closed pipe (`wsgate requirements | head`)
+/// is the reader being done, not an error; anything else is reported.
+pub fn output_failed(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("wsgate: cannot write the output: {e}");
+    ExitCode::FAILURE
 }
 
 /// Runs a server future on a multi-threaded runtime until it ends.

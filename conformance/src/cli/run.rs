@@ -187,10 +187,7 @@ pub fn run(args: &Args) -> ExitCode {
     match run_with(args, &mut io::stdout().lock(), &mut io::stderr().lock()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("wsgate: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => super::output_failed(&e),
     }
 }
 
