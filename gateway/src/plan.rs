@@ -30,6 +30,8 @@ pub struct Plan {
     /// Client connections one instance holds at once (503 beyond), if
     /// limited.
     pub max_connections: Option<u32>,
+    /// Graceful maintenance, for whoever orchestrates the instances.
+    pub maintenance: Option<MaintenancePlan>,
     pub listeners: Vec<ListenerPlan>,
     /// One per rule, in config order.
     pub routes: Vec<RoutePlan>,
@@ -37,6 +39,14 @@ pub struct Plan {
     /// that is probed and balanced over. Two rules naming the same pair
     /// (the documents' HTTP and HTTPS listeners to one pool) share one.
     pub backend_sets: Vec<BackendSetPlan>,
+}
+
+/// How an orchestrator updates the instances: one update domain at a
+/// time, each instance draining for `drain` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenancePlan {
+    pub drain: Duration,
+    pub update_domains: u32,
 }
 
 /// A listener and the route it serves.
@@ -89,6 +99,10 @@ pub struct SettingsPlan {
     /// Where `trusted_ca` sits in the config, for errors reading it.
     pub key: KeyPath,
     pub tcp_keepalive: Option<Duration>,
+    /// How long sessions run on once their member is removed or a
+    /// configuration update replaced these settings; `None`: never closed
+    /// for that (Front Door).
+    pub drain: Option<Timer>,
 }
 
 impl SettingsPlan {

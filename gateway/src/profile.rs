@@ -106,7 +106,33 @@ pub struct Behaviour {
     /// Client connections one instance holds at once when the config sets
     /// no `max_connections`; beyond it new connections get 503.
     pub max_connections: Option<u32>,
+    /// The frontend IP's TCP idle timeout on a public IP when a listener
+    /// sets none (Application Gateway's FAQ: 4 minutes), and whether the
+    /// 4-30 minute range and the private IP's fixed 5 minutes apply.
+    pub frontend_idle: Option<Duration>,
+    /// How long a removed member's sessions, and every session at a
+    /// configuration update, run on when the settings enable no connection
+    /// draining (30 s, the backend-settings page). `None`: the profile
+    /// never drains, it leaves open sessions alone (Front Door).
+    pub drain: Option<Duration>,
+    /// Whether `maintenance = { drain, update_domains }` applies
+    /// (Application Gateway updates one update domain at a time).
+    pub graceful_maintenance: bool,
 }
+
+/// Application Gateway's frontend TCP idle timeout on a public IP, by
+/// default (its FAQ: "a 4-minute default on the frontend virtual IP").
+pub const AGW_FRONTEND_IDLE: Duration = Duration::from_secs(4 * 60);
+/// The accepted range on a public frontend IP: 4 to 30 minutes.
+pub const AGW_FRONTEND_IDLE_RANGE: (Duration, Duration) = (Duration::from_secs(4 * 60), Duration::from_secs(30 * 60));
+/// The fixed idle timeout of a private frontend IP: 5 minutes.
+pub const AGW_PRIVATE_FRONTEND_IDLE: Duration = Duration::from_secs(5 * 60);
+/// Connection draining's timeout when the settings do not enable it.
+pub const AGW_DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+/// The connection-draining timeouts the settings accept: 1 to 3600 s.
+pub const AGW_DRAIN_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
+/// The longest graceful maintenance drain: "for up to 5 minutes".
+pub const AGW_MAINTENANCE_DRAIN: Duration = Duration::from_secs(5 * 60);
 
 /// A profile's probe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +211,9 @@ impl ProfileName {
                 probe: AGW_PROBE,
                 all_unhealthy: AllUnhealthy::BadGateway,
                 max_connections: Some(AGW_MAX_CONNECTIONS),
+                frontend_idle: Some(AGW_FRONTEND_IDLE),
+                drain: Some(AGW_DEFAULT_DRAIN),
+                graceful_maintenance: true,
             },
             ProfileName::ApplicationGateway2016 => Behaviour {
                 name: self,
@@ -204,6 +233,9 @@ impl ProfileName {
                 probe: AGW_PROBE,
                 all_unhealthy: AllUnhealthy::BadGateway,
                 max_connections: Some(AGW_MAX_CONNECTIONS),
+                frontend_idle: Some(AGW_FRONTEND_IDLE),
+                drain: Some(AGW_DEFAULT_DRAIN),
+                graceful_maintenance: true,
             },
             ProfileName::FrontDoor => Behaviour {
                 name: self,
@@ -235,6 +267,15 @@ impl ProfileName {
                 all_unhealthy: AllUnhealthy::UseAll,
                 // Front Door documents no per-instance connection limit.
                 max_connections: None,
+                // Front Door's own 5-minute idle timeout covers the client
+                // side; no separate frontend timer unless a listener sets one.
+                frontend_idle: None,
+                // "Since Front Door doesn't work at a VM/container level, so
+                // it cannot do Connection Draining" (its FAQ): configuration
+                // changes are "seamless", open sessions are left alone.
+                drain: None,
+                // Doc 002: connections "can be dropped" in maintenance.
+                graceful_maintenance: false,
             },
         }
     }

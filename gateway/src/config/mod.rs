@@ -56,6 +56,9 @@ pub struct Config {
     /// (30,000 for Application Gateway), capped by the process's file
     /// descriptor limit on a real network.
     pub max_connections: Option<u32>,
+    /// Graceful maintenance (Application Gateway profiles): instances are
+    /// updated one update domain at a time, each draining for `drain`.
+    pub maintenance: Option<MaintenanceConfig>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -92,6 +95,58 @@ pub struct ListenerConfig {
     /// TCP keepalive probes on client connections after this much silence,
     /// so a client that vanished without a FIN is noticed. Off by default.
     pub tcp_keepalive: Option<Duration>,
+    /// A client connection with no traffic either way for this long is
+    /// closed: the frontend IP's TCP idle timeout. Application Gateway:
+    /// 4 minutes by default, 4 to 30 minutes on a public frontend IP, fixed
+    /// at 5 on a private one. Front Door: none unless set.
+    pub frontend_idle_timeout: Option<Duration>,
+    /// Whether the listener's frontend IP is `public` (the default) or
+    /// `private`, which fixes the idle timeout at 5 minutes.
+    #[serde(default)]
+    pub frontend_ip: FrontendIp,
+}
+
+/// The kind of frontend IP address a listener is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrontendIp {
+    #[default]
+    Public,
+    Private,
+}
+
+/// `maintenance = { drain = "5m", update_domains = 2 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    /// How long an instance being updated drains before it restarts: its
+    /// open sessions run on, new connections go to other instances.
+    /// Application Gateway drains "for up to 5 minutes".
+    #[serde(default = "default_maintenance_drain")]
+    pub drain: Duration,
+    /// Instances are updated one update domain at a time; instance `i`
+    /// (from 0) is in domain `i mod update_domains`.
+    #[serde(default = "one")]
+    pub update_domains: u32,
+}
+
+fn default_maintenance_drain() -> Duration {
+    Duration::from(std::time::Duration::from_secs(300))
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `connection_draining = { enabled = true, drain_timeout = "60s" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrainingConfig {
+    pub enabled: bool,
+    /// How long a member removed from the pool (or a configuration
+    /// update) lets open sessions run before closing them: 1 to 3600 s.
+    /// Required when `enabled`.
+    pub drain_timeout: Option<Duration>,
 }
 
 /// A set of backend addresses traffic is balanced over.
@@ -121,6 +176,10 @@ pub struct BackendSettingsConfig {
     pub trusted_ca: Option<PathBuf>,
     /// TCP keepalive probes on backend connections after this much silence.
     pub tcp_keepalive: Option<Duration>,
+    /// Connection draining (Application Gateway profiles). Without it, a
+    /// removed member's sessions, and every session at a configuration
+    /// update, are closed after 30 s.
+    pub connection_draining: Option<DrainingConfig>,
 }
 
 /// A health probe definition.
@@ -338,12 +397,18 @@ impl Config {
     pub fn schema() -> Schema {
         Schema::new()
             .section("", "the top level", fields_of::<Config>())
+            .section("maintenance", "maintenance = { … }", fields_of::<MaintenanceConfig>())
             .section("listeners[]", "[[listeners]]", fields_of::<ListenerConfig>())
             .section("backend_pools[]", "[[backend_pools]]", fields_of::<BackendPoolConfig>())
             .section(
                 "backend_settings[]",
                 "[[backend_settings]]",
                 fields_of::<BackendSettingsConfig>(),
+            )
+            .section(
+                "backend_settings[].connection_draining",
+                "connection_draining = { … }",
+                fields_of::<DrainingConfig>(),
             )
             .section("probes[]", "[[probes]]", fields_of::<ProbeConfig>())
             .section("rules[]", "[[rules]]", fields_of::<RuleConfig>())
@@ -450,6 +515,7 @@ impl Config {
             idle_timeout: None,
             max_lifetime: None,
             max_connections: None,
+            maintenance: None,
             listeners: vec![ListenerConfig {
                 name: "default".into(),
                 protocol: Protocol::Http,
@@ -457,6 +523,8 @@ impl Config {
                 tls_cert: None,
                 tls_key: None,
                 tcp_keepalive: None,
+                frontend_idle_timeout: None,
+                frontend_ip: FrontendIp::Public,
             }],
             backend_pools: vec![BackendPoolConfig {
                 name: "default".into(),
@@ -470,6 +538,7 @@ impl Config {
                 probe: None,
                 trusted_ca: None,
                 tcp_keepalive: None,
+                connection_draining: None,
             }],
             probes: Vec::new(),
             rules: vec![RuleConfig {

@@ -568,3 +568,130 @@ fn check_warns_where_a_document_rules_a_setting_out() {
         "{w:?}"
     );
 }
+
+/// Connection draining, frontend idle timeouts and graceful maintenance
+/// are held to the ranges Azure's pages give, and to the profiles that
+/// have them; each mistake is located.
+#[test]
+fn lifecycle_settings_are_checked_against_azure_ranges() {
+    let with = |after: &str, add: &str| GOOD.replace(after, &format!("{after}\n{add}"));
+    let settings = "host_override = \"chat.internal\"";
+    let listener = "address = \"127.0.0.1:8080\"";
+
+    let src = with(
+        settings,
+        "connection_draining = { enabled = true, drain_timeout = \"2h\" }",
+    );
+    assert_at(
+        &one_error(&src),
+        &src,
+        "drain_timeout = \"2h\"",
+        "backend_settings[0].connection_draining.drain_timeout",
+        "expected 1 to 3600 s",
+    );
+    let src = with(settings, "connection_draining = { enabled = true }");
+    assert_at(
+        &one_error(&src),
+        &src,
+        "connection_draining",
+        "backend_settings[0].connection_draining",
+        "missing `drain_timeout`",
+    );
+    let src = with(
+        settings,
+        "connection_draining = { enabled = false, drain_timeout = \"60s\" }",
+    );
+    assert_at(
+        &one_error(&src),
+        &src,
+        "drain_timeout = \"60s\"",
+        "backend_settings[0].connection_draining.drain_timeout",
+        "applies only when `enabled = true`",
+    );
+    let src = front_door(&with(
+        settings,
+        "connection_draining = { enabled = true, drain_timeout = \"60s\" }",
+    ));
+    assert_at(
+        &one_error(&src),
+        &src,
+        "connection_draining",
+        "backend_settings[0].connection_draining",
+        "cannot drain connections",
+    );
+
+    let src = with(listener, "frontend_idle_timeout = \"2m\"");
+    assert_at(
+        &one_error(&src),
+        &src,
+        "frontend_idle_timeout",
+        "listeners[0].frontend_idle_timeout",
+        "expected 4 to 30 minutes",
+    );
+    let src = with(listener, "frontend_ip = \"private\"\nfrontend_idle_timeout = \"10m\"");
+    assert_at(
+        &one_error(&src),
+        &src,
+        "frontend_idle_timeout",
+        "listeners[0].frontend_idle_timeout",
+        "fixed at 5 minutes",
+    );
+    let src = front_door(&with(listener, "frontend_ip = \"private\""));
+    assert_at(
+        &one_error(&src),
+        &src,
+        "frontend_ip",
+        "listeners[0].frontend_ip",
+        "no frontend IP to choose",
+    );
+
+    let src = GOOD.replace(
+        "profile = \"application-gateway\"",
+        "profile = \"application-gateway\"\nmaintenance = { drain = \"10m\", update_domains = 2 }",
+    );
+    assert_at(
+        &one_error(&src),
+        &src,
+        "drain = \"10m\"",
+        "maintenance.drain",
+        "for up to 5 minutes",
+    );
+    let src = front_door(&GOOD.replace(
+        "profile = \"application-gateway\"",
+        "profile = \"application-gateway\"\nmaintenance = { drain = \"1m\" }",
+    ));
+    assert_at(
+        &one_error(&src),
+        &src,
+        "maintenance",
+        "maintenance",
+        "has no graceful maintenance",
+    );
+
+    // And what the plan makes of valid ones.
+    let src = with(listener, "frontend_ip = \"private\"");
+    let plan = load(&with(
+        settings,
+        "connection_draining = { enabled = true, drain_timeout = \"60s\" }",
+    ))
+    .expect("valid")
+    .validate()
+    .expect("plan");
+    assert_eq!(
+        plan.backend_sets[0].settings.drain.as_ref().map(|t| t.after),
+        Some(std::time::Duration::from_secs(60))
+    );
+    assert_eq!(
+        plan.routes[0].session.frontend_idle.as_ref().map(|t| t.after),
+        Some(std::time::Duration::from_secs(240)),
+        "the 4-minute default"
+    );
+    let private = load(&src).expect("valid").validate().expect("plan");
+    assert_eq!(
+        private.routes[0].session.frontend_idle.as_ref().map(|t| t.after),
+        Some(std::time::Duration::from_secs(300))
+    );
+    let fd = load(&front_door(GOOD)).expect("valid").validate().expect("plan");
+    assert_eq!(fd.backend_sets[0].settings.drain, None, "front door never drains");
+    assert_eq!(fd.routes[0].session.frontend_idle, None);
+}

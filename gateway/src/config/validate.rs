@@ -41,16 +41,26 @@ fn durations(config: &Config) -> Vec<(KeyPath, Duration)> {
         ("max_lifetime", config.max_lifetime),
     ];
     out.extend(top.into_iter().filter_map(|(k, d)| Some((KeyPath::root().key(k), d?))));
+    if let Some(m) = &config.maintenance {
+        out.push((KeyPath::root().key("maintenance").key("drain"), m.drain));
+    }
     for (i, l) in config.listeners.iter().enumerate() {
+        let at = KeyPath::item("listeners", i);
+        out.extend(l.tcp_keepalive.map(|d| (at.clone().key("tcp_keepalive"), d)));
         out.extend(
-            l.tcp_keepalive
-                .map(|d| (KeyPath::item("listeners", i).key("tcp_keepalive"), d)),
+            l.frontend_idle_timeout
+                .map(|d| (at.clone().key("frontend_idle_timeout"), d)),
         );
     }
     for (i, s) in config.backend_settings.iter().enumerate() {
         let at = KeyPath::item("backend_settings", i);
         out.extend(s.request_timeout.map(|d| (at.clone().key("request_timeout"), d)));
         out.extend(s.tcp_keepalive.map(|d| (at.clone().key("tcp_keepalive"), d)));
+        out.extend(
+            s.connection_draining
+                .and_then(|c| c.drain_timeout)
+                .map(|d| (at.clone().key("connection_draining").key("drain_timeout"), d)),
+        );
     }
     for (i, p) in config.probes.iter().enumerate() {
         let at = KeyPath::item("probes", i);
@@ -87,6 +97,7 @@ fn check(config: &Config) -> Vec<Issue> {
             ));
         }
     }
+    lifecycle(config, &mut issues);
     if config.max_connections == Some(0) {
         issues.push(Issue::new(
             KeyPath::root().key("max_connections"),
@@ -554,6 +565,111 @@ fn compile_rewrites(config: &Config, issues: &mut Vec<Issue>) -> BTreeMap<String
     out
 }
 
+/// Draining, frontend idle timeouts and graceful maintenance: what the
+/// profile allows, in the ranges Azure's pages give.
+fn lifecycle(config: &Config, issues: &mut Vec<Issue>) {
+    let behaviour = config.profile.behaviour();
+    let profile = config.profile;
+    let minutes = |d: std::time::Duration| d.as_secs() / 60;
+    if let Some(m) = &config.maintenance {
+        let at = KeyPath::root().key("maintenance");
+        if !behaviour.graceful_maintenance {
+            issues.push(Issue::new(
+                at.clone(),
+                format!(
+                    "{profile} has no graceful maintenance: its maintenance drops connections (doc 002: \"the WebSocket \
+                     connection can be dropped\")"
+                ),
+            ));
+        } else if m.drain.get() > crate::profile::AGW_MAINTENANCE_DRAIN {
+            issues.push(Issue::new(
+                at.clone().key("drain"),
+                format!(
+                    "expected at most 5m: Application Gateway drains an instance being updated \"for up to 5 minutes\", \
+                     found {}",
+                    m.drain
+                ),
+            ));
+        }
+        if m.update_domains == 0 {
+            issues.push(Issue::new(
+                at.key("update_domains"),
+                "expected at least 1 update domain",
+            ));
+        }
+    }
+    for (i, l) in config.listeners.iter().enumerate() {
+        let at = KeyPath::item("listeners", i);
+        let Some(default) = behaviour.frontend_idle else {
+            if l.frontend_ip == super::FrontendIp::Private {
+                issues.push(Issue::new(
+                    at.clone().key("frontend_ip"),
+                    format!("{profile} has no frontend IP to choose: `frontend_ip` is an Application Gateway setting"),
+                ));
+            }
+            continue;
+        };
+        let _ = default;
+        match (l.frontend_ip, l.frontend_idle_timeout) {
+            (super::FrontendIp::Private, Some(_)) => issues.push(Issue::new(
+                at.clone().key("frontend_idle_timeout"),
+                "a private frontend IP's idle timeout is fixed at 5 minutes (Application Gateway FAQ: \"For private IP \
+                 addresses, the value is nonconfigurable\"); remove this key or use a public frontend IP",
+            )),
+            (super::FrontendIp::Public, Some(d)) => {
+                let (low, high) = crate::profile::AGW_FRONTEND_IDLE_RANGE;
+                if d.get() < low || d.get() > high {
+                    issues.push(Issue::new(
+                        at.clone().key("frontend_idle_timeout"),
+                        format!(
+                            "expected {} to {} minutes (the public frontend IP's TCP idle timeout range), found {d}",
+                            minutes(low),
+                            minutes(high)
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (i, s) in config.backend_settings.iter().enumerate() {
+        let Some(draining) = s.connection_draining else {
+            continue;
+        };
+        let at = KeyPath::item("backend_settings", i).key("connection_draining");
+        if behaviour.drain.is_none() {
+            issues.push(Issue::new(
+                at,
+                format!(
+                    "{profile} cannot drain connections (Azure's Front Door FAQ: \"it cannot do Connection Draining\"); \
+                     remove `connection_draining`"
+                ),
+            ));
+            continue;
+        }
+        match (draining.enabled, draining.drain_timeout) {
+            (true, None) => issues.push(Issue::new(
+                at,
+                "missing `drain_timeout`: enabled connection draining needs a timeout of 1 to 3600 s",
+            )),
+            (false, Some(_)) => issues.push(Issue::new(
+                at.key("drain_timeout"),
+                "`drain_timeout` applies only when `enabled = true`; without draining the timeout is 30 s",
+            )),
+            (true, Some(d)) => {
+                let (low, high) = crate::profile::AGW_DRAIN_RANGE;
+                if d.get() < low || d.get() > high {
+                    issues.push(Issue::new(
+                        at.key("drain_timeout"),
+                        format!("expected 1 to 3600 s (the connection-draining range), found {d}"),
+                    ));
+                }
+            }
+            (false, None) => {}
+        }
+    }
+}
+
 /// Builds the plan of a config that passed every check. A name that does
 /// not resolve here would be a gap in `check`; it is reported as an issue,
 /// never a panic.
@@ -637,6 +753,7 @@ fn resolve(
                         trusted_ca: settings.trusted_ca.as_ref().map(|p| config.resolve_path(p)),
                         key: settings_key.clone(),
                         tcp_keepalive: settings.tcp_keepalive.map(Duration::get),
+                        drain: drain_timer(config, settings, &settings_key),
                     },
                     members,
                 });
@@ -681,6 +798,10 @@ fn resolve(
             (Protocol::Https, Some(cert), Some(key)) => Some((config.resolve_path(cert), config.resolve_path(key))),
             _ => None,
         };
+        let frontend_idle = frontend_idle_timer(config, listener, &KeyPath::item("listeners", i));
+        if let Some(r) = routes.get_mut(route) {
+            r.session.frontend_idle = frontend_idle;
+        }
         listeners.push(ListenerPlan {
             name: listener.name.clone(),
             protocol: listener.protocol,
@@ -696,9 +817,50 @@ fn resolve(
         header_read_timeout: config.header_read_timeout.get(),
         max_header_bytes: config.max_header_bytes,
         max_connections: config.max_connections.or(behaviour.max_connections),
+        maintenance: config.maintenance.map(|m| crate::plan::MaintenancePlan {
+            drain: m.drain.get(),
+            update_domains: m.update_domains.max(1),
+        }),
         listeners,
         routes,
         backend_sets,
+    })
+}
+
+/// How long sessions through `settings` run on once their member is
+/// removed, or a configuration update replaced them: the enabled
+/// draining's timeout, else the profile's (30 s); none for a profile that
+/// never drains.
+fn drain_timer(config: &Config, settings: &super::BackendSettingsConfig, key: &KeyPath) -> Option<Timer> {
+    let default = config.profile.behaviour().drain?;
+    Some(match settings.connection_draining {
+        Some(super::DrainingConfig {
+            enabled: true,
+            drain_timeout: Some(d),
+        }) => Timer::key(
+            d.get(),
+            &key.clone().key("connection_draining").key("drain_timeout").to_string(),
+        ),
+        _ => Timer::new(default, Origin::Profile(config.profile)),
+    })
+}
+
+/// A listener's frontend idle timer: its own setting, the private IP's
+/// fixed 5 minutes, or the profile's public default.
+fn frontend_idle_timer(config: &Config, listener: &super::ListenerConfig, key: &KeyPath) -> Option<Timer> {
+    if let Some(d) = listener.frontend_idle_timeout {
+        return Some(Timer::key(
+            d.get(),
+            &key.clone().key("frontend_idle_timeout").to_string(),
+        ));
+    }
+    let default = config.profile.behaviour().frontend_idle?;
+    Some(match listener.frontend_ip {
+        super::FrontendIp::Private => Timer::key(
+            crate::profile::AGW_PRIVATE_FRONTEND_IDLE,
+            &key.clone().key("frontend_ip").to_string(),
+        ),
+        super::FrontendIp::Public => Timer::new(default, Origin::Profile(config.profile)),
     })
 }
 
