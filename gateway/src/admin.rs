@@ -10,6 +10,16 @@
 //!   and how long ago, consecutive failures, open sessions.
 //! - `GET /metrics` serves Prometheus metrics in the OpenMetrics text
 //!   format, when the gateway was given a [`Metrics`] sink.
+//! - `POST /backends/{host:port}/remove` takes a backend out of its pool:
+//!   no new sessions, and its open ones close when its settings'
+//!   connection draining runs out (30 s without draining);
+//!   `POST /backends/{host:port}/add` puts it back.
+//! - `POST /config` with a config file as the body switches to it; `POST
+//!   /reload` re-reads the file the gateway was started with (as SIGHUP
+//!   does). Every session open before closes when its drain runs out, as
+//!   Application Gateway's configuration updates do; new handshakes work
+//!   throughout. An invalid config changes nothing and is answered 400
+//!   with every problem, located.
 //!
 //! Off unless asked for, and meant for loopback: it has no authentication.
 
@@ -23,19 +33,55 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::config::Duration;
+use http_body_util::{BodyExt, Limited};
+
+use crate::config::{BackendAddr, Config, ConfigError, Duration};
 use crate::metrics::{self, Metrics};
-use crate::registry::{GatewayHandle, MAX_DRAIN};
+use crate::registry::{GatewayHandle, UpdateError, MAX_DRAIN};
 use crate::transport::Listener;
+
+/// The largest config `POST /config` accepts.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// Reads the gateway's config again, for `POST /reload` and SIGHUP.
+pub type Reload = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
+
+/// What the admin endpoint can do beyond the handle.
+#[derive(Clone, Default)]
+pub struct AdminOptions {
+    /// The sink the gateway was bound with; without it `/metrics` is 404.
+    pub metrics: Option<Arc<Metrics>>,
+    /// How to re-read the config file; without it `/reload` is 404.
+    pub reload: Option<Reload>,
+    /// What relative paths in a `POST /config` body resolve against.
+    pub base_dir: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for AdminOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminOptions")
+            .field("metrics", &self.metrics.is_some())
+            .field("reload", &self.reload.is_some())
+            .field("base_dir", &self.base_dir)
+            .finish()
+    }
+}
 
 /// What an admin request asks for. Pure, from method, path and query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminAction {
-    Maintenance { drain: Option<Duration> },
+    Maintenance {
+        drain: Option<Duration>,
+    },
     CancelMaintenance,
     Sessions,
     Backends,
     Metrics,
+    RemoveBackend(BackendAddr),
+    AddBackend(BackendAddr),
+    /// The body is the new config.
+    UpdateConfig,
+    Reload,
     BadRequest(String),
     NotFound,
     MethodNotAllowed,
@@ -65,8 +111,49 @@ pub fn route(method: &Method, path: &str, query: Option<&str>) -> AdminAction {
         ("/sessions", &Method::GET) => AdminAction::Sessions,
         ("/backends", &Method::GET) => AdminAction::Backends,
         ("/metrics", &Method::GET) => AdminAction::Metrics,
-        ("/maintenance" | "/sessions" | "/backends" | "/metrics", _) => AdminAction::MethodNotAllowed,
-        _ => AdminAction::NotFound,
+        ("/config", &Method::POST) => AdminAction::UpdateConfig,
+        ("/reload", &Method::POST) => AdminAction::Reload,
+        ("/maintenance" | "/sessions" | "/backends" | "/metrics" | "/config" | "/reload", _) => {
+            AdminAction::MethodNotAllowed
+        }
+        _ => backend_action(method, path),
+    }
+}
+
+/// `POST /backends/{host:port}/remove|add`.
+fn backend_action(method: &Method, path: &str) -> AdminAction {
+    let Some(rest) = path.strip_prefix("/backends/") else {
+        return AdminAction::NotFound;
+    };
+    let Some((addr, verb)) = rest.rsplit_once('/') else {
+        return AdminAction::NotFound;
+    };
+    if !matches!(verb, "remove" | "add") {
+        return AdminAction::NotFound;
+    }
+    if method != Method::POST {
+        return AdminAction::MethodNotAllowed;
+    }
+    match BackendAddr::parse(addr) {
+        Ok(addr) if verb == "remove" => AdminAction::RemoveBackend(addr),
+        Ok(addr) => AdminAction::AddBackend(addr),
+        Err(e) => AdminAction::BadRequest(format!("backend address: {e}")),
+    }
+}
+
+/// The answer to a membership change or a configuration update.
+fn updated(result: Result<(), UpdateError>, done: serde_json::Value) -> Response<Full<Bytes>> {
+    match result {
+        Ok(()) => json(StatusCode::OK, &done),
+        Err(UpdateError::UnknownBackend(b)) => json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": format!("no backend {b} in any pool") }),
+        ),
+        Err(UpdateError::Stopped) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "error": "the gateway has stopped" }),
+        ),
+        Err(e) => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": e.to_string() })),
     }
 }
 
@@ -80,9 +167,48 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> 
     resp
 }
 
-fn answer(handle: &GatewayHandle, metrics: Option<&Metrics>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(handle: &GatewayHandle, options: &AdminOptions, req: Request<Incoming>) -> Response<Full<Bytes>> {
     match route(req.method(), req.uri().path(), req.uri().query()) {
-        AdminAction::Metrics => match metrics {
+        AdminAction::RemoveBackend(addr) => {
+            let done = serde_json::json!({ "removed": addr.to_string() });
+            updated(handle.remove_backend(&addr), done)
+        }
+        AdminAction::AddBackend(addr) => {
+            let done = serde_json::json!({ "added": addr.to_string() });
+            updated(handle.add_backend(&addr), done)
+        }
+        AdminAction::UpdateConfig => {
+            let body = match Limited::new(req.into_body(), MAX_CONFIG_BYTES).collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(_) => {
+                    return json(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &serde_json::json!({ "error": format!("expected a config of at most {MAX_CONFIG_BYTES} bytes") }),
+                    )
+                }
+            };
+            let Ok(text) = std::str::from_utf8(&body) else {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": "expected a UTF-8 TOML config" }),
+                );
+            };
+            match Config::from_toml(text, "POST /config", options.base_dir.clone()) {
+                Ok(config) => updated(handle.update(&config), serde_json::json!({ "updated": true })),
+                Err(e) => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": e.to_string() })),
+            }
+        }
+        AdminAction::Reload => match &options.reload {
+            None => json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({ "error": "this gateway was not started from a config file" }),
+            ),
+            Some(reload) => match reload() {
+                Ok(config) => updated(handle.update(&config), serde_json::json!({ "reloaded": true })),
+                Err(e) => json(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": e.to_string() })),
+            },
+        },
+        AdminAction::Metrics => match options.metrics.as_deref() {
             Some(metrics) => {
                 let mut resp = Response::new(Full::new(Bytes::from(metrics.encode())));
                 resp.headers_mut().insert(
@@ -135,6 +261,7 @@ fn answer(handle: &GatewayHandle, metrics: Option<&Metrics>, req: &Request<Incom
                         "pool": b.pool,
                         "address": b.address.to_string(),
                         "healthy": b.healthy,
+                        "removed": b.removed,
                         "last_probe": b.last_probe.map(|r| r.to_string()),
                         "last_probe_secs_ago": b.last_probe_at.map(|at| handle.uptime().saturating_sub(at).as_secs_f64()),
                         "consecutive_failures": b.consecutive_failures,
@@ -161,18 +288,32 @@ pub async fn serve<L: Listener>(listener: L, handle: GatewayHandle) {
 
 /// Serves the admin endpoint on `listener` until dropped. `metrics` is the
 /// sink the gateway was bound with, if any; without it `/metrics` is 404.
-pub async fn serve_with_metrics<L: Listener>(mut listener: L, handle: GatewayHandle, metrics: Option<Arc<Metrics>>) {
+pub async fn serve_with_metrics<L: Listener>(listener: L, handle: GatewayHandle, metrics: Option<Arc<Metrics>>) {
+    serve_with(
+        listener,
+        handle,
+        AdminOptions {
+            metrics,
+            ..AdminOptions::default()
+        },
+    )
+    .await;
+}
+
+/// Serves the admin endpoint on `listener` until dropped, with `options`.
+pub async fn serve_with<L: Listener>(mut listener: L, handle: GatewayHandle, options: AdminOptions) {
+    let options = Arc::new(options);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let handle = handle.clone();
-        let metrics = metrics.clone();
+        let options = Arc::clone(&options);
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let resp = answer(&handle, metrics.as_deref(), &req);
-                async move { Ok::<_, Infallible>(resp) }
+                let (handle, options) = (handle.clone(), Arc::clone(&options));
+                async move { Ok::<_, Infallible>(answer(&handle, &options, req).await) }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).auto_date_header(false);
@@ -219,5 +360,28 @@ mod tests {
         assert_eq!(route(&Method::GET, "/metrics", None), AdminAction::Metrics);
         assert_eq!(route(&Method::POST, "/metrics", None), AdminAction::MethodNotAllowed);
         assert_eq!(route(&Method::GET, "/", None), AdminAction::NotFound);
+        assert_eq!(route(&Method::POST, "/config", None), AdminAction::UpdateConfig);
+        assert_eq!(route(&Method::POST, "/reload", None), AdminAction::Reload);
+        assert_eq!(route(&Method::GET, "/reload", None), AdminAction::MethodNotAllowed);
+        assert_eq!(
+            route(&Method::POST, "/backends/10.0.0.4:80/remove", None),
+            AdminAction::RemoveBackend(BackendAddr::parse("10.0.0.4:80").unwrap())
+        );
+        assert_eq!(
+            route(&Method::POST, "/backends/chat.internal:443/add", None),
+            AdminAction::AddBackend(BackendAddr::parse("chat.internal:443").unwrap())
+        );
+        assert_eq!(
+            route(&Method::GET, "/backends/10.0.0.4:80/remove", None),
+            AdminAction::MethodNotAllowed
+        );
+        assert!(matches!(
+            route(&Method::POST, "/backends/no-port/remove", None),
+            AdminAction::BadRequest(_)
+        ));
+        assert_eq!(
+            route(&Method::POST, "/backends/10.0.0.4:80/pause", None),
+            AdminAction::NotFound
+        );
     }
 }

@@ -48,6 +48,32 @@ pub enum CloseReason {
     Lifetime(Timer),
     /// Dropped by a maintenance event.
     Maintenance,
+    /// The client's connection carried no byte either way for the
+    /// listener's frontend TCP idle timeout.
+    FrontendIdle(Timer),
+    /// Closed at the end of connection draining: its member was removed
+    /// from the pool, or a configuration update replaced its settings.
+    Drained { cause: DrainCause, timer: Timer },
+}
+
+/// What started a connection drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DrainCause {
+    /// The member was removed from its pool (`POST /backends/{addr}/remove`,
+    /// or the simulator's `remove-backend`).
+    BackendRemoved,
+    /// A configuration update (`POST /config`, `POST /reload`, SIGHUP, or
+    /// the simulator's `config-update`).
+    ConfigUpdate,
+}
+
+impl fmt::Display for DrainCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DrainCause::BackendRemoved => "backend removed",
+            DrainCause::ConfigUpdate => "configuration update",
+        })
+    }
 }
 
 impl fmt::Display for CloseReason {
@@ -59,6 +85,8 @@ impl fmt::Display for CloseReason {
             CloseReason::IdleTimeout(t) => write!(f, "idle timeout: {t}"),
             CloseReason::Lifetime(t) => write!(f, "lifetime reached: {t}"),
             CloseReason::Maintenance => f.write_str("maintenance"),
+            CloseReason::FrontendIdle(t) => write!(f, "frontend idle timeout: {t}"),
+            CloseReason::Drained { cause, timer } => write!(f, "drained after {cause}: {timer}"),
         }
     }
 }
@@ -133,6 +161,17 @@ pub enum Event {
         result: ProbeResult,
         healthy: bool,
     },
+    /// A member was taken out of its pool by hand: it gets no new
+    /// sessions, and its open ones close when `drain` runs out (never,
+    /// for a profile that does not drain).
+    BackendRemoved { backend: BackendAddr, drain: Option<Timer> },
+    /// A removed member was put back; it takes traffic again once it
+    /// passes a probe (or at once, for a profile that starts members healthy).
+    BackendAdded { backend: BackendAddr },
+    /// The instance now runs configuration `epoch` (the first is 0).
+    /// Sessions opened under earlier ones close when their settings'
+    /// drain runs out.
+    ConfigUpdated { epoch: u64 },
     /// A backend entered or left the pool.
     BackendHealthChanged {
         backend: BackendAddr,
@@ -210,6 +249,14 @@ impl fmt::Display for Event {
                 humantime::format_duration(*d)
             ),
             Event::MaintenanceCancelled => f.write_str("maintenance: drain cancelled"),
+            Event::BackendRemoved { backend, drain: Some(t) } => {
+                write!(f, "backend {backend} removed from its pool; open sessions drain for {t}")
+            }
+            Event::BackendRemoved { backend, drain: None } => {
+                write!(f, "backend {backend} removed from its pool; open sessions are left open")
+            }
+            Event::BackendAdded { backend } => write!(f, "backend {backend} added back to its pool"),
+            Event::ConfigUpdated { epoch } => write!(f, "configuration {epoch} applied"),
         }
     }
 }

@@ -53,6 +53,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod event;
 pub mod forward;
+mod generation;
 pub mod handshake;
 /// Reading a connection's first request head (public for the `head` fuzz target).
 pub mod head;

@@ -33,7 +33,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use tokio::time::Instant;
 
-use crate::event::{CloseReason, Event, EventSink, Side};
+use crate::event::{CloseReason, DrainCause, Event, EventSink, Side};
 use crate::profile::TimeoutPolicy;
 use crate::upstream::Kind;
 
@@ -95,6 +95,15 @@ pub fn close_reason_label(reason: &CloseReason) -> &'static str {
         CloseReason::IdleTimeout(_) => "idle_timeout",
         CloseReason::Lifetime(_) => "lifetime",
         CloseReason::Maintenance => "maintenance",
+        CloseReason::FrontendIdle(_) => "frontend_idle_timeout",
+        CloseReason::Drained {
+            cause: DrainCause::BackendRemoved,
+            ..
+        } => "drained_backend_removed",
+        CloseReason::Drained {
+            cause: DrainCause::ConfigUpdate,
+            ..
+        } => "drained_config_update",
     }
 }
 
@@ -406,7 +415,12 @@ impl Metrics {
                     })
                     .set(i64::from(*healthy));
             }
-            Event::ListenerBound { .. } | Event::MaintenanceStarted { .. } | Event::MaintenanceCancelled => {}
+            Event::ListenerBound { .. }
+            | Event::MaintenanceStarted { .. }
+            | Event::MaintenanceCancelled
+            | Event::BackendRemoved { .. }
+            | Event::BackendAdded { .. }
+            | Event::ConfigUpdated { .. } => {}
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [`Health`] state machine; the pool reads its verdict.
 
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::config::{parse_status_range, BackendAddr, InitialState, ProbeConfig, 
 use crate::event::{Event, Events};
 use crate::health::{judge, Health, HealthRule, ProbeFailure, ProbeResult, Transition};
 use crate::profile::Behaviour;
-use crate::session::deadline;
+use crate::session::{deadline, Timer};
 use crate::transport::Transport;
 use crate::upstream::{self, Tls};
 
@@ -105,21 +106,50 @@ impl ProbeSpec {
 }
 
 /// A pool member and its health, shared by the probe loop (writer) and the
-/// pool (reader).
+/// pool (reader), and whether it was taken out of the pool by hand.
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) addr: BackendAddr,
     pub(crate) pool: String,
+    /// Which backend set of its configuration it belongs to.
+    pub(crate) set: usize,
+    /// How long its open sessions run on once it is removed; `None`: they
+    /// are left open (a profile that never drains).
+    pub(crate) drain: Option<Timer>,
+    spec: ProbeSpec,
     health: Mutex<Health>,
+    removed: AtomicBool,
+    /// Bumped by every removal and re-adding, so a drain timer acts only
+    /// for the removal that started it.
+    removals: AtomicU64,
 }
 
 impl Member {
-    pub(crate) fn new(addr: BackendAddr, pool: String, spec: &ProbeSpec) -> Member {
+    pub(crate) fn new(addr: BackendAddr, pool: String, spec: &ProbeSpec, set: usize, drain: Option<Timer>) -> Member {
         Member {
             addr,
             pool,
+            set,
+            drain,
+            spec: spec.clone(),
             health: Mutex::new(Health::new(spec.rule, spec.initially_healthy)),
+            removed: AtomicBool::new(false),
+            removals: AtomicU64::new(0),
         }
+    }
+
+    /// The same backend in a new configuration: its health carries over,
+    /// so a configuration update does not empty a healthy pool until the
+    /// next probe round trip.
+    pub(crate) fn carried(&self, pool: String, spec: &ProbeSpec, set: usize, drain: Option<Timer>) -> Member {
+        let member = Member::new(self.addr.clone(), pool, spec, set, drain);
+        if spec.rule == self.spec.rule {
+            *member.lock() = self.snapshot();
+        }
+        member
+            .removed
+            .store(self.removed.load(Ordering::Relaxed), Ordering::Relaxed);
+        member
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -128,6 +158,41 @@ impl Member {
 
     pub(crate) fn is_healthy(&self) -> bool {
         self.lock().is_healthy()
+    }
+
+    /// Whether it may take a new session: healthy and in the pool.
+    pub(crate) fn takes_new_sessions(&self) -> bool {
+        !self.is_removed() && self.is_healthy()
+    }
+
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
+    }
+
+    /// Takes it out of the pool; returns the removal's number, which its
+    /// drain timer checks before acting, or `None` if it was out already.
+    pub(crate) fn remove(&self) -> Option<u64> {
+        if self.removed.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.removals.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Puts it back. It starts over as a new member does: under a profile
+    /// that routes only after a passed probe, it waits for the next one.
+    /// Returns whether it was out.
+    pub(crate) fn add(&self) -> bool {
+        if !self.removed.swap(false, Ordering::Relaxed) {
+            return false;
+        }
+        self.removals.fetch_add(1, Ordering::Relaxed);
+        *self.lock() = Health::new(self.spec.rule, self.spec.initially_healthy);
+        true
+    }
+
+    /// Whether removal number `removal` is still the latest and in force.
+    pub(crate) fn still_removed(&self, removal: u64) -> bool {
+        self.is_removed() && self.removals.load(Ordering::Relaxed) == removal
     }
 
     /// The current health, for the admin endpoint.

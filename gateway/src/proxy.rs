@@ -19,13 +19,14 @@ use crate::body::{self, BodyError, Chained, RequestBody};
 use crate::config::{BackendAddr, Protocol};
 use crate::event::{CloseReason, Event, Events, Side};
 use crate::forward::{self, BodyLength, NextStep};
+use crate::generation::Current;
 use crate::handshake::{self, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
 use crate::plan::{RoutePlan, SettingsPlan};
 use crate::pool::{self, RoundRobin};
 use crate::probe::Member;
 use crate::profile::{AllUnhealthy, Behaviour};
-use crate::registry::Registry;
+use crate::registry::{Group, Registry};
 use crate::transport::Transport;
 use crate::tunnel;
 use crate::upstream::{self, Tls, UpstreamError};
@@ -47,6 +48,8 @@ pub(crate) struct Backends {
     pub(crate) settings: SettingsPlan,
     /// Set for https backends.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// Its index among its configuration's backend sets.
+    pub(crate) set: usize,
 }
 
 impl Backends {
@@ -55,6 +58,7 @@ impl Backends {
         all_unhealthy: AllUnhealthy,
         settings: SettingsPlan,
         tls: Option<Arc<rustls::ClientConfig>>,
+        set: usize,
     ) -> Backends {
         Backends {
             members,
@@ -62,14 +66,16 @@ impl Backends {
             cursor: Mutex::new(RoundRobin::new()),
             settings,
             tls,
+            set,
         }
     }
 
     /// The next healthy member round-robin, skipping `except` (the member a
-    /// retry already tried). With no healthy member: none (Application
-    /// Gateway, so 502) or every member (Front Door).
+    /// retry already tried) and members removed from the pool. With no
+    /// healthy member: none (Application Gateway, so 502) or every member
+    /// still in the pool (Front Door).
     fn pick(&self, except: Option<&BackendAddr>) -> Option<BackendAddr> {
-        let healthy: Vec<bool> = self.members.iter().map(|m| m.is_healthy()).collect();
+        let healthy: Vec<bool> = self.members.iter().map(|m| m.takes_new_sessions()).collect();
         let skip = except.and_then(|e| self.members.iter().position(|m| &m.addr == e));
         let eligible = pool::eligible(&healthy, skip, self.all_unhealthy == AllUnhealthy::UseAll);
         let mut cursor = self.cursor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -90,6 +96,8 @@ pub(crate) struct Route {
     pub(crate) plan: RoutePlan,
     pub(crate) backends: Arc<Backends>,
     pub(crate) behaviour: Behaviour,
+    /// The configuration it belongs to.
+    pub(crate) epoch: u64,
 }
 
 /// State shared by every connection of one gateway.
@@ -98,6 +106,8 @@ pub(crate) struct Shared<T> {
     pub(crate) transport: T,
     pub(crate) events: EventsDebug,
     pub(crate) registry: Arc<Registry>,
+    /// The configuration requests are routed by now.
+    pub(crate) current: Arc<Current>,
     next_id: AtomicU64,
     /// How long a client may take to send its request body's first
     /// [`body::BUFFER`] bytes (408 after), the same bound as its head.
@@ -118,12 +128,14 @@ impl<T> Shared<T> {
         transport: T,
         events: Events,
         registry: Arc<Registry>,
+        current: Arc<Current>,
         body_timeout: std::time::Duration,
     ) -> Shared<T> {
         Shared {
             transport,
             events: EventsDebug(events),
             registry,
+            current,
             next_id: AtomicU64::new(1),
             body_timeout,
         }
@@ -139,7 +151,9 @@ impl<T> Shared<T> {
 pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) scheme: Protocol,
-    pub(crate) route: Arc<Route>,
+    /// The listener it arrived on, by index: each request is routed by the
+    /// configuration current when it arrives.
+    pub(crate) listener: usize,
 }
 
 fn gateway_response(status: StatusCode, reason: &str) -> Response<Body> {
@@ -219,7 +233,17 @@ pub(crate) async fn handle<T: Transport>(
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let route = &conn.route;
+    let Some(route) = shared.current.get().routes.get(conn.listener).cloned() else {
+        // Listeners never change across configurations; a gap here is a bug
+        // answered as a server error, never a panic.
+        return Ok(refuse(
+            &shared,
+            id,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no route for this listener",
+        ));
+    };
+    let route = &route;
     if shared.registry.is_draining() {
         return Ok(refuse(
             &shared,
@@ -415,7 +439,12 @@ fn respond<T: Transport>(
             let backend_upgrade = hyper::upgrade::on(&mut resp);
             let session_shared = Arc::clone(shared);
             let policy = route.plan.session.clone();
-            let (registered, dropped) = shared.registry.register(id, backend);
+            let group = Group {
+                epoch: route.epoch,
+                set: route.backends.set,
+                member: backend,
+            };
+            let (registered, dropped) = shared.registry.register(id, group);
             tokio::spawn(async move {
                 let _registered = registered;
                 let outcome = match (client_upgrade.await, backend_upgrade.await) {

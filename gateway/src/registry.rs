@@ -18,15 +18,28 @@ use tokio::sync::Notify;
 
 use crate::roster::{Membership, Roster};
 
-use crate::config::BackendAddr;
-use crate::event::{Event, Events};
+use tokio::sync::mpsc;
+
+use crate::config::{BackendAddr, Config, ConfigError};
+use crate::event::{CloseReason, DrainCause, Event, Events};
+use crate::generation::Current;
 use crate::health::ProbeResult;
+use crate::plan::ListenerPlan;
 use crate::probe::Member;
 
 /// The longest drain `POST /maintenance?drain=` accepts: an hour, the
 /// largest connection-draining timeout Application Gateway's backend
 /// settings allow (3600 s).
 pub const MAX_DRAIN: Duration = Duration::from_secs(3600);
+
+/// The sessions a drain closes together: those one member carries through
+/// one backend set of one configuration.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Group {
+    pub(crate) epoch: u64,
+    pub(crate) set: usize,
+    pub(crate) member: BackendAddr,
+}
 
 /// Sessions and client connections open on one gateway instance, and its
 /// drain state.
@@ -35,7 +48,11 @@ pub(crate) struct Registry {
     open: Mutex<BTreeMap<u64, BackendAddr>>,
     /// Every open session's tunnel waits here; releasing it drops them
     /// all, in the order they opened.
-    sessions: Roster,
+    sessions: Roster<CloseReason>,
+    /// Each session also waits in its group's roster, for drains that
+    /// close some sessions and not others (a removed member, a
+    /// configuration update). Groups are released in key order.
+    groups: Mutex<BTreeMap<Group, Roster<CloseReason>>>,
     /// Read on every request; changed only under `drain`.
     draining: AtomicBool,
     /// Bumped by every drain and cancel: a drain's timer acts only if no
@@ -69,7 +86,8 @@ impl Drop for Connection {
 pub(crate) struct Registered {
     registry: Arc<Registry>,
     id: u64,
-    _membership: Membership,
+    _membership: Membership<CloseReason>,
+    _group: Membership<CloseReason>,
 }
 
 impl Drop for Registered {
@@ -84,6 +102,7 @@ impl Registry {
         Registry {
             open: Mutex::new(BTreeMap::new()),
             sessions: Roster::new(),
+            groups: Mutex::new(BTreeMap::new()),
             draining: AtomicBool::new(false),
             drain: Mutex::new(0),
             connections: AtomicUsize::new(0),
@@ -126,20 +145,34 @@ impl Registry {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a session. The returned future completes when the session
-    /// must be dropped for maintenance.
+    /// Registers a session in `group`. The returned future completes, with
+    /// the reason, when the session must be dropped: maintenance drops
+    /// every session, a drain those of some groups.
     pub(crate) fn register(
         self: &Arc<Self>,
         id: u64,
-        backend: BackendAddr,
-    ) -> (Registered, impl Future<Output = ()> + Send + 'static) {
-        self.lock().insert(id, backend);
-        let (membership, dropped) = self.sessions.join();
+        group: Group,
+    ) -> (Registered, impl Future<Output = CloseReason> + Send + 'static) {
+        self.lock().insert(id, group.member.clone());
+        let (membership, everyone) = self.sessions.join();
+        let roster = {
+            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+            groups.entry(group).or_default().clone()
+        };
+        let (group_membership, mine) = roster.join();
+        let dropped = async move {
+            tokio::select! {
+                biased;
+                reason = everyone => reason,
+                reason = mine => reason,
+            }
+        };
         (
             Registered {
                 registry: Arc::clone(self),
                 id,
                 _membership: membership,
+                _group: group_membership,
             },
             dropped,
         )
@@ -148,8 +181,25 @@ impl Registry {
     /// Drops every open session now; returns how many there were.
     pub(crate) fn drop_all(&self) -> usize {
         let count = self.lock().len();
-        self.sessions.release_all();
+        self.sessions.release_all_with(CloseReason::Maintenance);
         count
+    }
+
+    /// Drops the sessions of every group `which` selects, group by group in
+    /// key order, each in the order it opened; returns how many.
+    pub(crate) fn drop_groups(&self, which: impl Fn(&Group) -> bool, reason: &CloseReason) -> usize {
+        let rosters: Vec<Roster<CloseReason>> = {
+            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+            // Groups with nobody left are forgotten, so the map follows
+            // what is open rather than everything that ever was.
+            groups.retain(|_, r| !r.is_empty());
+            groups
+                .iter()
+                .filter(|(g, _)| which(g))
+                .map(|(_, r)| r.clone())
+                .collect()
+        };
+        rosters.iter().map(|r| r.release_all_with(reason.clone())).sum()
     }
 
     pub(crate) fn is_draining(&self) -> bool {
@@ -172,6 +222,32 @@ impl Registry {
         }
         counts
     }
+}
+
+/// What differs between the running listeners and a new configuration's,
+/// in words, or `None`. Pure.
+pub(crate) fn listener_change(running: &[ListenerPlan], next: &[ListenerPlan]) -> Option<String> {
+    if running.len() != next.len() {
+        return Some(format!("{} listeners now, {} in the update", running.len(), next.len()));
+    }
+    running.iter().zip(next).find_map(|(a, b)| {
+        if a.name != b.name {
+            Some(format!("listener `{}` became `{}`", a.name, b.name))
+        } else if a.protocol != b.protocol || a.address != b.address {
+            Some(format!(
+                "listener `{}` moves from {}://{} to {}://{}",
+                a.name,
+                a.protocol.scheme(),
+                a.address,
+                b.protocol.scheme(),
+                b.address
+            ))
+        } else if a.tls_files != b.tls_files {
+            Some(format!("listener `{}` changes its certificate", a.name))
+        } else {
+            None
+        }
+    })
 }
 
 /// How long a shutdown waits, after dropping the sessions its grace left
@@ -217,12 +293,39 @@ pub struct Shutdown {
     pub dropped: usize,
 }
 
+/// A configuration for the serving loop to switch to.
+pub(crate) struct Update {
+    pub(crate) parts: crate::generation::Parts,
+}
+
+/// Why a configuration update or a membership change was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    /// The new configuration is invalid; nothing changed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The new configuration changes the listeners, which a running
+    /// instance keeps; restart it to change them.
+    #[error("a configuration update cannot change the listeners ({0}); restart the gateway to change them")]
+    ListenersChanged(String),
+    /// No member of any pool has this address.
+    #[error("no backend {0} in any pool (see GET /backends)")]
+    UnknownBackend(BackendAddr),
+    /// The gateway is not running any more.
+    #[error("the gateway has stopped")]
+    Stopped,
+}
+
 /// Control of a running gateway, for the admin endpoint and the simulator.
 #[derive(Clone)]
 pub struct GatewayHandle {
     pub(crate) registry: Arc<Registry>,
     pub(crate) events: Events,
-    pub(crate) members: Arc<Vec<Arc<Member>>>,
+    pub(crate) current: Arc<Current>,
+    /// The listeners the instance was started with; an update keeps them.
+    pub(crate) listeners: Arc<Vec<ListenerPlan>>,
+    pub(crate) updates: mpsc::UnboundedSender<Update>,
     pub(crate) started: tokio::time::Instant,
 }
 
@@ -232,6 +335,8 @@ pub struct BackendStatus {
     pub pool: String,
     pub address: BackendAddr,
     pub healthy: bool,
+    /// Taken out of its pool by hand (it gets no new sessions).
+    pub removed: bool,
     /// The last probe's result, if one has completed.
     pub last_probe: Option<ProbeResult>,
     /// When it completed, measured from the gateway's start.
@@ -262,7 +367,9 @@ impl GatewayHandle {
     /// Every backend's health and open sessions, in config order.
     pub fn backends(&self) -> Vec<BackendStatus> {
         let open = self.registry.by_backend();
-        self.members
+        self.current
+            .get()
+            .members
             .iter()
             .map(|m| {
                 let health = m.snapshot();
@@ -270,6 +377,7 @@ impl GatewayHandle {
                     pool: m.pool.clone(),
                     address: m.addr.clone(),
                     healthy: health.is_healthy(),
+                    removed: m.is_removed(),
                     last_probe: health.last().map(|(_, r)| r.clone()),
                     last_probe_at: health.last().map(|(at, _)| *at),
                     consecutive_failures: health.consecutive_failures(),
@@ -326,6 +434,89 @@ impl GatewayHandle {
                 self.registry.open_count()
             }
         }
+    }
+
+    /// Takes every member with address `backend` out of its pool: it gets
+    /// no new sessions, and its open sessions close when its settings'
+    /// drain runs out (30 s without connection draining; never under a
+    /// profile that does not drain). Removing it again restarts nothing.
+    /// Must be called inside a tokio runtime.
+    pub fn remove_backend(&self, backend: &BackendAddr) -> Result<(), UpdateError> {
+        let generation = self.current.get();
+        let members: Vec<&Arc<Member>> = generation.members.iter().filter(|m| &m.addr == backend).collect();
+        if members.is_empty() {
+            return Err(UpdateError::UnknownBackend(backend.clone()));
+        }
+        let mut announced = false;
+        for member in members {
+            let Some(removal) = member.remove() else { continue };
+            if !announced {
+                self.events.emit(Event::BackendRemoved {
+                    backend: backend.clone(),
+                    drain: member.drain.clone(),
+                });
+                announced = true;
+            }
+            let Some(timer) = member.drain.clone() else { continue };
+            let (registry, member) = (Arc::clone(&self.registry), Arc::clone(member));
+            tokio::spawn(async move {
+                tokio::time::sleep(timer.after).await;
+                // Put back meanwhile: its sessions stay.
+                if member.still_removed(removal) {
+                    let reason = CloseReason::Drained {
+                        cause: DrainCause::BackendRemoved,
+                        timer,
+                    };
+                    registry.drop_groups(|g| g.member == member.addr && g.set == member.set, &reason);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts every member with address `backend` back in its pool. It takes
+    /// traffic again once it passes a probe (at once under a profile that
+    /// starts members healthy); open sessions it still carries stay.
+    pub fn add_backend(&self, backend: &BackendAddr) -> Result<(), UpdateError> {
+        let generation = self.current.get();
+        let members: Vec<&Arc<Member>> = generation.members.iter().filter(|m| &m.addr == backend).collect();
+        if members.is_empty() {
+            return Err(UpdateError::UnknownBackend(backend.clone()));
+        }
+        // Every member is put back, so no short-circuit.
+        let added = members.iter().filter(|m| m.add()).count();
+        if added > 0 {
+            self.events.emit(Event::BackendAdded {
+                backend: backend.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Switches the instance to `config`: requests from now on are routed
+    /// by it, and every session open before closes when its settings'
+    /// drain runs out (Application Gateway: 30 s without connection
+    /// draining). Backends in both configurations keep their health. The
+    /// listeners must stay as they are. Nothing changes if the config is
+    /// invalid.
+    pub fn update(&self, config: &Config) -> Result<(), UpdateError> {
+        let plan = config
+            .validate()
+            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        let material = plan
+            .tls_material()
+            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        if let Some(change) = listener_change(&self.listeners, &plan.listeners) {
+            return Err(UpdateError::ListenersChanged(change));
+        }
+        let parts = crate::generation::Parts {
+            behaviour: plan.behaviour,
+            listeners: plan.listeners,
+            routes: plan.routes,
+            backend_sets: plan.backend_sets,
+            tls: material.backend_sets,
+        };
+        self.updates.send(Update { parts }).map_err(|_| UpdateError::Stopped)
     }
 
     /// Shuts the instance down: from now on requests on connections still
@@ -401,12 +592,72 @@ mod tests {
     use super::*;
 
     fn handle() -> GatewayHandle {
+        let (generation, _) = crate::generation::build(
+            crate::generation::Parts {
+                behaviour: crate::ProfileName::ApplicationGateway.behaviour(),
+                listeners: Vec::new(),
+                routes: Vec::new(),
+                backend_sets: Vec::new(),
+                tls: Vec::new(),
+            },
+            0,
+            None,
+        );
+        let (updates, _) = mpsc::unbounded_channel();
         GatewayHandle {
             registry: Arc::new(Registry::new()),
             events: crate::event::discard(),
-            members: Arc::new(Vec::new()),
+            current: Arc::new(Current::new(generation)),
+            listeners: Arc::new(Vec::new()),
+            updates,
             started: tokio::time::Instant::now(),
         }
+    }
+
+    fn group(addr: &str) -> Group {
+        Group {
+            epoch: 0,
+            set: 0,
+            member: BackendAddr::parse(addr).unwrap(),
+        }
+    }
+
+    /// Drains close their groups only, in key order, with their reason.
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_closes_its_groups_and_no_others() {
+        let h = handle();
+        let (_a, a) = h.registry.register(1, group("a:1"));
+        let (_b, b) = h.registry.register(2, group("b:1"));
+        let reason = CloseReason::Drained {
+            cause: DrainCause::BackendRemoved,
+            timer: crate::session::Timer::key(Duration::from_secs(30), "t"),
+        };
+        assert_eq!(h.registry.drop_groups(|g| g.member.host == "a", &reason), 1);
+        assert_eq!(a.await, reason);
+        tokio::pin!(b);
+        assert!(tokio::time::timeout(Duration::from_secs(60), &mut b).await.is_err());
+        assert_eq!(h.maintenance(None), 2, "both still registered until dropped");
+        assert_eq!(b.await, CloseReason::Maintenance);
+    }
+
+    #[test]
+    fn listener_changes_are_named() {
+        let l = |name: &str, port: u16| ListenerPlan {
+            name: name.into(),
+            protocol: crate::config::Protocol::Http,
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_files: None,
+            tcp_keepalive: None,
+            route: 0,
+        };
+        assert_eq!(listener_change(&[l("a", 80)], &[l("a", 80)]), None);
+        assert!(listener_change(&[l("a", 80)], &[l("a", 81)])
+            .unwrap()
+            .contains("moves from"));
+        assert!(listener_change(&[l("a", 80)], &[l("b", 80)])
+            .unwrap()
+            .contains("became"));
+        assert!(listener_change(&[l("a", 80)], &[]).is_some());
     }
 
     #[tokio::test(start_paused = true)]
@@ -419,7 +670,7 @@ mod tests {
         assert!(!h.is_draining(), "the second drain ended at 2 s");
         // A session opened after the drain ended survives the first
         // drain's timer at 10 s.
-        let (_registered, dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        let (_registered, dropped) = h.registry.register(1, group("b:1"));
         tokio::pin!(dropped);
         let at_ten = tokio::time::timeout(Duration::from_secs(20), &mut dropped).await;
         assert!(at_ten.is_err(), "the replaced drain's timer must not drop it");
@@ -433,7 +684,7 @@ mod tests {
         assert!(h.is_draining());
         assert!(h.cancel_maintenance());
         assert!(!h.is_draining());
-        let (_registered, dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        let (_registered, dropped) = h.registry.register(1, group("b:1"));
         tokio::pin!(dropped);
         assert!(tokio::time::timeout(Duration::from_secs(60), &mut dropped)
             .await
@@ -452,7 +703,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_ends_early_when_the_last_session_closes() {
         let h = handle();
-        let (registered, _dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        let (registered, _dropped) = h.registry.register(1, group("b:1"));
         let started = tokio::time::Instant::now();
         let closer = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(3)).await;
@@ -468,7 +719,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_drops_what_the_grace_left_open() {
         let h = handle();
-        let (registered, dropped) = h.registry.register(1, BackendAddr::parse("b:1").unwrap());
+        let (registered, dropped) = h.registry.register(1, group("b:1"));
         // A session that ends when it is dropped, as a tunnel does.
         tokio::spawn(async move {
             dropped.await;

@@ -14,43 +14,69 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-#[derive(Debug, Default)]
-struct Members {
+#[derive(Debug)]
+struct Members<T> {
     next: u64,
-    waiting: BTreeMap<u64, oneshot::Sender<()>>,
+    waiting: BTreeMap<u64, oneshot::Sender<T>>,
 }
 
-/// Waiters released together, in join order.
-#[derive(Debug, Clone, Default)]
-pub struct Roster {
-    members: Arc<Mutex<Members>>,
+impl<T> Default for Members<T> {
+    fn default() -> Self {
+        Members {
+            next: 0,
+            waiting: BTreeMap::new(),
+        }
+    }
+}
+
+/// Waiters released together, in join order, each handed a copy of the
+/// release's value (why they were released).
+#[derive(Debug)]
+pub struct Roster<T = ()> {
+    members: Arc<Mutex<Members<T>>>,
+}
+
+impl<T> Clone for Roster<T> {
+    fn clone(&self) -> Self {
+        Roster {
+            members: Arc::clone(&self.members),
+        }
+    }
+}
+
+impl<T> Default for Roster<T> {
+    fn default() -> Self {
+        Roster {
+            members: Arc::new(Mutex::new(Members::default())),
+        }
+    }
 }
 
 /// Leaves the roster when dropped.
 #[derive(Debug)]
-pub struct Membership {
-    members: Arc<Mutex<Members>>,
+pub struct Membership<T = ()> {
+    members: Arc<Mutex<Members<T>>>,
     id: u64,
 }
 
-impl Drop for Membership {
+impl<T> Drop for Membership<T> {
     fn drop(&mut self) {
         lock(&self.members).waiting.remove(&self.id);
     }
 }
 
-fn lock(m: &Mutex<Members>) -> std::sync::MutexGuard<'_, Members> {
+fn lock<T>(m: &Mutex<Members<T>>) -> std::sync::MutexGuard<'_, Members<T>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Roster {
-    pub fn new() -> Roster {
+impl<T: Clone + Send + 'static> Roster<T> {
+    pub fn new() -> Roster<T> {
         Roster::default()
     }
 
-    /// Joins the roster. The future completes when the roster is released;
-    /// dropping the membership leaves it.
-    pub fn join(&self) -> (Membership, impl Future<Output = ()> + Send + 'static) {
+    /// Joins the roster. The future completes, with the release's value,
+    /// when the roster is released; dropping the membership leaves it.
+    pub fn join(&self) -> (Membership<T>, impl Future<Output = T> + Send + 'static) {
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut m = lock(&self.members);
@@ -60,9 +86,10 @@ impl Roster {
             id
         };
         let released = async move {
-            if rx.await.is_err() {
+            match rx.await {
+                Ok(value) => value,
                 // The roster is gone; nothing will release this member.
-                std::future::pending::<()>().await;
+                Err(_) => std::future::pending::<T>().await,
             }
         };
         (
@@ -74,12 +101,13 @@ impl Roster {
         )
     }
 
-    /// Releases every current member, oldest first; returns how many.
-    pub fn release_all(&self) -> usize {
+    /// Releases every current member, oldest first, with `value`; returns
+    /// how many.
+    pub fn release_all_with(&self, value: T) -> usize {
         let waiting = std::mem::take(&mut lock(&self.members).waiting);
         let count = waiting.len();
         for (_, tx) in waiting {
-            let _ = tx.send(());
+            let _ = tx.send(value.clone());
         }
         count
     }
@@ -94,13 +122,20 @@ impl Roster {
     }
 }
 
+impl Roster<()> {
+    /// Releases every current member, oldest first; returns how many.
+    pub fn release_all(&self) -> usize {
+        self.release_all_with(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn members_are_released_in_join_order() {
-        let roster = Roster::new();
+        let roster: Roster = Roster::new();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         let mut memberships = Vec::new();

@@ -14,16 +14,20 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+
 use crate::config::{Config, ConfigError, Protocol};
-use crate::event::{Event, Events};
+use crate::event::{CloseReason, DrainCause, Event, Events};
+use crate::generation::{self, Current, ProbeJob};
 use crate::head::{self, Head};
 use crate::io::{MaybeTls, Prefixed};
-use crate::plan::Plan;
-use crate::probe::{self, Member, ProbeSpec};
-use crate::proxy::{self, Backends, Conn, Route, Shared};
-use crate::registry::{GatewayHandle, Registry};
+use crate::plan::{ListenerPlan, Plan};
+use crate::probe;
+use crate::proxy::{self, Conn, Shared};
+use crate::registry::{GatewayHandle, Registry, Update};
+use crate::roster::Roster;
 use crate::transport::{Listener, Transport};
-use crate::upstream::Tls;
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,25 +58,22 @@ struct BoundListener<L> {
     protocol: Protocol,
     tls: Option<tokio_rustls::TlsAcceptor>,
     keepalive: Option<Duration>,
-    route: Arc<Route>,
+    /// Its index in the plan: the key to its route in every generation.
+    index: usize,
     socket: L,
-}
-
-/// One probe loop to run: a member, its probe and the TLS it needs.
-struct ProbeJob {
-    member: Arc<Member>,
-    spec: ProbeSpec,
-    tls: Option<Tls>,
 }
 
 /// A gateway whose listeners are bound. [`Gateway::run`] serves them.
 pub struct Gateway<T: Transport> {
     probes: Vec<ProbeJob>,
-    members: Arc<Vec<Arc<Member>>>,
     started: tokio::time::Instant,
     shared: Arc<Shared<T>>,
     limits: Limits,
     listeners: Vec<BoundListener<T::Listener>>,
+    /// What a configuration may not change: the listeners.
+    listener_plans: Arc<Vec<ListenerPlan>>,
+    updates: mpsc::UnboundedReceiver<Update>,
+    update_sender: mpsc::UnboundedSender<Update>,
 }
 
 impl<T: Transport> std::fmt::Debug for Gateway<T> {
@@ -104,56 +105,28 @@ impl<T: Transport> Gateway<T> {
     ) -> Result<Gateway<T>, GatewayError> {
         let started = tokio::time::Instant::now();
         let registry = Arc::new(Registry::new());
+        let listener_plans = Arc::new(plan.listeners.clone());
+        let (generation, probes) = generation::build(
+            generation::Parts {
+                behaviour: plan.behaviour,
+                listeners: plan.listeners.clone(),
+                routes: plan.routes,
+                backend_sets: plan.backend_sets,
+                tls: material.backend_sets,
+            },
+            0,
+            None,
+        );
         let shared = Arc::new(Shared::new(
             transport,
             events,
             Arc::clone(&registry),
+            Arc::new(Current::new(generation)),
             plan.header_read_timeout,
         ));
-        let behaviour = plan.behaviour;
-
-        // One run-time backend set per plan entry, each member probed once,
-        // reached exactly as traffic reaches it (the same TLS name).
-        let mut jobs = Vec::new();
-        let mut sets = Vec::new();
-        for (set, tls) in plan.backend_sets.into_iter().zip(material.backend_sets) {
-            let mut members = Vec::new();
-            for m in &set.members {
-                let member = Arc::new(Member::new(m.addr.clone(), set.pool.clone(), &m.probe));
-                jobs.push(ProbeJob {
-                    member: Arc::clone(&member),
-                    spec: m.probe.clone(),
-                    tls: tls
-                        .as_ref()
-                        .map(|config| Tls::for_backend(config, &set.settings, &m.addr)),
-                });
-                members.push(member);
-            }
-            sets.push(Arc::new(Backends::new(
-                members,
-                behaviour.all_unhealthy,
-                set.settings,
-                tls,
-            )));
-        }
-        let routes: Vec<Arc<Route>> = plan
-            .routes
-            .into_iter()
-            .filter_map(|route| {
-                let backends = Arc::clone(sets.get(route.backends)?);
-                Some(Arc::new(Route {
-                    plan: route,
-                    backends,
-                    behaviour,
-                }))
-            })
-            .collect();
 
         let mut listeners = Vec::new();
-        for (listener, tls) in plan.listeners.into_iter().zip(material.listeners) {
-            let Some(route) = routes.get(listener.route) else {
-                continue;
-            };
+        for (index, (listener, tls)) in plan.listeners.into_iter().zip(material.listeners).enumerate() {
             let socket = shared
                 .transport
                 .bind(listener.address)
@@ -175,14 +148,13 @@ impl<T: Transport> Gateway<T> {
                 protocol: listener.protocol,
                 tls: tls.map(tokio_rustls::TlsAcceptor::from),
                 keepalive: listener.tcp_keepalive,
-                route: Arc::clone(route),
+                index,
                 socket,
             });
         }
-        let members = Arc::new(jobs.iter().map(|j| Arc::clone(&j.member)).collect());
+        let (update_sender, updates) = mpsc::unbounded_channel();
         Ok(Gateway {
-            probes: jobs,
-            members,
+            probes,
             started,
             shared,
             limits: Limits {
@@ -191,6 +163,9 @@ impl<T: Transport> Gateway<T> {
                 max_connections: plan.max_connections,
             },
             listeners,
+            listener_plans,
+            updates,
+            update_sender,
         })
     }
 
@@ -205,7 +180,9 @@ impl<T: Transport> Gateway<T> {
         GatewayHandle {
             registry: Arc::clone(&self.shared.registry),
             events: Arc::clone(&self.shared.events.0),
-            members: Arc::clone(&self.members),
+            current: Arc::clone(&self.shared.current),
+            listeners: Arc::clone(&self.listener_plans),
+            updates: self.update_sender.clone(),
             started: self.started,
         }
     }
@@ -256,19 +233,82 @@ impl<T: Transport> Gateway<T> {
             listeners,
             probes,
             started,
+            mut updates,
             ..
         } = self;
-        let probe_loops = probes.into_iter().map(|job| {
-            let (transport, events) = (shared.transport.clone(), Arc::clone(&shared.events.0));
-            Box::pin(probe::run(transport, job.tls, job.member, job.spec, events, started))
-                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        });
-        let accept_loops = listeners.into_iter().map(|listener| {
-            Box::pin(accept_loop(Arc::clone(&shared), limits, listener))
-                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        });
-        futures_util::future::join_all(probe_loops.chain(accept_loops)).await;
+        let mut probe_loops = FuturesUnordered::new();
+        let first = shared.current.get();
+        for job in probes {
+            probe_loops.push(probe_loop(&shared, job, &first.retired, started));
+        }
+        let accept_loops = futures_util::future::join_all(
+            listeners
+                .into_iter()
+                .map(|listener| accept_loop(Arc::clone(&shared), limits, listener)),
+        );
+        tokio::pin!(accept_loops);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut accept_loops => return,
+                Some(update) = updates.recv() => {
+                    for job in apply(&shared, update) {
+                        let current = shared.current.get();
+                        probe_loops.push(probe_loop(&shared, job, &current.retired, started));
+                    }
+                }
+                Some(()) = probe_loops.next() => {}
+            }
+        }
     }
+}
+
+/// A boxed probe loop that ends when its generation is retired.
+fn probe_loop<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    job: ProbeJob,
+    retired: &Roster<()>,
+    started: tokio::time::Instant,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let (membership, retired) = retired.join();
+    let (transport, events) = (shared.transport.clone(), Arc::clone(&shared.events.0));
+    Box::pin(async move {
+        let _membership = membership;
+        tokio::select! {
+            biased;
+            () = retired => {}
+            () = probe::run(transport, job.tls, job.member, job.spec, events, started) => {}
+        }
+    })
+}
+
+/// Applies a configuration update: builds the next generation (carrying
+/// health over), swaps it in, retires the old one's probes and starts the
+/// drains of the sessions it carried. Returns the new probe jobs.
+fn apply<T: Transport>(shared: &Arc<Shared<T>>, update: Update) -> Vec<ProbeJob> {
+    let previous = shared.current.get();
+    let epoch = previous.epoch + 1;
+    let (next, jobs) = generation::build(update.parts, epoch, Some(&previous));
+    let old = shared.current.replace(next);
+    old.retired.release_all();
+    shared.emit(Event::ConfigUpdated { epoch });
+    // Every session opened before the update closes when its settings'
+    // drain runs out; a profile without draining leaves them open.
+    for set in &old.sets {
+        let Some(timer) = set.settings.drain.clone() else {
+            continue;
+        };
+        let (registry, old_epoch, index) = (Arc::clone(&shared.registry), old.epoch, set.set);
+        tokio::spawn(async move {
+            tokio::time::sleep(timer.after).await;
+            let reason = CloseReason::Drained {
+                cause: DrainCause::ConfigUpdate,
+                timer,
+            };
+            registry.drop_groups(|g| g.epoch <= old_epoch && g.set == index, &reason);
+        });
+    }
+    jobs
 }
 
 async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut listener: BoundListener<T::Listener>) {
@@ -288,7 +328,7 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, limits: Limits, mut l
                 let conn = Arc::new(Conn {
                     peer,
                     scheme: listener.protocol,
-                    route: Arc::clone(&listener.route),
+                    listener: listener.index,
                 });
                 let shared = Arc::clone(&shared);
                 let tls = listener.tls.clone();

@@ -54,6 +54,11 @@ pub struct SessionPolicy {
     pub idle: Option<Timer>,
     /// Closed this long after opening, whatever the traffic.
     pub lifetime: Option<Timer>,
+    /// The listener's frontend TCP idle timeout: closed after this long
+    /// with no byte either way on the client's connection. Every byte of a
+    /// session crosses that connection, so it counts the same activity as
+    /// `idle`, with its own value and its own reason.
+    pub frontend_idle: Option<Timer>,
 }
 
 /// Config values that override a profile's session defaults.
@@ -81,6 +86,7 @@ impl SessionPolicy {
                 .max_lifetime
                 .clone()
                 .or(behaviour.max_lifetime.map(|d| Timer::new(d, profile))),
+            frontend_idle: None,
         }
     }
 
@@ -91,6 +97,10 @@ impl SessionPolicy {
     fn lifetime_after(&self) -> Option<Duration> {
         self.lifetime.as_ref().map(|t| t.after)
     }
+
+    fn frontend_idle_after(&self) -> Option<Duration> {
+        self.frontend_idle.as_ref().map(|t| t.after)
+    }
 }
 
 /// Why a timer closed a session.
@@ -100,6 +110,9 @@ pub enum Expiry {
     Idle,
     /// The maximum lifetime was reached.
     Lifetime,
+    /// The frontend IP's TCP idle timeout: no byte either way on the
+    /// client's connection.
+    FrontendIdle,
 }
 
 /// The next moment a timer fires, given the last byte seen at
@@ -110,11 +123,16 @@ pub fn next_deadline(last_activity: Duration, policy: &SessionPolicy) -> Option<
     let idle = policy
         .idle_after()
         .map(|d| (last_activity.saturating_add(d), Expiry::Idle));
+    let frontend = policy
+        .frontend_idle_after()
+        .map(|d| (last_activity.saturating_add(d), Expiry::FrontendIdle));
     let lifetime = policy.lifetime_after().map(|d| (d, Expiry::Lifetime));
-    match (idle, lifetime) {
-        (Some(i), Some(l)) => Some(if l.0 <= i.0 { l } else { i }),
-        (i, l) => i.or(l),
-    }
+    // The earliest wins; on a tie the lifetime (it closes whatever the
+    // traffic), then the session's own idle timer, then the frontend's.
+    [lifetime, idle, frontend]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, why)| (*at, *why != Expiry::Lifetime, *why == Expiry::FrontendIdle))
 }
 
 /// `base + after`, saturating: a deadline too far to represent is the
@@ -149,6 +167,7 @@ mod tests {
         SessionPolicy {
             idle: idle.map(t),
             lifetime: lifetime.map(t),
+            frontend_idle: None,
         }
     }
 
@@ -164,7 +183,8 @@ mod tests {
             p,
             SessionPolicy {
                 idle: Some(timeout),
-                lifetime: None
+                lifetime: None,
+                frontend_idle: None,
             }
         );
         assert_eq!(
@@ -192,7 +212,8 @@ mod tests {
             p,
             SessionPolicy {
                 idle: Some(Timer::new(S(300), fd.clone())),
-                lifetime: Some(Timer::new(S(4 * 3600), fd))
+                lifetime: Some(Timer::new(S(4 * 3600), fd)),
+                frontend_idle: None,
             }
         );
         assert_eq!(p.lifetime.unwrap().to_string(), "4h, the front-door default");

@@ -80,6 +80,11 @@ async fn watchdog(activity: &Activity, policy: &SessionPolicy) -> CloseReason {
                     return CloseReason::Lifetime(timer.clone());
                 }
             }
+            Some(Expiry::FrontendIdle) => {
+                if let Some(timer) = &policy.frontend_idle {
+                    return CloseReason::FrontendIdle(timer.clone());
+                }
+            }
             None => {}
         }
     }
@@ -245,10 +250,15 @@ impl Drop for Direction {
 }
 
 /// Relays between an upgraded client and backend until both directions end,
-/// one fails, a session timer fires or `dropped` completes (maintenance). On
-/// a timer or a drop both connections are closed without a Close frame, so
-/// the client sees 1006.
-pub async fn relay<C, B>(client: C, backend: B, policy: SessionPolicy, dropped: impl Future<Output = ()>) -> Outcome
+/// one fails, a session timer fires or `dropped` completes with the reason
+/// (maintenance, the end of a drain). On a timer or a drop both connections
+/// are closed without a Close frame, so the client sees 1006.
+pub async fn relay<C, B>(
+    client: C,
+    backend: B,
+    policy: SessionPolicy,
+    dropped: impl Future<Output = CloseReason>,
+) -> Outcome
 where
     C: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
@@ -267,8 +277,8 @@ where
     // counts as activity), then the timers: a fixed order, as a biased
     // select would poll them.
     let (by, reason) = std::future::poll_fn(|cx| {
-        if dropped.as_mut().poll(cx).is_ready() {
-            return Poll::Ready((Side::Gateway, CloseReason::Maintenance));
+        if let Poll::Ready(reason) = dropped.as_mut().poll(cx) {
+            return Poll::Ready((Side::Gateway, reason));
         }
         for (dir, up_direction) in [(&mut up, true), (&mut down, false)] {
             if dir.done {
@@ -375,9 +385,15 @@ mod tests {
         let policy = SessionPolicy {
             idle: Some(idle.clone()),
             lifetime: None,
+            frontend_idle: None,
         };
         let start = Instant::now();
-        let relay = tokio::spawn(relay(gw_client, gw_backend, policy, std::future::pending()));
+        let relay = tokio::spawn(relay(
+            gw_client,
+            gw_backend,
+            policy,
+            std::future::pending::<CloseReason>(),
+        ));
         tokio::time::sleep(Duration::from_secs(10)).await;
         client.write_all(b"x").await.unwrap();
         let outcome = relay.await.unwrap();
@@ -396,9 +412,15 @@ mod tests {
         let policy = SessionPolicy {
             idle: Some(crate::session::Timer::key(Duration::from_secs(300), "idle_timeout")),
             lifetime: Some(crate::session::Timer::key(Duration::from_secs(3600), "max_lifetime")),
+            frontend_idle: None,
         };
         let start = Instant::now();
-        let relay = tokio::spawn(relay(gw_client, gw_backend, policy, std::future::pending()));
+        let relay = tokio::spawn(relay(
+            gw_client,
+            gw_backend,
+            policy,
+            std::future::pending::<CloseReason>(),
+        ));
         let chatter = tokio::spawn(async move {
             let mut buf = [0u8; 1];
             loop {
@@ -425,6 +447,7 @@ mod tests {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let relay = tokio::spawn(relay(gw_client, gw_backend, SessionPolicy::default(), async move {
             let _ = rx.await;
+            CloseReason::Maintenance
         }));
         tx.send(()).unwrap();
         let outcome = relay.await.unwrap();
