@@ -12,6 +12,7 @@
 //! | [`net`] | [`TurmoilTransport`]: the gateway's transport seam on turmoil |
 //! | [`world`] | [`World`]: hosts for gateways, backends and clients; runs the sim |
 //! | [`client`] | a recording tokio-tungstenite client with seeded keys, plain or TLS, for any transport |
+//! | [`rotation`] | the frontend's rotation: which gateway instances take new connections |
 //! | [`script`] | scripted WebSocket and HTTP clients (pings, heartbeats, messages, closes, retries) as data |
 //! | [`trace`] | the ordered `(time, source, typed event)` record and its text rendering |
 //!
@@ -30,6 +31,7 @@
 
 pub mod client;
 pub mod net;
+pub mod rotation;
 pub mod script;
 pub mod trace;
 pub mod world;

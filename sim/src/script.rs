@@ -5,6 +5,7 @@
 //! under a backoff policy when a session drops. A request script sends
 //! plain HTTP requests. Every step goes into the trace.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client::{
     self, Backoff, ClientEvent, ClientOptions, ConnectError, Connection, Received, Target, WsClient, ABNORMAL_CLOSURE,
 };
+use crate::rotation::Rotation;
 use crate::trace::Trace;
 use crate::world::{derive_seed, ClientResult};
 
@@ -70,6 +72,24 @@ pub struct ClientScript {
     pub retry: Option<Backoff>,
     /// Every session stops here (the scenario's duration).
     pub stop_at: Duration,
+    /// Connect through the frontend's rotation (`gateway = "any"`): each
+    /// attempt goes to the session's own instance if it is in rotation,
+    /// else the next one that is.
+    pub rotation: Option<Arc<Rotation>>,
+}
+
+/// The target for a connection attempt of session `preferred`: through the
+/// rotation when there is one.
+fn choose(targets: &[Target], preferred: usize, rotation: Option<&Rotation>) -> Target {
+    let n = targets.len().max(1);
+    let i = match rotation {
+        None => preferred % n,
+        Some(r) => {
+            let hosts: Vec<&str> = targets.iter().map(|t| t.host.as_str()).collect();
+            r.pick(&hosts, preferred % n)
+        }
+    };
+    targets.get(i).cloned().unwrap_or_else(|| Target::plain("", 0))
 }
 
 fn session_name(name: &str, count: usize, i: usize) -> String {
@@ -86,9 +106,8 @@ impl ClientScript {
         let origin = Instant::now();
         let sessions = (0..self.count).map(|i| {
             let name = session_name(&self.name, self.count, i);
-            let target = self.targets[i % self.targets.len().max(1)].clone();
             let rng = StdRng::seed_from_u64(derive_seed(seed, &name));
-            run_session(&self, &transport, name, target, rng, trace.clone(), origin)
+            run_session(&self, &transport, name, i, rng, trace.clone(), origin)
         });
         for result in join_all(sessions).await {
             result?;
@@ -109,7 +128,7 @@ async fn run_session<T: Transport>(
     script: &ClientScript,
     transport: &T,
     name: String,
-    target: Target,
+    index: usize,
     mut rng: StdRng,
     trace: Trace,
     origin: Instant,
@@ -124,6 +143,7 @@ async fn run_session<T: Transport>(
         let mut options = ClientOptions::new(&script.host, &script.path, &mut rng);
         options.subprotocols.clone_from(&script.subprotocols);
         options.headers.clone_from(&script.headers);
+        let target = choose(&script.targets, index, script.rotation.as_deref());
         let connect = client::connect(transport, &name, &target, &options, &trace);
         let timeout = script
             .retry
@@ -290,6 +310,8 @@ pub struct RequestScript {
     /// A request unanswered after this long is recorded as failed.
     pub timeout: Duration,
     pub stop_at: Duration,
+    /// Send through the frontend's rotation, as [`ClientScript::rotation`].
+    pub rotation: Option<Arc<Rotation>>,
 }
 
 impl RequestScript {
@@ -303,7 +325,7 @@ impl RequestScript {
                 break;
             }
             let name = session_name(&self.name, self.count, i);
-            let target = &self.targets[i % self.targets.len().max(1)];
+            let target = &choose(&self.targets, i, self.rotation.as_deref());
             trace.record(
                 &name,
                 ClientEvent::RequestSent {

@@ -11,12 +11,14 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use backend::{BackendEvent, Control, UpgradeAnswer};
+use gateway::config::BackendAddr;
 use gateway::{Config, Event, Gateway, GatewayHandle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::mpsc;
 
 use crate::net::TurmoilTransport;
+use crate::rotation::Rotation;
 use crate::trace::Trace;
 use gateway::Transport;
 
@@ -66,7 +68,7 @@ pub fn derive_seed(seed: u64, name: &str) -> u64 {
 }
 
 /// Something the world does to itself at a moment of virtual time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Restart a gateway instance: every session it carries is dropped
     /// abruptly (peers see the connection end without a Close frame), and
@@ -98,7 +100,26 @@ pub enum Action {
     /// Drain a gateway instance: refuse new requests with 503 for this
     /// long, then drop whatever is still open.
     Drain(String, Duration),
+    /// Take a backend out of its pool on every gateway instance: no new
+    /// sessions; its open ones close when connection draining runs out.
+    RemoveBackend(BackendAddr),
+    /// Put a removed backend back on every instance.
+    AddBackend(BackendAddr),
+    /// Apply a configuration update on every instance: the given config, or
+    /// the one each runs (a configuration push that changes nothing, as an
+    /// ingress controller makes when a pod restarts). A restarted instance
+    /// comes back with the latest configuration.
+    ConfigUpdate(Option<Box<Config>>),
+    /// Take a gateway instance out of the frontend's rotation: clients with
+    /// `gateway = "any"` connect elsewhere.
+    RotationOut(String),
+    /// Put an instance back in rotation.
+    RotationIn(String),
 }
+
+// `Config` is `PartialEq` only, but holds no floating point: its equality
+// is total, so an action's is too.
+impl Eq for Action {}
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,6 +141,12 @@ impl std::fmt::Display for Action {
             }
             Action::SetUpgrade(h, UpgradeAnswer::SwitchTo(p)) => write!(f, "{h} answers upgrades by switching to {p}"),
             Action::Drain(h, d) => write!(f, "maintenance: draining {h} for {}", human(*d)),
+            Action::RemoveBackend(b) => write!(f, "backend {b} removed from its pool"),
+            Action::AddBackend(b) => write!(f, "backend {b} added back to its pool"),
+            Action::ConfigUpdate(None) => f.write_str("configuration update (unchanged)"),
+            Action::ConfigUpdate(Some(_)) => f.write_str("configuration update (a new configuration)"),
+            Action::RotationOut(h) => write!(f, "{h} out of the frontend's rotation"),
+            Action::RotationIn(h) => write!(f, "{h} back in the frontend's rotation"),
         }
     }
 }
@@ -133,6 +160,9 @@ fn human(d: Duration) -> humantime::FormattedDuration {
 #[derive(Debug, Clone)]
 enum Command {
     Drain(Duration),
+    RemoveBackend(BackendAddr),
+    AddBackend(BackendAddr),
+    Update(Box<Config>),
     /// Stop the instance's software (before turmoil crashes or restarts
     /// its host), closing connections in a fixed order.
     Halt,
@@ -150,6 +180,9 @@ enum Teardown {
 /// (re)starts.
 type Commands = Arc<Mutex<BTreeMap<String, mpsc::UnboundedSender<Command>>>>;
 
+/// Each gateway host's latest configuration, which a restart comes back with.
+type Configs = Arc<Mutex<BTreeMap<String, Arc<Mutex<Config>>>>>;
+
 /// Builds and runs a simulation.
 pub struct World {
     seed: u64,
@@ -162,6 +195,7 @@ pub struct World {
     tls_backends: BTreeMap<String, Arc<rustls::ServerConfig>>,
     clients: Vec<(String, ClientFn)>,
     timeline: Vec<(Duration, Action)>,
+    rotation: Arc<Rotation>,
 }
 
 impl std::fmt::Debug for World {
@@ -188,6 +222,7 @@ impl World {
             tls_backends: BTreeMap::new(),
             clients: Vec::new(),
             timeline: Vec::new(),
+            rotation: Arc::new(Rotation::new()),
         }
     }
 
@@ -212,6 +247,12 @@ impl World {
     /// The shared trace.
     pub fn trace(&self) -> Trace {
         self.trace.clone()
+    }
+
+    /// The frontend's rotation over the gateway instances, which
+    /// `RotationOut`/`RotationIn` actions change.
+    pub fn rotation(&self) -> Arc<Rotation> {
+        Arc::clone(&self.rotation)
     }
 
     /// Runs the gateway with `config` on host `name`. Listener addresses in
@@ -317,13 +358,20 @@ impl World {
         }
 
         let commands: Commands = Arc::default();
+        let configs: Configs = Arc::default();
         for (name, config) in self.gateways {
             let trace = self.trace.clone();
             let host = name.clone();
             let commands = Arc::clone(&commands);
+            let latest = Arc::new(Mutex::new(config));
+            configs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.clone(), Arc::clone(&latest));
             hosts.push(name.clone());
             sim.host(name.as_str(), move || {
-                let config = config.clone();
+                // A restarted instance comes back with the latest config.
+                let config = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let trace = trace.clone();
                 let host = host.clone();
                 let commands = Arc::clone(&commands);
@@ -377,7 +425,7 @@ impl World {
             }
             while let Some((_, action)) = timeline.next_if(|(at, _)| *at <= sim.elapsed()) {
                 self.trace.record_at(sim.elapsed(), "world", action.clone());
-                if let Some(t) = apply(&mut sim, &controls, &commands, &action) {
+                if let Some(t) = apply(&mut sim, &controls, &commands, &configs, &self.rotation, &action) {
                     teardown.push(t);
                 }
             }
@@ -408,6 +456,17 @@ async fn obey(mut rx: mpsc::UnboundedReceiver<Command>, handle: GatewayHandle) {
             Command::Halt => {
                 handle.halt();
             }
+            // Errors (an unknown backend, an invalid config) change
+            // nothing; the scenario loader has checked both already.
+            Command::RemoveBackend(addr) => {
+                let _ = handle.remove_backend(&addr);
+            }
+            Command::AddBackend(addr) => {
+                let _ = handle.add_backend(&addr);
+            }
+            Command::Update(config) => {
+                let _ = handle.update(&config);
+            }
         }
     }
 }
@@ -418,8 +477,18 @@ fn apply(
     sim: &mut turmoil::Sim<'_>,
     controls: &BTreeMap<String, Control>,
     commands: &Commands,
+    configs: &Configs,
+    rotation: &Rotation,
     action: &Action,
 ) -> Option<Teardown> {
+    // To every gateway instance, in host-name order.
+    let broadcast = |command: &dyn Fn(&str) -> Option<Command>| {
+        for (host, tx) in commands.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            if let Some(command) = command(host) {
+                let _ = tx.send(command);
+            }
+        }
+    };
     let control = |host: &String| controls.get(host);
     let halt = |host: &String| {
         if let Some(c) = controls.get(host) {
@@ -472,6 +541,27 @@ fn apply(
                 let _ = tx.send(Command::Drain(*period));
             }
         }
+        Action::RemoveBackend(addr) => broadcast(&|_| Some(Command::RemoveBackend(addr.clone()))),
+        Action::AddBackend(addr) => broadcast(&|_| Some(Command::AddBackend(addr.clone()))),
+        Action::ConfigUpdate(next) => {
+            let configs = configs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(next) = next {
+                for latest in configs.values() {
+                    *latest.lock().unwrap_or_else(|p| p.into_inner()) = (**next).clone();
+                }
+            }
+            broadcast(&|host| {
+                let config = configs
+                    .get(host)
+                    .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone());
+                match (next, config) {
+                    (Some(next), _) => Some(Command::Update(next.clone())),
+                    (None, current) => current.map(|c| Command::Update(Box::new(c))),
+                }
+            });
+        }
+        Action::RotationOut(host) => rotation.take_out(host),
+        Action::RotationIn(host) => rotation.put_back(host),
     }
     None
 }
