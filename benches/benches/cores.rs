@@ -140,6 +140,7 @@ fn deadlines(c: &mut Criterion) {
     let policy = SessionPolicy {
         idle: Some(Timer::new(Duration::from_secs(5 * 60), fd.clone())),
         lifetime: Some(Timer::new(Duration::from_secs(4 * 3600), fd)),
+        frontend_idle: None,
     };
     let last = Duration::from_secs(3600);
     group.bench_function("next_deadline", |b| {

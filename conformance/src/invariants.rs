@@ -65,7 +65,13 @@ pub fn no_session_to_unhealthy(
 fn disruptive(action: &Action) -> bool {
     matches!(
         action,
-        Action::Maintenance(_) | Action::Crash(_) | Action::Restart(_) | Action::Partition(..) | Action::Drain(..)
+        Action::Maintenance(_)
+            | Action::Crash(_)
+            | Action::Restart(_)
+            | Action::Partition(..)
+            | Action::Drain(..)
+            | Action::RemoveBackend(_)
+            | Action::ConfigUpdate(_)
     )
 }
 
@@ -92,7 +98,11 @@ pub fn unexplained_closes(lines: &[TraceLine], slack: Duration) -> Vec<TraceLine
                     &p.event,
                     TraceEvent::Gateway(Event::SessionClosed {
                         by: Side::Gateway,
-                        reason: CloseReason::IdleTimeout(_) | CloseReason::Lifetime(_) | CloseReason::Maintenance,
+                        reason: CloseReason::IdleTimeout(_)
+                            | CloseReason::Lifetime(_)
+                            | CloseReason::Maintenance
+                            | CloseReason::FrontendIdle(_)
+                            | CloseReason::Drained { .. },
                         ..
                     })
                 )

@@ -168,15 +168,55 @@ pub fn fan_out(sinks: Vec<Events>) -> Events {
 /// Where `--admin` without a value serves.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9900";
 
+/// How `POST /reload` and SIGHUP re-read the config: from the file the
+/// gateway was started with, if any.
+fn reloader(source: &Source) -> Option<gateway::admin::Reload> {
+    match source {
+        Source::File(path) => {
+            let path = path.clone();
+            Some(Arc::new(move || Config::load(&path)))
+        }
+        _ => None,
+    }
+}
+
+/// SIGHUP: re-read the config file and apply it, logging what happened;
+/// a bad file changes nothing.
+fn reload_now(handle: &gateway::GatewayHandle, reload: Option<&gateway::admin::Reload>) {
+    let Some(reload) = reload else {
+        tracing::warn!("SIGHUP: this gateway was not started from a config file; nothing to reload");
+        return;
+    };
+    match reload()
+        .map_err(|e| e.to_string())
+        .and_then(|c| handle.update(&c).map_err(|e| e.to_string()))
+    {
+        Ok(()) => tracing::info!("SIGHUP: configuration reloaded; sessions open before it close after their drain"),
+        Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded"),
+    }
+}
+
 /// How long open sessions may run after SIGTERM or SIGINT (`--shutdown-grace`).
 pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
 
-/// SIGTERM and SIGINT, as one stream of signal names.
+/// SIGTERM and SIGINT (stop), and SIGHUP (reload the config file), as one
+/// stream.
 struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+/// What a signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// Drain and stop: SIGTERM or SIGINT, by name.
+    Stop(&'static str),
+    /// Re-read the config file and apply it: SIGHUP.
+    Reload,
 }
 
 impl Signals {
@@ -189,26 +229,38 @@ impl Signals {
             Ok(Signals {
                 term: signal(SignalKind::terminate())?,
                 int: signal(SignalKind::interrupt())?,
+                hup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(not(unix))]
         Ok(Signals {})
     }
 
-    /// The next signal's name.
-    async fn next(&mut self) -> &'static str {
+    /// The next signal.
+    async fn next(&mut self) -> Signal {
         #[cfg(unix)]
         {
             tokio::select! {
                 biased;
-                _ = self.term.recv() => "SIGTERM",
-                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => Signal::Stop("SIGTERM"),
+                _ = self.int.recv() => Signal::Stop("SIGINT"),
+                _ = self.hup.recv() => Signal::Reload,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
-            "ctrl-c"
+            Signal::Stop("ctrl-c")
+        }
+    }
+
+    /// The next stop signal; a SIGHUP meanwhile reloads with `reload`.
+    async fn next_stop(&mut self, reload: &dyn Fn()) -> &'static str {
+        loop {
+            match self.next().await {
+                Signal::Stop(name) => return name,
+                Signal::Reload => reload(),
+            }
         }
     }
 }
@@ -276,10 +328,18 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
         say(format_args!(
             "wsgate: admin endpoint on {bound} (POST /maintenance[?drain=30s], GET /sessions, GET /metrics)"
         ));
-        admin_task = Some(tokio::spawn(gateway::admin::serve_with_metrics(
+        let options = gateway::admin::AdminOptions {
+            metrics: Some(Arc::clone(&metrics)),
+            reload: reloader(&source),
+            base_dir: match &source {
+                Source::File(path) => path.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
+                _ => std::path::PathBuf::from("."),
+            },
+        };
+        admin_task = Some(tokio::spawn(gateway::admin::serve_with(
             listener,
             handle.clone(),
-            Some(Arc::clone(&metrics)),
+            options,
         )));
     }
     if let Some(addr) = embedded_backend {
@@ -289,9 +349,11 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
         ));
     }
     let tasks = [backend_task, admin_task];
+    let reload = reloader(&source);
+    let on_hup = || reload_now(&handle, reload.as_ref());
     let signal = tokio::select! {
         biased;
-        signal = signals.next() => signal,
+        signal = signals.next_stop(&on_hup) => signal,
         _ = &mut serving => {
             // The accept loops never end on their own; this is a panic.
             return Err("the gateway stopped serving".into());
@@ -308,7 +370,8 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
     );
     let report = tokio::select! {
         biased;
-        second = signals.next() => {
+        // A SIGHUP now has nothing left to reload into: ignored.
+        second = signals.next_stop(&|| tracing::info!("SIGHUP during shutdown: ignored")) => {
             tracing::warn!(signal = second, open_sessions = handle.open_sessions(), "shutdown: second signal, exiting now");
             return Err(format!("{second} during the shutdown grace: exited without waiting").into());
         }

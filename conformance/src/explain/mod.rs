@@ -23,7 +23,7 @@ use std::fmt;
 use std::time::Duration;
 
 use gateway::config::BackendAddr;
-use gateway::event::{CloseReason, Side};
+use gateway::event::{CloseReason, DrainCause, Side};
 use gateway::session::Timer;
 use gateway::ProfileName;
 use sim::client::CloseCause;
@@ -42,6 +42,9 @@ pub enum CauseKind {
     Lifetime,
     /// The instance dropped it for maintenance (a restart or a drain).
     Maintenance,
+    /// Dropped when its instance restarted at the end of a graceful
+    /// maintenance drain (it had left the frontend's rotation first).
+    GracefulMaintenance,
     /// The instance crashed.
     GatewayCrash,
     /// The backend closed its side, or its connection failed.
@@ -51,20 +54,30 @@ pub enum CauseKind {
     Disruption,
     /// The client itself gave up: no pong in time.
     ClientGaveUp,
+    /// The listener's frontend TCP idle timeout.
+    FrontendIdle,
+    /// The end of connection draining after its member left the pool.
+    DrainedRemoved,
+    /// The end of connection draining after a configuration update.
+    DrainedUpdate,
     /// Nothing in the trace explains it.
     Unknown,
 }
 
 impl CauseKind {
     /// Every kind, for tests that walk the mapping.
-    pub const ALL: [CauseKind; 8] = [
+    pub const ALL: [CauseKind; 12] = [
         CauseKind::IdleTimeout,
         CauseKind::Lifetime,
         CauseKind::Maintenance,
+        CauseKind::GracefulMaintenance,
         CauseKind::GatewayCrash,
         CauseKind::BackendClosed,
         CauseKind::Disruption,
         CauseKind::ClientGaveUp,
+        CauseKind::FrontendIdle,
+        CauseKind::DrainedRemoved,
+        CauseKind::DrainedUpdate,
         CauseKind::Unknown,
     ];
 }
@@ -76,10 +89,14 @@ impl CauseKind {
             CauseKind::IdleTimeout => Some("idle timeout"),
             CauseKind::Lifetime => Some("lifetime"),
             CauseKind::Maintenance => Some("maintenance"),
+            CauseKind::GracefulMaintenance => Some("maintenance after drain"),
             CauseKind::GatewayCrash => Some("gateway crash"),
             CauseKind::BackendClosed => Some("backend closed"),
             CauseKind::Disruption => Some("network cut"),
             CauseKind::ClientGaveUp => Some("no pong"),
+            CauseKind::FrontendIdle => Some("frontend idle"),
+            CauseKind::DrainedRemoved => Some("drained: backend removed"),
+            CauseKind::DrainedUpdate => Some("drained: config update"),
             CauseKind::Unknown => None,
         }
     }
@@ -101,6 +118,13 @@ pub fn predicted_by(profile: ProfileName, kind: CauseKind) -> Option<&'static st
         // An instance restart drops what it carries (a choice for both
         // Application Gateway texts, which say nothing of maintenance).
         (P::ApplicationGateway | P::ApplicationGateway2016, K::Maintenance) => Some("AGW-MAINT-1"),
+        // Graceful maintenance by update domain (the FAQ).
+        (P::ApplicationGateway | P::ApplicationGateway2016, K::GracefulMaintenance) => Some("AGW-MAINT-DRAIN-1"),
+        // The frontend IP's TCP idle timeout (Application Gateway's FAQ).
+        (P::ApplicationGateway | P::ApplicationGateway2016, K::FrontendIdle) => Some("AGW-FRONTEND-IDLE-1"),
+        // Connection draining ends (the backend-settings page).
+        (P::ApplicationGateway | P::ApplicationGateway2016, K::DrainedRemoved) => Some("AGW-DRAIN-1"),
+        (P::ApplicationGateway | P::ApplicationGateway2016, K::DrainedUpdate) => Some("AGW-CONFIG-UPDATE-1"),
         (P::FrontDoor, K::IdleTimeout) => Some("FD-IDLE-1"),
         (P::FrontDoor, K::Lifetime) => Some("FD-LIFETIME-1"),
         (P::FrontDoor, K::Maintenance) => Some("FD-MAINT-1"),
@@ -186,6 +210,7 @@ impl Explanation {
             (CauseKind::IdleTimeout, _) => "idle timeout".into(),
             (CauseKind::Lifetime, _) => "lifetime reached".into(),
             (CauseKind::Maintenance, _) => format!("dropped by maintenance{after}"),
+            (CauseKind::GracefulMaintenance, _) => format!("dropped by maintenance at the end of its drain{after}"),
             (CauseKind::GatewayCrash, _) => format!("dropped when its instance crashed{after}"),
             (CauseKind::BackendClosed, Some((_, reason))) => {
                 let backend = self.session.as_ref().map(|s| s.backend.to_string()).unwrap_or_default();
@@ -197,6 +222,18 @@ impl Explanation {
             (CauseKind::BackendClosed, None) => format!("the backend closed its side{after}"),
             (CauseKind::Disruption, _) => format!("no gateway close{after}"),
             (CauseKind::ClientGaveUp, _) => "the client gave up: no pong in time".into(),
+            (CauseKind::FrontendIdle, Some((_, CloseReason::FrontendIdle(t)))) => {
+                timer_phrase("frontend idle timeout", t)
+            }
+            (CauseKind::FrontendIdle, _) => "frontend idle timeout".into(),
+            (
+                CauseKind::DrainedRemoved | CauseKind::DrainedUpdate,
+                Some((_, CloseReason::Drained { cause, timer })),
+            ) => {
+                format!("closed at the end of connection draining after {cause} ({timer}){after}")
+            }
+            (CauseKind::DrainedRemoved, _) => format!("drained after its backend was removed{after}"),
+            (CauseKind::DrainedUpdate, _) => format!("drained after a configuration update{after}"),
             (CauseKind::Unknown, Some((by, reason))) => format!("closed by {by} ({reason})"),
             (CauseKind::Unknown, None) => "no gateway close recorded".into(),
         };
@@ -232,7 +269,12 @@ fn targets(action: &Action, host: &str) -> bool {
         | Action::SetHealthDelay(h, _)
         | Action::SetWebSocketOnly(h)
         | Action::SetUpgrade(h, _)
-        | Action::Drain(h, _) => h == host,
+        | Action::Drain(h, _)
+        | Action::RotationOut(h)
+        | Action::RotationIn(h) => h == host,
+        Action::RemoveBackend(b) | Action::AddBackend(b) => b.host == host,
+        // Every gateway instance.
+        Action::ConfigUpdate(_) => true,
         Action::Partition(a, b) | Action::Heal(a, b) | Action::SetLinkLatency(a, b, _) => a == host || b == host,
     }
 }
@@ -282,13 +324,32 @@ pub fn explain(
             match (&close.by, &close.reason) {
                 (_, CloseReason::IdleTimeout(_)) => (CauseKind::IdleTimeout, None),
                 (_, CloseReason::Lifetime(_)) => (CauseKind::Lifetime, None),
+                (_, CloseReason::FrontendIdle(_)) => (CauseKind::FrontendIdle, None),
+                (_, CloseReason::Drained { cause, .. }) => {
+                    let t = last_action(lines, since, close.at, |a| match cause {
+                        DrainCause::BackendRemoved => matches!(a, Action::RemoveBackend(b) if b.host == backend),
+                        DrainCause::ConfigUpdate => matches!(a, Action::ConfigUpdate(_)),
+                    });
+                    match cause {
+                        DrainCause::BackendRemoved => (CauseKind::DrainedRemoved, t),
+                        DrainCause::ConfigUpdate => (CauseKind::DrainedUpdate, t),
+                    }
+                }
                 (_, CloseReason::Maintenance) => {
                     let t = last_action(lines, since, close.at, |a| {
                         targets(a, instance)
                             && matches!(a, Action::Maintenance(_) | Action::Crash(_) | Action::Drain(..))
                     });
+                    let drained_first = last_action(
+                        lines,
+                        since,
+                        close.at,
+                        |a| matches!(a, Action::RotationOut(h) if h == instance),
+                    )
+                    .is_some();
                     match t {
                         Some((_, Action::Crash(_))) => (CauseKind::GatewayCrash, t),
+                        _ if drained_first => (CauseKind::GracefulMaintenance, t),
                         _ => (CauseKind::Maintenance, t),
                     }
                 }

@@ -101,6 +101,9 @@ pub(super) fn backends(file: &ScenarioFile, issues: &mut Issues) -> Vec<BackendS
 }
 
 /// Which listener, TLS and instances a group uses.
+/// `gateway = "any"`: through the frontend's rotation.
+pub const ANY_INSTANCE: &str = "any";
+
 fn entry(
     at: &KeyPath,
     listener: Option<&String>,
@@ -125,7 +128,9 @@ fn entry(
         .listeners
         .get(index)
         .is_some_and(|l| l.protocol == Protocol::Https);
+    let rotate = gateway.is_some_and(|g| g == ANY_INSTANCE);
     let instances = match gateway {
+        Some(g) if g == ANY_INSTANCE => instances.to_vec(),
         Some(g) if instances.contains(g) => vec![g.clone()],
         Some(g) => {
             issues.push((at.clone().key("gateway"), unknown("gateway instance", g, instances)));
@@ -137,6 +142,7 @@ fn entry(
         listener: index,
         tls: tls.unwrap_or(https),
         instances,
+        rotate,
     })
 }
 
@@ -235,6 +241,7 @@ pub(super) fn clients(
                 reopen_after: c.reopen_after.map(|d| d.get()),
                 retry,
                 stop_at: duration,
+                rotation: None,
             },
             entry,
         });
@@ -306,6 +313,7 @@ pub(super) fn requests(
                 targets: Vec::new(),
                 timeout: positive(r.timeout, at.clone().key("timeout"), issues).unwrap_or(Duration::from_secs(60)),
                 stop_at: duration,
+                rotation: None,
             },
             entry,
         });

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use gateway::config::{
-    BackendPoolConfig, BackendSettingsConfig, Duration, ListenerConfig, ProbeConfig, RewriteSetConfig, RuleConfig,
-    WafPolicyConfig,
+    BackendPoolConfig, BackendSettingsConfig, Duration, ListenerConfig, MaintenanceConfig, ProbeConfig,
+    RewriteSetConfig, RuleConfig, WafPolicyConfig,
 };
 use gateway::diagnostic::schema::fields_of;
 use gateway::diagnostic::Schema;
@@ -78,6 +78,7 @@ pub struct GatewaySection {
     pub idle_timeout: Option<Duration>,
     pub max_lifetime: Option<Duration>,
     pub max_connections: Option<u32>,
+    pub maintenance: Option<MaintenanceConfig>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -271,6 +272,9 @@ pub enum ActionName {
     Maintenance,
     Drain,
     SetLatency,
+    RemoveBackend,
+    AddBackend,
+    ConfigUpdate,
 }
 
 /// `[[timeline]]`: `{ at = "95s", action = "fail-probes", target = "b2" }`.
@@ -291,6 +295,9 @@ pub struct TimelineEntry {
     /// For `drain`: how long new requests are refused before what is
     /// still open is dropped.
     pub period: Option<Duration>,
+    /// For `config-update`: the gateway config file to switch to (relative
+    /// to the scenario file); without it each instance re-applies its own.
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

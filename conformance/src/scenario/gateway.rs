@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ::gateway::config::{BackendPoolConfig, BackendSettingsConfig, KeyPath, ListenerConfig, Protocol, RuleConfig, Seg};
+use ::gateway::config::{
+    BackendPoolConfig, BackendSettingsConfig, FrontendIp, KeyPath, ListenerConfig, Protocol, RuleConfig, Seg,
+};
 use ::gateway::Config;
 
 use super::file::ScenarioFile;
@@ -104,6 +106,8 @@ pub(super) fn config(
             tls_cert: None,
             tls_key: None,
             tcp_keepalive: None,
+            frontend_idle_timeout: None,
+            frontend_ip: FrontendIp::Public,
         }]
     } else {
         g.listeners.clone()
@@ -137,6 +141,7 @@ pub(super) fn config(
             probe: None,
             trusted_ca: None,
             tcp_keepalive: None,
+            connection_draining: None,
         }]
     } else {
         g.backend_settings.clone()
@@ -191,6 +196,7 @@ pub(super) fn config(
         idle_timeout: g.idle_timeout,
         max_lifetime: g.max_lifetime,
         max_connections: g.max_connections,
+        maintenance: g.maintenance,
         listeners,
         backend_pools: pools,
         backend_settings: settings,

@@ -71,6 +71,9 @@ pub struct Entry {
     pub tls: bool,
     /// The instances its sessions use, round robin.
     pub instances: Vec<String>,
+    /// `gateway = "any"`: each connection attempt goes through the
+    /// frontend's rotation, to an instance that is up.
+    pub rotate: bool,
 }
 
 /// A WebSocket client group: its script (targets left empty; a target
@@ -298,7 +301,7 @@ fn build(file: &file::ScenarioFile, path: &Path, limits: &Limits, issues: &mut I
     let backends = actors::backends(file, issues);
     let clients = actors::clients(file, &config, &instances, duration, issues);
     let requests = actors::requests(file, &config, &instances, duration, issues);
-    let timeline = timeline::build(file, &instances, &hosts, issues);
+    let timeline = timeline::build(file, &instances, &hosts, &config, &base_dir, issues);
     let expects = expects::build(file, &clients, &requests, &instances, issues);
 
     if file.name.trim().is_empty() {

@@ -75,9 +75,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Observed {
     for instance in &scenario.instances {
         world.gateway(instance, scenario.config.clone());
     }
+    let rotation = world.rotation();
     for c in &scenario.clients {
         let mut script = c.script.clone();
         script.targets = targets(scenario, &c.entry);
+        script.rotation = c.entry.rotate.then(|| std::sync::Arc::clone(&rotation));
         world.client(&script.name.clone(), move |env| {
             script.run(env.transport, env.trace, env.seed)
         });
@@ -85,6 +87,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Observed {
     for r in &scenario.requests {
         let mut script = r.script.clone();
         script.targets = targets(scenario, &r.entry);
+        script.rotation = r.entry.rotate.then(|| std::sync::Arc::clone(&rotation));
         world.client(&script.name.clone(), move |env| script.run(env.transport, env.trace));
     }
     // Keeps the world running to the scenario's end even when every client
