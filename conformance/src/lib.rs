@@ -18,6 +18,7 @@
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
 //! | [`check`] | `wsgate check`: validates scenario and config files |
 //! | [`import`] | `wsgate import`: ARM templates, `az … show` JSON and Terraform to a gateway config, with provenance |
+//! | [`lint`] | `wsgate lint`: WebSocket trouble predicted from a config, with stable codes and SARIF |
 //!
 //! ```text
 //! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
@@ -34,6 +35,7 @@ pub mod expect;
 pub mod explain;
 pub mod import;
 pub mod invariants;
+pub mod lint;
 pub mod peer;
 pub mod report;
 pub mod run;
