@@ -397,6 +397,8 @@ pub fn map(gw: &Resource, all: &[Resource]) -> Result<Imported, Vec<Diagnostic>>
         im.config.rules.push(rule);
     }
 
+    drop_unrouted_listeners(&mut im, doc, b.get("httpListeners"));
+
     // Pools, on the ports their rules put them.
     for item in pool_items.map(Json::as_array).unwrap_or_default() {
         let Some(name) = r.name(item, "backend pool") else {
@@ -470,6 +472,49 @@ pub fn map(gw: &Resource, all: &[Resource]) -> Result<Imported, Vec<Diagnostic>>
     } else {
         Err(r.errors)
     }
+}
+
+/// Leaves out the listeners no imported rule routes (their rule
+/// redirects, or was left out), listing them, and re-keys the sources of
+/// those that stay.
+fn drop_unrouted_listeners(im: &mut Imported, doc: &super::Doc, items: Option<&Json>) {
+    let routed: Vec<bool> = im
+        .config
+        .listeners
+        .iter()
+        .map(|l| im.config.rules.iter().any(|r| r.listener == l.name))
+        .collect();
+    if routed.iter().all(|r| *r) {
+        return;
+    }
+    let mut kept = Vec::new();
+    let mut sources = BTreeMap::new();
+    for (i, (listener, routed)) in std::mem::take(&mut im.config.listeners)
+        .into_iter()
+        .zip(routed)
+        .enumerate()
+    {
+        let old = format!("listeners[{i}].");
+        if routed {
+            let new = format!("listeners[{}].", kept.len());
+            for (k, v) in im.sources.iter().filter(|(k, _)| k.starts_with(&old)) {
+                sources.insert(k.replacen(&old, &new, 1), v.clone());
+            }
+            kept.push(listener);
+        } else if let Some(item) = super::resource::find(items, &listener.name) {
+            im.unmodelled(
+                doc,
+                item,
+                format!(
+                    "listener `{}`: no rule wsgate imports routes it, so it is left out",
+                    listener.name
+                ),
+            );
+        }
+    }
+    im.sources.retain(|k, _| !k.starts_with("listeners["));
+    im.sources.extend(sources);
+    im.config.listeners = kept;
 }
 
 /// `Http`/`Https`: wsgate imports every listener, backend and probe as
@@ -619,4 +664,78 @@ pub(crate) fn empty(profile: ProfileName) -> Config {
     c.backend_settings.clear();
     c.rules.clear();
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::import::{import_docs, Doc, ImportError};
+
+    fn import(text: &str) -> Result<crate::import::Imported, ImportError> {
+        import_docs(&[Doc::new("gw.json", text)], &BTreeMap::new())
+    }
+
+    /// A gateway whose one pool is used by two rules on settings with
+    /// different ports.
+    const TWO_PORTS: &str = r#"{"type": "Microsoft.Network/applicationGateways", "name": "gw",
+      "frontendPorts": [{"name": "p80", "port": 80}, {"name": "p81", "port": 81}],
+      "httpListeners": [{"name": "a", "frontendPort": {"id": "x/frontendPorts/p80"}},
+                        {"name": "b", "frontendPort": {"id": "x/frontendPorts/p81"}}],
+      "backendAddressPools": [{"name": "pool", "backendAddresses": [{"ipAddress": "127.0.0.1"}]}],
+      "backendHttpSettingsCollection": [{"name": "s80", "port": 80, "requestTimeout": 40},
+                                        {"name": "s8080", "port": 8080}],
+      "requestRoutingRules": [
+        {"name": "ra", "httpListener": {"id": "x/httpListeners/a"}, "backendAddressPool": {"id": "x/backendAddressPools/pool"}, "backendHttpSettings": {"id": "x/backendHttpSettingsCollection/s80"}},
+        {"name": "rb", "httpListener": {"id": "x/httpListeners/b"}, "backendAddressPool": {"id": "x/backendAddressPools/pool"}, "backendHttpSettings": {"id": "x/backendHttpSettingsCollection/s8080"}}]}"#;
+
+    #[test]
+    fn a_pool_used_on_two_ports_becomes_two_pools() {
+        let im = import(TWO_PORTS).unwrap();
+        let pools: Vec<(&str, &str)> = im
+            .config
+            .backend_pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.addresses[0].as_str()))
+            .collect();
+        assert_eq!(pools, [("pool", "127.0.0.1:80"), ("pool-8080", "127.0.0.1:8080")]);
+        assert_eq!(im.config.rules[1].pool, "pool-8080");
+        assert!(im.unreachable.is_empty(), "loopback is reachable");
+        assert_eq!(
+            im.sources["backend_settings[0].request_timeout"],
+            "backendHttpSettingsCollection[0].requestTimeout (gw.json:6)"
+        );
+    }
+
+    #[test]
+    fn values_of_the_wrong_type_or_range_are_located() {
+        let bad = TWO_PORTS
+            .replace("\"requestTimeout\": 40", "\"requestTimeout\": \"soon\"")
+            .replace("\"port\": 8080", "\"port\": 70000");
+        let e = import(&bad).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("gw.json:6:"), "{text}");
+        assert!(
+            text.contains("expected `requestTimeout` to be a whole number"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expected `port` between 1 and 65535, found 70000"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_redirecting_rule_and_its_listener_are_left_out_and_listed() {
+        let text = TWO_PORTS.replace(
+            r#""backendHttpSettings": {"id": "x/backendHttpSettingsCollection/s8080"}}"#,
+            r#""redirectConfiguration": {"id": "x/redirectConfigurations/r"}}"#,
+        );
+        let im = import(&text).unwrap();
+        assert_eq!(im.config.listeners.len(), 1);
+        assert_eq!(im.config.listeners[0].name, "a");
+        assert!(im.unmodelled.iter().any(|u| u.what.contains("redirects")));
+        assert!(im.unmodelled.iter().any(|u| u.what.contains("listener `b`")));
+        assert_eq!(im.sources["listeners[0].address"], "frontendPorts[0].port (gw.json:2)");
+    }
 }

@@ -412,3 +412,48 @@ pub fn map_classic(fd: &Resource, _all: &[Resource]) -> Result<Imported, Vec<Dia
         Err(r.errors)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::CLASSIC_POLICY;
+    use crate::import::{import_docs, Doc};
+
+    #[test]
+    fn origins_find_their_group_and_a_cache_block_turns_caching_on() {
+        let text = r#"[
+          {"type": "Microsoft.Cdn/profiles/originGroups", "name": "p/og", "healthProbeSettings": {"probePath": "/health", "probeRequestType": "GET"}},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "p/og/o1", "hostName": "127.0.0.1", "httpPort": 8080},
+          {"type": "Microsoft.Cdn/profiles/afdEndpoints/routes", "name": "p/e/r", "originGroup": {"id": "x/originGroups/og"}, "cacheConfiguration": {}}]"#;
+        let im = import_docs(&[Doc::new("fd.json", text)], &BTreeMap::new()).unwrap();
+        assert_eq!(im.config.backend_pools[0].addresses, ["127.0.0.1:8080"]);
+        assert!(
+            im.config.rules[0].caching,
+            "an empty cacheConfiguration object is still caching"
+        );
+        assert_eq!(im.config.probes[0].path, "/health");
+    }
+
+    #[test]
+    fn a_route_to_a_missing_group_is_a_dangling_reference() {
+        let text = r#"[
+          {"type": "Microsoft.Cdn/profiles/originGroups", "name": "og"},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "og/o1", "hostName": "a.example"},
+          {"type": "Microsoft.Cdn/profiles/afdEndpoints/routes", "name": "r", "originGroup": {"id": "x/originGroups/gone"}}]"#;
+        let e = import_docs(&[Doc::new("fd.json", text)], &BTreeMap::new()).unwrap_err();
+        assert!(e.to_string().starts_with("fd.json:4:"), "{e}");
+        assert!(e.to_string().contains("no origin group named `gone`"), "{e}");
+    }
+
+    #[test]
+    fn classic_refuses_websocket_with_the_reason() {
+        let text = r#"{"type": "Microsoft.Network/frontDoors", "name": "fd",
+          "backendPools": [{"name": "bp", "backends": [{"address": "a.example", "httpPort": 80}]}],
+          "routingRules": [{"name": "rr", "routeConfiguration": {"backendPool": {"id": "x/backendPools/bp"}}}]}"#;
+        let im = import_docs(&[Doc::new("c.json", text)], &BTreeMap::new()).unwrap();
+        assert_eq!(im.config.rules[0].waf.as_deref(), Some(CLASSIC_POLICY));
+        assert!(im.notes[0].contains("Standard and Premium"));
+        assert!(im.unreachable.contains("backend_pools[0].addresses[0]"));
+    }
+}

@@ -101,9 +101,10 @@ pub enum ImportError {
     /// Located problems in the inputs, in file order.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
-    /// The imported config failed the gateway's own validation: a gap in
-    /// the mapping, reported rather than written.
-    #[error("the imported config is not valid (a bug in wsgate import):\n{0}")]
+    /// The imported config failed the gateway's own validation (values
+    /// Azure accepts that wsgate does not, or a gap in the mapping):
+    /// reported rather than written.
+    #[error("the imported config does not pass wsgate's checks, so it was not written:\n{0}")]
     Unchecked(String),
 }
 
