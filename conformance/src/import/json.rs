@@ -428,6 +428,22 @@ mod tests {
         assert!(parse(&deep).unwrap_err().message.contains("nested deeper"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_an_error(text in "\\PC{0,64}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn any_template_string_evaluates_or_is_an_error(expr in "\\[[a-z(),' .0-9\\[\\]{}]{0,40}\\]") {
+            let t = format!("{{\"contentVersion\": \"1\", \"resources\": [{{\"type\": \"a/b\", \"name\": {expr:?}}}]}}");
+            let doc = crate::import::Doc::new("t.json", t.clone());
+            if let Ok(json) = parse(&t) {
+                let _ = crate::import::arm::evaluate(&doc, &json, &Default::default());
+            }
+        }
+    }
+
     #[test]
     fn numbers_keep_their_text() {
         let doc = parse("[18446744073709551615, 1.5e3, \"30\"]").unwrap();

@@ -72,7 +72,7 @@ pub fn stand_in(user: &Config, scenario: &Scenario) -> Result<StandIn, Skip> {
             }
             None => {
                 // Unused by the scenario's clients; any free port will do.
-                let port = 20_000 + u16::try_from(i).unwrap_or(0);
+                let port = 20_000_u16.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
                 l.address = SocketAddr::from(([0, 0, 0, 0], port));
                 l.protocol = Protocol::Http;
                 l.tls_cert = None;
