@@ -17,6 +17,7 @@
 //! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
 //! | [`check`] | `wsgate check`: validates scenario and config files |
+//! | [`fd_limit`] | `wsgate serve`'s file-descriptor budget: the soft limit raised to the hard one, and the connection cap it allows |
 //!
 //! ```text
 //! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
@@ -31,6 +32,7 @@ pub mod check;
 pub mod cli;
 pub mod expect;
 pub mod explain;
+pub mod fd_limit;
 pub mod invariants;
 pub mod peer;
 pub mod report;
