@@ -19,6 +19,7 @@
 //! | [`check`] | `wsgate check`: validates scenario and config files |
 //! | [`import`] | `wsgate import`: ARM templates, `az … show` JSON and Terraform to a gateway config, with provenance |
 //! | [`lint`] | `wsgate lint`: WebSocket trouble predicted from a config, with stable codes and SARIF |
+//! | [`fd_limit`] | `wsgate serve`'s file-descriptor budget: the soft limit raised to the hard one, and the connection cap it allows |
 //!
 //! ```text
 //! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
@@ -33,6 +34,7 @@ pub mod check;
 pub mod cli;
 pub mod expect;
 pub mod explain;
+pub mod fd_limit;
 pub mod import;
 pub mod invariants;
 pub mod lint;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::fd_limit;
 use gateway::config::{ConfigError, Duration};
 use gateway::event::Event;
 use gateway::metrics::{self, Metrics};
@@ -170,11 +171,17 @@ pub const DEFAULT_ADMIN: &str = "127.0.0.1:9900";
 
 /// How `POST /reload` and SIGHUP re-read the config: from the file the
 /// gateway was started with, if any.
-fn reloader(source: &Source) -> Option<gateway::admin::Reload> {
+fn reloader(source: &Source, nofile: Option<u64>) -> Option<gateway::admin::Reload> {
     match source {
         Source::File(path) => {
             let path = path.clone();
-            Some(Arc::new(move || Config::load(&path)))
+            Some(Arc::new(move || {
+                let mut config = Config::load(&path)?;
+                if let Some(nofile) = nofile {
+                    fd_limit::fit(&mut config, nofile);
+                }
+                Ok(config)
+            }))
         }
         _ => None,
     }
@@ -294,7 +301,34 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
         embedded_backend = Some(addr);
         backend_task = Some(tokio::spawn(serve));
     }
-    let config = config(&source, embedded_backend)?;
+    let mut config = config(&source, embedded_backend)?;
+    let nofile = match fd_limit::raise() {
+        Some(Ok(nofile)) => Some(nofile),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "could not raise the file-descriptor limit");
+            None
+        }
+        None => None,
+    };
+    if let Some(nofile) = nofile {
+        let lowered = fd_limit::fit(&mut config, nofile);
+        let sessions = fd_limit::session_capacity(nofile);
+        if lowered {
+            tracing::warn!(
+                nofile,
+                sessions,
+                max_connections = config.max_connections,
+                "the file-descriptor limit caps client connections below the configured max_connections: beyond it clients get 503"
+            );
+        } else {
+            tracing::info!(
+                nofile,
+                sessions,
+                max_connections = config.max_connections,
+                "file-descriptor limit raised"
+            );
+        }
+    }
     let profile = config.profile;
     let metrics = Arc::new(Metrics::new(profile.behaviour().http_timeout));
     let events = fan_out(vec![tracing_sink(), Arc::clone(&metrics) as Events]);
@@ -330,7 +364,7 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
         ));
         let options = gateway::admin::AdminOptions {
             metrics: Some(Arc::clone(&metrics)),
-            reload: reloader(&source),
+            reload: reloader(&source, nofile),
             base_dir: match &source {
                 Source::File(path) => path.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
                 _ => std::path::PathBuf::from("."),
@@ -349,7 +383,7 @@ pub async fn serve(source: Source, options: Options) -> Result<(), Box<dyn std::
         ));
     }
     let tasks = [backend_task, admin_task];
-    let reload = reloader(&source);
+    let reload = reloader(&source, nofile);
     let on_hup = || reload_now(&handle, reload.as_ref());
     let signal = tokio::select! {
         biased;

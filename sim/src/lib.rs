@@ -39,3 +39,9 @@ pub mod world;
 pub use net::TurmoilTransport;
 pub use trace::Trace;
 pub use world::{Action, ClientEnv, World};
+
+/// The README's Rust example, compiled and run by `cargo test --doc -p sim`
+/// so that it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -304,7 +304,9 @@ pub struct RequestScript {
     pub every: Option<Duration>,
     pub method: http::Method,
     pub path: String,
+    /// The `Host` header; empty for none.
     pub host: String,
+    /// Sent after Host, in order; a second `Host` here makes two.
     pub headers: Vec<(String, String)>,
     pub targets: Vec<Target>,
     /// A request unanswered after this long is recorded as failed.
@@ -361,8 +363,11 @@ impl RequestScript {
         tokio::spawn(conn);
         let mut req = http::Request::builder()
             .method(self.method.clone())
-            .uri(self.path.as_str())
-            .header("host", self.host.as_str());
+            .uri(self.path.as_str());
+        // An empty host sends no Host header at all (a malformed request).
+        if !self.host.is_empty() {
+            req = req.header("host", self.host.as_str());
+        }
         for (n, v) in &self.headers {
             req = req.header(n.as_str(), v.as_str());
         }

@@ -195,6 +195,12 @@ fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<B
             if let Ok(v) = HeaderValue::from_str(&protocol) {
                 resp.headers_mut().insert(header::UPGRADE, v);
             }
+            // A backend that answers 101 to any upgrade proves it read the
+            // key: only the Upgrade value gives the switch away, so a
+            // gateway must check that, not just the accept value.
+            if let Ok(v) = HeaderValue::from_str(&handshake::accept_key(key.as_bytes())) {
+                resp.headers_mut().insert(header::SEC_WEBSOCKET_ACCEPT, v);
+            }
             return resp;
         }
         UpgradeAnswer::WrongAccept => handshake::accept_key(b"not-the-client-key"),
