@@ -17,6 +17,8 @@
 //! | [`peer`] | nginx and HAProxy as conformance targets: a plan rendered as their configs, run as processes |
 //! | [`serve`] | `wsgate serve` / `wsgate echo`: the gateway and demo backend on a real network |
 //! | [`check`] | `wsgate check`: validates scenario and config files |
+//! | [`import`] | `wsgate import`: ARM templates, `az … show` JSON and Terraform to a gateway config, with provenance |
+//! | [`lint`] | `wsgate lint`: WebSocket trouble predicted from a config, with stable codes and SARIF |
 //! | [`fd_limit`] | `wsgate serve`'s file-descriptor budget: the soft limit raised to the hard one, and the connection cap it allows |
 //!
 //! ```text
@@ -33,7 +35,9 @@ pub mod cli;
 pub mod expect;
 pub mod explain;
 pub mod fd_limit;
+pub mod import;
 pub mod invariants;
+pub mod lint;
 pub mod peer;
 pub mod report;
 pub mod run;

@@ -84,6 +84,11 @@ enum Command {
         out: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Run your gateway config (e.g. from `wsgate import`) in place of
+        /// each scenario's own: its pools are mapped onto the scenario's
+        /// scripted backends; scenarios of another profile are skipped.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// List the requirement catalogue: id, basis (the quoted sentence, the
     /// Azure page or the reason for wsgate's choice), profiles, and which
@@ -135,6 +140,39 @@ enum Command {
     Echo {
         #[arg(long, default_value = "127.0.0.1:9001")]
         listen: SocketAddr,
+    },
+    /// Import an Azure gateway: `az … show` JSON (one object or an array),
+    /// an ARM template (for Bicep, run `az bicep build` first) or
+    /// `terraform show -json`, written as wsgate's config TOML with each
+    /// value's source field in a comment.
+    Import {
+        /// Input files; several are read as one gateway (e.g. an origin
+        /// group, its origins and a route).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the TOML (default: stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// An ARM template parameter's value, overriding its defaultValue.
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = conformance::import::parse_param)]
+        params: Vec<(String, String)>,
+    },
+    /// Predict WebSocket trouble from a gateway config: each finding with
+    /// a stable code, file:line:col, the consequence, its requirement or
+    /// Azure page, and a fix. Exits non-zero when an error is found.
+    Lint {
+        /// A gateway config file (TOML), such as `wsgate import` writes.
+        config: PathBuf,
+        /// How often the clients (or server) ping: a request timeout not
+        /// above it closes sessions (default: the --client library's, else 20s).
+        #[arg(long, value_parser = parse_duration)]
+        ping_interval: Option<Duration>,
+        /// The client library, whose transport needs affinity.
+        #[arg(long, value_enum)]
+        client: Option<conformance::lint::Client>,
+        /// Output: text for people, json or sarif (SARIF 2.1.0) for CI annotations.
+        #[arg(long, value_enum, default_value_t = conformance::lint::Format::Text)]
+        format: conformance::lint::Format,
     },
     /// Validate scenario and config files; report every problem with
     /// file:line:column.
@@ -207,6 +245,7 @@ fn main() -> ExitCode {
             matrix,
             out,
             limits,
+            config,
         } => cli::run::run(&cli::run::Args {
             paths,
             seed,
@@ -222,9 +261,17 @@ fn main() -> ExitCode {
                 MatrixArg::Full => MatrixScope::Full,
             },
             limits: limits.into(),
+            config,
         }),
         Command::Requirements { paths } => cli::requirements(&paths),
         Command::Check { files, limits } => cli::check(&files, &limits.into()),
+        Command::Import { files, output, params } => cli::import::import(&files, output.as_deref(), &params),
+        Command::Lint {
+            config,
+            ping_interval,
+            client,
+            format,
+        } => cli::lint::lint(&config, ping_interval, client, format),
         Command::Serve {
             config,
             listen,

@@ -7,7 +7,11 @@
 //! | `requirements` | [`requirements`]: the catalogue and what covers it |
 //! | `check` | [`check`]: validates scenario and config files |
 //! | `serve`, `echo` | [`block_on`] around [`crate::serve`] |
+//! | `import` | [`import::import`]: Azure definitions to a config |
+//! | `lint` | [`lint::lint`]: WebSocket trouble predicted from a config |
 
+pub mod import;
+pub mod lint;
 pub mod run;
 
 use std::io::{self, Write};

@@ -35,6 +35,9 @@ pub struct Args {
     pub matrix: MatrixScope,
     /// How large a scenario may be; larger ones are refused before any runs.
     pub limits: crate::scenario::Limits,
+    /// A gateway config to run in place of each scenario's own
+    /// (`--config`): scenarios of another profile are skipped, with why.
+    pub config: Option<PathBuf>,
 }
 
 /// The lines printed for one scenario: its verdict, what failed, and the
@@ -152,9 +155,20 @@ pub fn run_with(args: &Args, out: &mut impl Write, err: &mut impl Write) -> io::
             return Ok(false);
         }
     };
-    let (scenarios, errors) = suite::load_all(&files, &args.limits);
+    let (mut scenarios, errors) = suite::load_all(&files, &args.limits);
     for e in &errors {
         writeln!(err, "{e}")?;
+    }
+    if let Some(path) = &args.config {
+        let user = match gateway::Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                writeln!(err, "{e}")?;
+                return Ok(false);
+            }
+        };
+        writeln!(out, "{}", with_config_header(path, &user))?;
+        scenarios = with_config(&user, scenarios, out)?;
     }
     let options = suite::Options {
         seed: args.seed,
@@ -180,6 +194,48 @@ pub fn run_with(args: &Args, out: &mut impl Write, err: &mut impl Write) -> io::
     }
     write!(out, "{}", footer(&matrix, &grades, &reports, errors.len(), written))?;
     Ok(errors.is_empty() && reports.iter().all(ScenarioReport::passed))
+}
+
+/// The line that says whose config runs.
+fn with_config_header(path: &Path, user: &gateway::Config) -> String {
+    format!(
+        "running {} scenarios with {} in place of each scenario's own config (its pools on the scenario's scripted backends)",
+        user.profile,
+        path.display()
+    )
+}
+
+/// Each scenario with the user's config fitted in, the others skipped with
+/// the reason; prints what was replaced.
+fn with_config(
+    user: &gateway::Config,
+    scenarios: Vec<crate::scenario::Scenario>,
+    out: &mut impl Write,
+) -> io::Result<Vec<crate::scenario::Scenario>> {
+    let mut kept = Vec::new();
+    let mut skipped = 0;
+    let mut shown_notes = false;
+    for mut s in scenarios {
+        match crate::import::stand_in::stand_in(user, &s) {
+            Ok(fitted) => {
+                if !shown_notes {
+                    for note in &fitted.notes {
+                        writeln!(out, "  {note}")?;
+                    }
+                    shown_notes = true;
+                }
+                s.config = fitted.config;
+                kept.push(s);
+            }
+            Err(crate::import::stand_in::Skip::Profile { .. }) => skipped += 1,
+            Err(reason) => writeln!(out, "skip  {}\n      {reason}", s.path.display())?,
+        }
+    }
+    if skipped > 0 {
+        writeln!(out, "({skipped} scenario(s) of other profiles skipped)")?;
+    }
+    writeln!(out)?;
+    Ok(kept)
 }
 
 /// `wsgate run` on stdout and stderr.
