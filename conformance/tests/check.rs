@@ -254,3 +254,24 @@ fn check_walks_folders() {
     assert!(printed.contains("nested/good.toml: ok"), "{printed}");
     assert!(printed.contains("bad.toml:6:8: backends[0].name:"), "{printed}");
 }
+
+#[test]
+fn a_raw_request_refuses_the_fields_it_replaces_and_an_oversized_filler() {
+    let text = format!(
+        "{HEAD}[[backends]]\nname = \"b1\"\n[[requests]]\nname = \"r\"\npath = \"/x\"\n\
+         raw = \"GET / HTTP/1.1\\r\\n\"\nraw_filler = 2000000\n\
+         [[requests]]\nname = \"s\"\nraw_filler = 10\n"
+    );
+    let printed = refused(
+        &text,
+        &[
+            "9:8: requests[0].path: `raw` sends its bytes as they are: remove `path` or `raw`",
+            "11:14: requests[0].raw_filler: expected at most 1048576 bytes, found 2000000",
+            "14:14: requests[1].raw_filler: expected `raw` beside `raw_filler`",
+        ],
+    );
+    // Every error, in file order.
+    let first = printed.find("requests[0].path").unwrap();
+    let second = printed.find("requests[0].raw_filler").unwrap();
+    assert!(first < second, "{printed}");
+}

@@ -309,6 +309,10 @@ pub struct RequestScript {
     /// Sent after Host, in order; a second `Host` here makes two.
     pub headers: Vec<(String, String)>,
     pub targets: Vec<Target>,
+    /// Bytes sent as they are instead of a request built from the fields
+    /// above: malformed, partial or oversized heads. The status is read from
+    /// the first line of whatever comes back.
+    pub raw: Option<Vec<u8>>,
     /// A request unanswered after this long is recorded as failed.
     pub timeout: Duration,
     pub stop_at: Duration,
@@ -357,6 +361,9 @@ impl RequestScript {
         let stream = client::dial(transport, name, target, trace)
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(raw) = &self.raw {
+            return send_raw(stream, raw).await;
+        }
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| e.to_string())?;
@@ -380,9 +387,42 @@ impl RequestScript {
     }
 }
 
+/// Writes `raw` and reads the answer's status line. The connection stays
+/// open after the write, so a partial head waits on the gateway's timers.
+async fn send_raw(mut stream: client::Connection, raw: &[u8]) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(raw).await.map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(status) = status_of(&got) {
+            return Ok(status);
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) => return Err("closed without a response".into()),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// The status code of a response whose first line has arrived.
+fn status_of(got: &[u8]) -> Option<u16> {
+    let line_end = got.iter().position(|b| *b == b'\n')?;
+    let line = std::str::from_utf8(&got[..line_end]).ok()?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_is_read_once_its_line_is_whole() {
+        assert_eq!(status_of(b"HTTP/1.1 408 Request Timeout\r\n"), Some(408));
+        assert_eq!(status_of(b"HTTP/1.1 408 Req"), None);
+        assert_eq!(status_of(b"garbage\n"), None);
+    }
 
     #[test]
     fn payloads_carry_their_sequence_and_differ() {

@@ -8,7 +8,7 @@ use backend::{SessionScript, UpgradeAnswer};
 use sim::client::Backoff;
 use sim::script::{ClientScript, Messages, Payload, RequestScript};
 
-use super::file::{Behaviour, ScenarioFile};
+use super::file::{Behaviour, RequestEntry, ScenarioFile};
 use super::{unknown, BackendSpec, ClientSpec, Entry, Issues, RequestSpec, BACKEND_PORT};
 
 /// The `Host` header clients send unless they say otherwise: the same on
@@ -302,6 +302,7 @@ pub(super) fn requests(
                 format!("expected a path starting with `/` (or `*`), found `{path}`"),
             ));
         }
+        let raw = raw_bytes(r, &at, issues);
         out.push(RequestSpec {
             script: RequestScript {
                 name: r.name.clone(),
@@ -313,6 +314,7 @@ pub(super) fn requests(
                 host: r.host.clone().unwrap_or_else(|| DEFAULT_HOST.to_string()),
                 headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 targets: Vec::new(),
+                raw,
                 timeout: positive(r.timeout, at.clone().key("timeout"), issues).unwrap_or(Duration::from_secs(60)),
                 stop_at: duration,
                 rotation: None,
@@ -321,4 +323,93 @@ pub(super) fn requests(
         });
     }
     out
+}
+
+/// The largest `raw_filler`: well past any gateway's head limit, small
+/// enough to build in memory for every request of a group.
+pub const MAX_RAW_FILLER: usize = 1 << 20;
+
+/// `raw`, then `raw_filler` bytes of `X-Filler` header lines: the bytes a
+/// raw request sends. `raw` replaces the fields a request is built from.
+fn raw_bytes(r: &RequestEntry, at: &KeyPath, issues: &mut Issues) -> Option<Vec<u8>> {
+    let Some(raw) = &r.raw else {
+        if r.raw_filler.is_some() {
+            issues.push((
+                at.clone().key("raw_filler"),
+                "expected `raw` beside `raw_filler`".into(),
+            ));
+        }
+        return None;
+    };
+    let built = [
+        ("method", r.method.is_some()),
+        ("path", r.path.is_some()),
+        ("host", r.host.is_some()),
+        ("headers", !r.headers.is_empty()),
+    ];
+    for (key, set) in built {
+        if set {
+            issues.push((
+                at.clone().key(key),
+                format!("`raw` sends its bytes as they are: remove `{key}` or `raw`"),
+            ));
+        }
+    }
+    let filler = r.raw_filler.unwrap_or(0);
+    if filler > MAX_RAW_FILLER {
+        issues.push((
+            at.clone().key("raw_filler"),
+            format!("expected at most {MAX_RAW_FILLER} bytes, found {filler}"),
+        ));
+        return Some(raw.clone().into_bytes());
+    }
+    Some(with_filler(raw, filler))
+}
+
+/// `raw` with `filler` bytes of `X-Filler` header lines (1000 bytes each:
+/// `X-Filler: `, 988 letters, CRLF). A head that ends in a blank line gets
+/// them before it, as whole lines (so rounded up); an unfinished head gets
+/// exactly `filler` bytes appended.
+fn with_filler(raw: &str, filler: usize) -> Vec<u8> {
+    if filler == 0 {
+        return raw.as_bytes().to_vec();
+    }
+    let line = format!("X-Filler: {}\r\n", "a".repeat(988));
+    let lines = line.repeat(filler.div_ceil(line.len()));
+    let blank = ["\r\n\r\n", "\n\n"].into_iter().find(|end| raw.ends_with(end));
+    match blank {
+        Some(end) => {
+            // Keep the last header's line ending, then the filler, then the
+            // blank line.
+            let split = raw.len() - end.len() / 2;
+            let mut bytes = raw.as_bytes()[..split].to_vec();
+            bytes.extend_from_slice(lines.as_bytes());
+            bytes.extend_from_slice(&raw.as_bytes()[split..]);
+            bytes
+        }
+        None => {
+            let mut bytes = raw.as_bytes().to_vec();
+            bytes.extend_from_slice(&lines.as_bytes()[..filler]);
+            bytes
+        }
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::with_filler;
+
+    #[test]
+    fn filler_goes_before_the_blank_line_or_after_an_unfinished_head() {
+        let done = with_filler("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1500);
+        assert_eq!(done.len(), 27 + 2000, "whole lines, rounded up");
+        assert!(done.starts_with(b"GET / HTTP/1.1\r\nHost: a\r\nX-Filler: aaa"));
+        assert!(done.ends_with(b"aaa\r\n\r\n"));
+        let lf = with_filler("GET / HTTP/1.1\nHost: a\n\n", 10);
+        assert!(lf.starts_with(b"GET / HTTP/1.1\nHost: a\nX-Filler: "));
+        assert!(lf.ends_with(b"aaa\r\n\n"));
+        let open = with_filler("GET / HTTP/1.1\r\n", 32_768 - 16);
+        assert_eq!(open.len(), 32_768, "exact when unfinished");
+        assert_eq!(with_filler("GET /", 0), b"GET /");
+    }
 }

@@ -253,6 +253,12 @@ pub struct RequestEntry {
     pub gateway: Option<String>,
     pub listener: Option<String>,
     pub tls: Option<bool>,
+    /// Bytes sent as they are (TOML escapes such as `\r\n` included),
+    /// instead of a request built from method, path, host and headers.
+    pub raw: Option<String>,
+    /// With `raw`: this many bytes of `X-Filler` header lines after it, for
+    /// oversized heads.
+    pub raw_filler: Option<usize>,
     /// An unanswered request fails after this long (default 60 s).
     pub timeout: Option<Duration>,
 }
