@@ -12,7 +12,7 @@ use http::HeaderValue;
 
 use crate::config::{BackendAddr, Issue, KeyPath, Protocol};
 use crate::probe::ProbeSpec;
-use crate::profile::{Behaviour, ProfileName};
+use crate::profile::{Behaviour, IdleRule, ProfileName};
 use crate::rewrite::Rewrite;
 use crate::session::{SessionPolicy, Timer};
 use crate::tls;
@@ -194,6 +194,59 @@ impl Plan {
     }
 }
 
+/// `d` divided by `k`, for [`Plan::time_scaled`].
+fn scaled(d: Duration, k: f64) -> Duration {
+    d.div_f64(k)
+}
+
+fn scaled_timer(t: &Timer, k: f64) -> Timer {
+    Timer::new(scaled(t.after, k), t.origin.clone())
+}
+
+impl Plan {
+    /// The plan with every duration it resolved divided by `k`: header
+    /// read timeout, keepalive idles, each route's session idle and
+    /// lifetime timers, each settings' request timeout, each member's
+    /// probe interval and timeout, and the profile's own defaults. A
+    /// scenario of hours then runs on a real network in minutes (the
+    /// conformance harness's `--time-scale`); a timer keeps the config key
+    /// or profile it came from, so a close still names its setting. Pure.
+    ///
+    /// `k` must be finite and positive; anything else returns the plan
+    /// unchanged.
+    pub fn time_scaled(&self, k: f64) -> Plan {
+        if !(k.is_finite() && k > 0.0) {
+            return self.clone();
+        }
+        let mut plan = self.clone();
+        plan.header_read_timeout = scaled(plan.header_read_timeout, k);
+        let b = &mut plan.behaviour;
+        b.default_request_timeout = scaled(b.default_request_timeout, k);
+        if let IdleRule::Fixed(d) = b.idle {
+            b.idle = IdleRule::Fixed(scaled(d, k));
+        }
+        b.max_lifetime = b.max_lifetime.map(|d| scaled(d, k));
+        b.probe.interval = scaled(b.probe.interval, k);
+        b.probe.timeout = scaled(b.probe.timeout, k);
+        for l in &mut plan.listeners {
+            l.tcp_keepalive = l.tcp_keepalive.map(|d| scaled(d, k));
+        }
+        for r in &mut plan.routes {
+            r.session.idle = r.session.idle.as_ref().map(|t| scaled_timer(t, k));
+            r.session.lifetime = r.session.lifetime.as_ref().map(|t| scaled_timer(t, k));
+        }
+        for set in &mut plan.backend_sets {
+            set.settings.request_timeout = scaled_timer(&set.settings.request_timeout, k);
+            set.settings.tcp_keepalive = set.settings.tcp_keepalive.map(|d| scaled(d, k));
+            for m in &mut set.members {
+                m.probe.interval = scaled(m.probe.interval, k);
+                m.probe.timeout = scaled(m.probe.timeout, k);
+            }
+        }
+        plan
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +286,54 @@ mod tests {
         assert_eq!(strip_port("chat.internal"), "chat.internal");
         assert_eq!(strip_port("[::1]:443"), "::1");
         assert_eq!(strip_port("10.0.0.4"), "10.0.0.4");
+    }
+
+    /// Every duration a gateway runs on is divided, and nothing else
+    /// changes: the front-door profile has all of them (idle, lifetime,
+    /// request timeout, probes).
+    #[test]
+    fn time_scaling_divides_every_resolved_duration() {
+        let mut config = Config::single_route(
+            ProfileName::FrontDoor,
+            "127.0.0.1:0".parse().expect("address"),
+            vec!["b1:80".into()],
+            None,
+        );
+        config.listeners[0].tcp_keepalive = Some(crate::config::Duration::from_secs(60));
+        let plan = config.validate().expect("valid");
+        let fast = plan.time_scaled(10.0);
+        assert_eq!(fast.header_read_timeout, plan.header_read_timeout / 10);
+        assert_eq!(fast.listeners[0].tcp_keepalive, Some(Duration::from_secs(6)));
+        let session = &fast.routes[0].session;
+        assert_eq!(session.idle.as_ref().map(|t| t.after), Some(Duration::from_secs(30)));
+        assert_eq!(
+            session.lifetime.as_ref().map(|t| t.after),
+            Some(Duration::from_secs(1440))
+        );
+        assert_eq!(
+            session.idle.as_ref().map(|t| &t.origin),
+            plan.routes[0].session.idle.as_ref().map(|t| &t.origin),
+            "a scaled timer still names where it came from"
+        );
+        let settings = &fast.backend_sets[0].settings;
+        assert_eq!(settings.request_timeout.after, Duration::from_secs(3));
+        let probe = &fast.backend_sets[0].members[0].probe;
+        assert_eq!(
+            (probe.interval, probe.timeout),
+            (Duration::from_secs(3), Duration::from_secs(3))
+        );
+        assert_eq!(fast.behaviour.default_request_timeout, Duration::from_secs(3));
+        assert_eq!(fast.behaviour.idle, IdleRule::Fixed(Duration::from_secs(30)));
+        assert_eq!(fast.behaviour.max_lifetime, Some(Duration::from_secs(1440)));
+        assert_eq!(fast.behaviour.probe.interval, Duration::from_secs(3));
+        assert_eq!(fast.max_connections, plan.max_connections);
+        assert_eq!(fast.max_header_bytes, plan.max_header_bytes);
+        assert_eq!(fast.behaviour.probe.rule, plan.behaviour.probe.rule);
+        // A scale of 1, or one that makes no sense, changes nothing.
+        for k in [1.0, 0.0, -2.0, f64::NAN, f64::INFINITY] {
+            let same = plan.time_scaled(k);
+            assert_eq!(same.header_read_timeout, plan.header_read_timeout, "k = {k}");
+            assert_eq!(same.routes[0].session, plan.routes[0].session, "k = {k}");
+        }
     }
 }

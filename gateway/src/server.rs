@@ -97,7 +97,11 @@ impl<T: Transport> Gateway<T> {
         Gateway::bind_plan(plan, material, transport, events).await
     }
 
-    async fn bind_plan(
+    /// Binds a plan that is already validated, with its TLS material read
+    /// ([`Plan::tls_material`]): for a harness that changes the plan first
+    /// (the conformance harness divides its timers with
+    /// [`Plan::time_scaled`]).
+    pub async fn bind_plan(
         plan: Plan,
         material: crate::plan::TlsMaterial,
         transport: T,
