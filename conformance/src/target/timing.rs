@@ -1,0 +1,167 @@
+//! Time on a real network: which scale a run uses, whether it fits the
+//! wall-clock limit, and how far its expectations' time bounds are
+//! widened. Pure.
+//!
+//! A scenario's windows are exact in the simulator, where every link takes
+//! its latency and nothing else takes time. On loopback a hop takes
+//! microseconds and a busy machine wakes a task late by milliseconds (tens
+//! on 2 busy cores), so a real run's windows are widened on both sides by
+//! a **tolerance**: [`DEFAULT_TOLERANCE`] of wall-clock time for
+//! scheduling, plus [`HOPS`] times the scenario's (scaled) link latency,
+//! which the simulator adds to every handshake and the loopback does not.
+//! Measured in scenario time the tolerance is K times larger, so a higher
+//! scale blurs more: the output says the scale and tolerance of every run.
+
+use std::time::Duration;
+
+/// How much a real run's clock may stray from the simulator's, in wall
+/// time, before latency: 150 ms. A loopback hop is microseconds; what
+/// remains is scheduling (a timer or socket wake-up on a busy 2-core CI
+/// machine with tests running beside it, measured at up to ~50 ms) and,
+/// on nginx, its lazy timers (re-armed only when they move by 300 ms or
+/// more, so a timer kept alive by traffic can fire up to 300 ms early:
+/// see `src/peer/README.md`). 150 ms covers the first with a margin and
+/// most of the second; a peer's lazy timer that fires earlier still is a
+/// finding.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_millis(150);
+
+/// The number of link hops the tolerance allows for: a session's opening
+/// takes about six in the simulator (client to gateway, gateway to backend
+/// and back, and the TCP handshakes'), a retry a few more.
+pub const HOPS: u32 = 10;
+
+/// The default limit on a scaled run's length.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The scales `auto` chooses from, smallest (most faithful) first.
+pub const LADDER: [u32; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+/// `--time-scale`: a fixed K, or the smallest on [`LADDER`] that fits.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Scale {
+    Fixed(f64),
+    #[default]
+    Auto,
+}
+
+impl std::str::FromStr for Scale {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" {
+            return Ok(Scale::Auto);
+        }
+        match s.parse::<f64>() {
+            Ok(k) if k.is_finite() && k >= 1.0 => Ok(Scale::Fixed(k)),
+            _ => Err(format!("expected `auto` or a number of at least 1, found `{s}`")),
+        }
+    }
+}
+
+/// How a real-network run maps scenario time to wall time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    pub scale: Scale,
+    /// A scaled run longer than this is skipped, not run.
+    pub limit: Duration,
+    /// Wall-clock slack on every time bound, before latency.
+    pub tolerance: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            scale: Scale::Auto,
+            limit: DEFAULT_LIMIT,
+            tolerance: DEFAULT_TOLERANCE,
+        }
+    }
+}
+
+/// The scale a run of `duration` uses, or why it is skipped.
+pub fn choose(duration: Duration, timing: &Timing) -> Result<f64, String> {
+    let fits = |k: f64| duration.div_f64(k) <= timing.limit;
+    match timing.scale {
+        Scale::Fixed(k) if fits(k) => Ok(k),
+        Scale::Fixed(k) => Err(too_long(duration, k, timing.limit)),
+        Scale::Auto => {
+            let largest = f64::from(LADDER[LADDER.len() - 1]);
+            LADDER
+                .iter()
+                .map(|k| f64::from(*k))
+                .find(|k| fits(*k))
+                .ok_or_else(|| too_long(duration, largest, timing.limit))
+        }
+    }
+}
+
+fn too_long(duration: Duration, k: f64, limit: Duration) -> String {
+    format!(
+        "too long for real time at scale {k}: {} of wall time, over the {} limit",
+        humantime::format_duration(round_ms(duration.div_f64(k))),
+        humantime::format_duration(limit)
+    )
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+/// The tolerance a run gets, in wall time: the scheduling slack plus
+/// [`HOPS`] hops of the scaled scenario's link latency.
+pub fn tolerance(timing: &Timing, scaled_latency: Duration) -> Duration {
+    timing.tolerance + scaled_latency * HOPS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn auto_picks_the_smallest_scale_that_fits() {
+        let t = Timing::default();
+        assert_eq!(choose(S(20), &t), Ok(1.0));
+        assert_eq!(choose(S(60), &t), Ok(1.0), "the limit itself fits");
+        assert_eq!(choose(S(61), &t), Ok(2.0));
+        assert_eq!(choose(S(300), &t), Ok(5.0));
+        assert_eq!(choose(S(3600), &t), Ok(100.0));
+        let short = Timing { limit: S(5), ..t };
+        assert_eq!(choose(S(60), &short), Ok(20.0));
+        let never = choose(S(100_000), &short).unwrap_err();
+        assert!(never.starts_with("too long for real time at scale 1000"), "{never}");
+    }
+
+    #[test]
+    fn a_fixed_scale_is_kept_or_the_run_skipped() {
+        let t = Timing {
+            scale: Scale::Fixed(10.0),
+            ..Timing::default()
+        };
+        assert_eq!(choose(S(600), &t), Ok(10.0));
+        assert_eq!(
+            choose(S(4 * 3600), &t).unwrap_err(),
+            "too long for real time at scale 10: 24m of wall time, over the 1m limit"
+        );
+    }
+
+    #[test]
+    fn scales_parse() {
+        assert_eq!("auto".parse::<Scale>(), Ok(Scale::Auto));
+        assert_eq!("12.5".parse::<Scale>(), Ok(Scale::Fixed(12.5)));
+        for bad in ["0", "0.5", "-3", "inf", "NaN", "fast"] {
+            assert!(bad.parse::<Scale>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_tolerance_adds_the_hops_the_loopback_does_not_take() {
+        let t = Timing::default();
+        assert_eq!(tolerance(&t, Duration::ZERO), DEFAULT_TOLERANCE);
+        assert_eq!(
+            tolerance(&t, Duration::from_millis(2)),
+            DEFAULT_TOLERANCE + Duration::from_millis(20)
+        );
+    }
+}
