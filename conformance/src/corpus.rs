@@ -36,7 +36,8 @@ struct File {
 
 const HEADER: &str = "\
 # Seeds a sweep found failing (`wsgate run --seeds N --save-failing-seeds FILE`).
-# `cargo test` replays each entry as its own test (conformance/tests/targets.rs);
+# `cargo test` replays each entry as its own test, `TARGET/SCENARIO/seed-SEED`
+# (sim in conformance/tests/scenarios.rs, real in conformance/tests/targets.rs);
 # remove an entry once the failure it records is understood and fixed.
 ";
 

@@ -340,6 +340,7 @@ fn main() -> ExitCode {
                 scale: targets.time_scale,
                 limit: targets.wall_limit.get(),
                 tolerance: targets.tolerance.get(),
+                ..Timing::default()
             },
             external: targets.url.map(|addr| External {
                 addr,

@@ -565,4 +565,87 @@ mod tests {
         );
         assert!(text.contains("determinism: not checked"));
     }
+
+    fn on(target: Target, mut r: ScenarioReport) -> ScenarioReport {
+        r.target = target;
+        r
+    }
+
+    #[test]
+    fn findings_fail_the_run_only_when_strict() {
+        let nginx = Target::Peer(crate::peer::PeerKind::Nginx);
+        let finding = on(nginx, report("x.toml", ProfileName::FrontDoor, &[], false));
+        let bug = on(Target::Real, report("x.toml", ProfileName::FrontDoor, &[], false));
+        let fine = report("x.toml", ProfileName::FrontDoor, &[], true);
+        assert!(succeeded(&[fine.clone(), finding.clone()], 0, false));
+        assert!(!succeeded(&[fine.clone(), finding], 0, true));
+        assert!(!succeeded(&[fine.clone(), bug], 0, false), "a failure on real is a bug");
+        assert!(!succeeded(&[fine], 1, false), "a file that does not load fails the run");
+    }
+
+    #[test]
+    fn blocks_name_the_target_and_say_why_a_run_was_skipped() {
+        let mut skipped = on(Target::Real, report("x.toml", ProfileName::FrontDoor, &[], true));
+        skipped.skipped = Some("too long for real time at scale 1000".into());
+        skipped.runs.clear();
+        assert_eq!(
+            scenario_block(&skipped, None, &[], true),
+            "skip  real     x.toml\n      skipped: too long for real time at scale 1000\n"
+        );
+        let finding = on(
+            Target::Peer(crate::peer::PeerKind::Haproxy),
+            report("y.toml", ProfileName::FrontDoor, &[], false),
+        );
+        let text = scenario_block(&finding, None, &[], true);
+        assert!(
+            text.starts_with("FAIL  haproxy  y.toml  (a finding: where haproxy differs from the documents)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn several_targets_get_a_column_each_and_the_footer_counts_them() {
+        let reqs = catalogue::requirements();
+        let nginx = Target::Peer(crate::peer::PeerKind::Nginx);
+        let mut skipped = on(nginx, report("x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true));
+        skipped.skipped = Some("nginx cannot express session lifetime cap".into());
+        let runs = [
+            report("x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true),
+            on(
+                Target::Real,
+                report("x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], false),
+            ),
+            skipped,
+        ];
+        let targets = [Target::Sim, Target::Real, nginx];
+        let graded = grades_by_target(&reqs, &runs, &targets);
+        let m = report::matrix(&reqs, &runs, MatrixScope::Touched);
+        let text = footer(&m, &graded, &runs, 0, None);
+        assert!(
+            text.contains("requirement basis     profile                  sim         real        nginx\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FD-IDLE-1   document  front-door               pass        FAIL        skip\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("requirements on real: 0 pass, 1 fail, 0 skip, 0 not covered\n"),
+            "{text}"
+        );
+        assert!(text.contains("\n1 skipped, each with its reason above\n"), "{text}");
+        assert!(text.ends_with("\n1 passed, 1 failed\n"), "{text}");
+    }
+
+    #[test]
+    fn compare_pairs_each_scenario_with_the_other_target() {
+        let sim = report("x.toml", ProfileName::FrontDoor, &[], true);
+        let real = on(Target::Real, report("x.toml", ProfileName::FrontDoor, &[], true));
+        let text = compare_section(&[sim, real], &[Target::Real], Target::Sim);
+        assert_eq!(
+            text,
+            "\ncompare: sim then real, per scenario\n  pass  pass  x.toml\n\
+             sim and real: 1 scenarios, 1 agree, 0 disagree, 0 not compared (skipped on one side)\n"
+        );
+    }
 }

@@ -467,4 +467,32 @@ mod tests {
         assert_eq!(cell_class(Cell::Graded(&Grade::NotCovered)), "uncovered");
         assert_eq!(cell_class(Cell::NotApplicable), "na");
     }
+
+    #[test]
+    fn several_targets_get_a_column_each_linking_to_that_targets_run() {
+        let reqs = catalogue::requirements();
+        let mut real = report(
+            "scenarios/front-door/idle.toml",
+            ProfileName::FrontDoor,
+            &["FD-IDLE-1"],
+            true,
+        );
+        real.target = Target::Real;
+        let runs = vec![
+            report(
+                "scenarios/front-door/idle.toml",
+                ProfileName::FrontDoor,
+                &["FD-IDLE-1"],
+                true,
+            ),
+            real,
+        ];
+        let graded = crate::cli::run::grades_by_target(&reqs, &runs, &[Target::Sim, Target::Real]);
+        let page = html(&matrix(&reqs, &runs, MatrixScope::Touched), &graded, &runs, &reqs);
+        assert!(page.contains("<th>profile</th><th>sim</th><th>real</th>"), "{page}");
+        assert!(page.contains("href=\"#s-scenarios__front-door__idle.real\""), "{page}");
+        assert!(page.contains("id=\"s-scenarios__front-door__idle.real\""), "{page}");
+        assert!(page.contains("<span class=\"badge target\">real</span>"), "{page}");
+        assert!(page.contains("2 runs (scenario × target)"), "{page}");
+    }
 }

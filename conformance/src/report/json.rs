@@ -439,4 +439,35 @@ mod tests {
         );
         assert_eq!(v["scenarios"][0]["timeline"], "timelines/a.svg");
     }
+
+    #[test]
+    fn runs_carry_their_target_and_grades_come_by_target() {
+        let reqs = catalogue::requirements();
+        let mut real = scenario("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], false);
+        real.target = crate::target::Target::Real;
+        real.timing = Some(crate::run::RunTiming {
+            scale: 50.0,
+            tolerance: std::time::Duration::from_millis(160),
+        });
+        real.checks = vec![super::super::CheckReport {
+            expect: "c1 closed with 1006".into(),
+            verdict: super::super::CheckVerdict::Skip("why".into()),
+            context: vec![],
+        }];
+        let runs = [scenario("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true), real];
+        let graded =
+            crate::cli::run::grades_by_target(&reqs, &runs, &[crate::target::Target::Sim, crate::target::Target::Real]);
+        let m = matrix(&reqs, &runs, MatrixScope::Touched);
+        let v: serde_json::Value = serde_json::from_str(&json(&m, &graded, &runs, &reqs).unwrap()).unwrap();
+        assert_eq!(v["summary"]["targets"], serde_json::json!(["sim", "real"]));
+        assert_eq!(v["summary"]["failed"], 1);
+        assert_eq!(v["summary"]["findings"], 0, "a failure on real is no finding");
+        assert_eq!(v["requirements"][0]["by_target"]["sim"]["front-door"]["grade"], "pass");
+        assert_eq!(v["requirements"][0]["by_target"]["real"]["front-door"]["grade"], "fail");
+        assert_eq!(v["scenarios"][1]["target"], "real");
+        assert_eq!(v["scenarios"][1]["time_scale"], 50.0);
+        assert_eq!(v["scenarios"][1]["tolerance_ms"], 160);
+        assert_eq!(v["scenarios"][1]["checks"][0]["verdict"], "skip");
+        assert_eq!(v["scenarios"][1]["timeline"], "timelines/a.real.svg");
+    }
 }

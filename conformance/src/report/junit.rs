@@ -159,4 +159,27 @@ mod tests {
         let x = junit(&[r], &catalogue::requirements()).expect("serializes");
         assert!(x.contains("failures=\"1\""));
     }
+
+    #[test]
+    fn each_target_is_a_suite_and_a_skip_says_why() {
+        let nginx = Target::Peer(crate::peer::PeerKind::Nginx);
+        let mut skipped = report("x.toml", ProfileName::FrontDoor, &[], true);
+        skipped.target = nginx;
+        skipped.skipped = Some("nginx cannot express session lifetime cap".into());
+        let mut finding = report("y.toml", ProfileName::FrontDoor, &[], false);
+        finding.target = nginx;
+        let x = junit(
+            &[report("x.toml", ProfileName::FrontDoor, &[], true), skipped, finding],
+            &catalogue::requirements(),
+        )
+        .expect("serializes");
+        assert!(x.contains("<testsuite name=\"wsgate\" tests=\"1\""), "{x}");
+        assert!(x.contains("<testsuite name=\"wsgate nginx\" tests=\"2\""), "{x}");
+        assert!(
+            x.contains("message=\"nginx cannot express session lifetime cap\""),
+            "{x}"
+        );
+        assert!(x.contains("message=\"a finding on nginx: seed 1: expected: x\""), "{x}");
+        assert!(x.contains("classname=\"nginx.front-door\""), "{x}");
+    }
 }

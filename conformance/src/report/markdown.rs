@@ -299,4 +299,44 @@ mod tests {
             "checked for all 2 scenarios: 1 gave different traces on two runs of one seed, 1 identical"
         );
     }
+
+    #[test]
+    fn several_targets_get_a_column_each_and_runs_say_where() {
+        let reqs = catalogue::requirements();
+        let nginx = Target::Peer(crate::peer::PeerKind::Nginx);
+        let mut on_nginx = report("s/x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], false);
+        on_nginx.target = nginx;
+        let mut skipped = report("s/y.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true);
+        skipped.target = nginx;
+        skipped.skipped = Some("nginx cannot express x | y".into());
+        let runs = vec![
+            report("s/x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true),
+            on_nginx,
+            skipped,
+        ];
+        let graded = crate::cli::run::grades_by_target(&reqs, &runs, &[Target::Sim, nginx]);
+        let md = markdown(&matrix(&reqs, &runs, MatrixScope::Touched), &graded, &runs, &reqs);
+        assert!(
+            md.contains("3 runs (scenario × target), 1 passed, 1 failed, 1 skipped."),
+            "{md}"
+        );
+        assert!(md.contains("1 of the failures are findings"), "{md}");
+        assert!(
+            md.contains("| requirement | basis | profile | sim | nginx | statement |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| FD-IDLE-1 | document | front-door | pass | FAIL |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- `s/x.toml` (front-door) on nginx: FAIL (a finding)"),
+            "{md}"
+        );
+        assert!(md.contains("[timeline](timelines/s__x.nginx.svg)"), "{md}");
+        assert!(
+            md.contains("- `s/y.toml` (front-door) on nginx: skip: nginx cannot express x \\| y"),
+            "{md}"
+        );
+    }
 }

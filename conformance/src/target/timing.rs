@@ -66,6 +66,9 @@ pub struct Timing {
     pub limit: Duration,
     /// Wall-clock slack on every time bound, before latency.
     pub tolerance: Duration,
+    /// The largest scale `auto` may choose: beyond it the tolerance, K
+    /// times larger in scenario time, blurs what a scenario tells apart.
+    pub max_scale: f64,
 }
 
 impl Default for Timing {
@@ -74,6 +77,7 @@ impl Default for Timing {
             scale: Scale::Auto,
             limit: DEFAULT_LIMIT,
             tolerance: DEFAULT_TOLERANCE,
+            max_scale: f64::from(LADDER[LADDER.len() - 1]),
         }
     }
 }
@@ -85,10 +89,9 @@ pub fn choose(duration: Duration, timing: &Timing) -> Result<f64, String> {
         Scale::Fixed(k) if fits(k) => Ok(k),
         Scale::Fixed(k) => Err(too_long(duration, k, timing.limit)),
         Scale::Auto => {
-            let largest = f64::from(LADDER[LADDER.len() - 1]);
-            LADDER
-                .iter()
-                .map(|k| f64::from(*k))
+            let allowed = || LADDER.iter().map(|k| f64::from(*k)).filter(|k| *k <= timing.max_scale);
+            let largest = allowed().next_back().unwrap_or(1.0);
+            allowed()
                 .find(|k| fits(*k))
                 .ok_or_else(|| too_long(duration, largest, timing.limit))
         }
@@ -131,6 +134,16 @@ mod tests {
         assert_eq!(choose(S(60), &short), Ok(20.0));
         let never = choose(S(100_000), &short).unwrap_err();
         assert!(never.starts_with("too long for real time at scale 1000"), "{never}");
+        let sane = Timing {
+            max_scale: 200.0,
+            ..short
+        };
+        assert_eq!(choose(S(600), &sane), Ok(200.0));
+        let capped = choose(S(3600), &sane).unwrap_err();
+        assert_eq!(
+            capped,
+            "too long for real time at scale 200: 18s of wall time, over the 5s limit"
+        );
     }
 
     #[test]
