@@ -78,9 +78,10 @@ pub fn render(input: &Input<'_>) -> Result<Rendered, RenderError> {
         plan.max_header_bytes.div_ceil(1024)
     ));
     c.blank();
-    c.line("# The backend's Connection header: \"upgrade\" when the client asked for one.");
+    c.line("# The backend's Connection header: \"Upgrade\" when the client asked for one, spelt as the gateway");
+    c.line("# forwards it (the token is case-insensitive, but a backend may compare it as sent).");
     c.open("map $http_upgrade $connection_upgrade");
-    c.line("default upgrade;");
+    c.line("default Upgrade;");
     c.line("\"\"      close;");
     c.close();
     let path_rules = sites
