@@ -12,7 +12,7 @@ use http::HeaderValue;
 
 use crate::config::{BackendAddr, Issue, KeyPath, Protocol};
 use crate::probe::ProbeSpec;
-use crate::profile::{Behaviour, IdleRule, ProfileName};
+use crate::profile::{Behaviour, IdleRule, ProbeDefaults, ProfileName};
 use crate::rewrite::Rewrite;
 use crate::session::{SessionPolicy, Timer};
 use crate::tls;
@@ -199,18 +199,31 @@ fn scaled(d: Duration, k: f64) -> Duration {
     d.div_f64(k)
 }
 
-fn scaled_timer(t: &Timer, k: f64) -> Timer {
-    Timer::new(scaled(t.after, k), t.origin.clone())
+fn scaled_opt(d: Option<Duration>, k: f64) -> Option<Duration> {
+    d.map(|d| scaled(d, k))
+}
+
+fn scaled_timer(t: Timer, k: f64) -> Timer {
+    Timer::new(scaled(t.after, k), t.origin)
+}
+
+fn scaled_timer_opt(t: Option<Timer>, k: f64) -> Option<Timer> {
+    t.map(|t| scaled_timer(t, k))
 }
 
 impl Plan {
     /// The plan with every duration it resolved divided by `k`: header
-    /// read timeout, keepalive idles, each route's session idle and
-    /// lifetime timers, each settings' request timeout, each member's
-    /// probe interval and timeout, and the profile's own defaults. A
-    /// scenario of hours then runs on a real network in minutes (the
-    /// conformance harness's `--time-scale`); a timer keeps the config key
-    /// or profile it came from, so a close still names its setting. Pure.
+    /// read timeout, keepalive idles, each route's session timers (idle,
+    /// lifetime, frontend idle), each settings' request timeout and drain,
+    /// each member's probe interval and timeout, the maintenance drain,
+    /// and the profile's own defaults. A scenario of hours then runs on a
+    /// real network in minutes (the conformance harness's
+    /// `--time-scale`); a timer keeps the config key or profile it came
+    /// from, so a close still names its setting. Pure.
+    ///
+    /// Every struct is taken apart field by field, without `..`, so a
+    /// field added to the plan does not compile until it is placed here
+    /// as a duration or not.
     ///
     /// `k` must be finite and positive; anything else returns the plan
     /// unchanged.
@@ -218,32 +231,198 @@ impl Plan {
         if !(k.is_finite() && k > 0.0) {
             return self.clone();
         }
-        let mut plan = self.clone();
-        plan.header_read_timeout = scaled(plan.header_read_timeout, k);
-        let b = &mut plan.behaviour;
-        b.default_request_timeout = scaled(b.default_request_timeout, k);
-        if let IdleRule::Fixed(d) = b.idle {
-            b.idle = IdleRule::Fixed(scaled(d, k));
+        let Plan {
+            profile,
+            behaviour,
+            header_read_timeout,
+            max_header_bytes,
+            max_connections,
+            maintenance,
+            listeners,
+            routes,
+            backend_sets,
+        } = self.clone();
+        Plan {
+            profile,
+            behaviour: scaled_behaviour(behaviour, k),
+            header_read_timeout: scaled(header_read_timeout, k),
+            max_header_bytes,
+            max_connections,
+            maintenance: maintenance.map(|MaintenancePlan { drain, update_domains }| MaintenancePlan {
+                drain: scaled(drain, k),
+                update_domains,
+            }),
+            listeners: listeners.into_iter().map(|l| scaled_listener(l, k)).collect(),
+            routes: routes.into_iter().map(|r| scaled_route(r, k)).collect(),
+            backend_sets: backend_sets.into_iter().map(|s| scaled_set(s, k)).collect(),
         }
-        b.max_lifetime = b.max_lifetime.map(|d| scaled(d, k));
-        b.probe.interval = scaled(b.probe.interval, k);
-        b.probe.timeout = scaled(b.probe.timeout, k);
-        for l in &mut plan.listeners {
-            l.tcp_keepalive = l.tcp_keepalive.map(|d| scaled(d, k));
-        }
-        for r in &mut plan.routes {
-            r.session.idle = r.session.idle.as_ref().map(|t| scaled_timer(t, k));
-            r.session.lifetime = r.session.lifetime.as_ref().map(|t| scaled_timer(t, k));
-        }
-        for set in &mut plan.backend_sets {
-            set.settings.request_timeout = scaled_timer(&set.settings.request_timeout, k);
-            set.settings.tcp_keepalive = set.settings.tcp_keepalive.map(|d| scaled(d, k));
-            for m in &mut set.members {
-                m.probe.interval = scaled(m.probe.interval, k);
-                m.probe.timeout = scaled(m.probe.timeout, k);
-            }
-        }
-        plan
+    }
+}
+
+fn scaled_behaviour(b: Behaviour, k: f64) -> Behaviour {
+    let Behaviour {
+        name,
+        default_request_timeout,
+        upgrade_timeout,
+        idle,
+        max_lifetime,
+        http_timeout,
+        caching,
+        rewrites,
+        probe,
+        all_unhealthy,
+        max_connections,
+        frontend_idle,
+        drain,
+        graceful_maintenance,
+    } = b;
+    let ProbeDefaults {
+        head,
+        loopback_host,
+        interval,
+        timeout,
+        healthy,
+        rule,
+        initially_healthy,
+    } = probe;
+    Behaviour {
+        name,
+        default_request_timeout: scaled(default_request_timeout, k),
+        upgrade_timeout,
+        idle: match idle {
+            IdleRule::Fixed(d) => IdleRule::Fixed(scaled(d, k)),
+            IdleRule::RequestTimeout | IdleRule::Never => idle,
+        },
+        max_lifetime: scaled_opt(max_lifetime, k),
+        http_timeout,
+        caching,
+        rewrites,
+        probe: ProbeDefaults {
+            head,
+            loopback_host,
+            interval: scaled(interval, k),
+            timeout: scaled(timeout, k),
+            healthy,
+            rule,
+            initially_healthy,
+        },
+        all_unhealthy,
+        max_connections,
+        frontend_idle: scaled_opt(frontend_idle, k),
+        drain: scaled_opt(drain, k),
+        graceful_maintenance,
+    }
+}
+
+fn scaled_listener(l: ListenerPlan, k: f64) -> ListenerPlan {
+    let ListenerPlan {
+        name,
+        protocol,
+        address,
+        tls_files,
+        tcp_keepalive,
+        route,
+    } = l;
+    ListenerPlan {
+        name,
+        protocol,
+        address,
+        tls_files,
+        tcp_keepalive: scaled_opt(tcp_keepalive, k),
+        route,
+    }
+}
+
+fn scaled_route(r: RoutePlan, k: f64) -> RoutePlan {
+    let RoutePlan {
+        rule,
+        backends,
+        caching,
+        waf,
+        rewrite,
+        session,
+    } = r;
+    let SessionPolicy {
+        idle,
+        lifetime,
+        frontend_idle,
+    } = session;
+    RoutePlan {
+        rule,
+        backends,
+        caching,
+        waf,
+        rewrite,
+        session: SessionPolicy {
+            idle: scaled_timer_opt(idle, k),
+            lifetime: scaled_timer_opt(lifetime, k),
+            frontend_idle: scaled_timer_opt(frontend_idle, k),
+        },
+    }
+}
+
+fn scaled_set(s: BackendSetPlan, k: f64) -> BackendSetPlan {
+    let BackendSetPlan {
+        pool,
+        settings,
+        members,
+    } = s;
+    let SettingsPlan {
+        name,
+        protocol,
+        request_timeout,
+        host_override,
+        trusted_ca,
+        key,
+        tcp_keepalive,
+        drain,
+    } = settings;
+    BackendSetPlan {
+        pool,
+        settings: SettingsPlan {
+            name,
+            protocol,
+            request_timeout: scaled_timer(request_timeout, k),
+            host_override,
+            trusted_ca,
+            key,
+            tcp_keepalive: scaled_opt(tcp_keepalive, k),
+            drain: scaled_timer_opt(drain, k),
+        },
+        members: members
+            .into_iter()
+            .map(|MemberPlan { addr, probe }| MemberPlan {
+                addr,
+                probe: scaled_probe(probe, k),
+            })
+            .collect(),
+    }
+}
+
+fn scaled_probe(p: ProbeSpec, k: f64) -> ProbeSpec {
+    let ProbeSpec {
+        method,
+        tls,
+        host,
+        path,
+        interval,
+        timeout,
+        healthy,
+        match_body,
+        rule,
+        initially_healthy,
+    } = p;
+    ProbeSpec {
+        method,
+        tls,
+        host,
+        path,
+        interval: scaled(interval, k),
+        timeout: scaled(timeout, k),
+        healthy,
+        match_body,
+        rule,
+        initially_healthy,
     }
 }
 
@@ -329,11 +508,67 @@ mod tests {
         assert_eq!(fast.max_connections, plan.max_connections);
         assert_eq!(fast.max_header_bytes, plan.max_header_bytes);
         assert_eq!(fast.behaviour.probe.rule, plan.behaviour.probe.rule);
+        assert_eq!(
+            fast.behaviour.frontend_idle, None,
+            "Front Door has no frontend idle timer"
+        );
+        assert_eq!(fast.behaviour.drain, None, "Front Door never drains");
         // A scale of 1, or one that makes no sense, changes nothing.
         for k in [1.0, 0.0, -2.0, f64::NAN, f64::INFINITY] {
             let same = plan.time_scaled(k);
             assert_eq!(same.header_read_timeout, plan.header_read_timeout, "k = {k}");
             assert_eq!(same.routes[0].session, plan.routes[0].session, "k = {k}");
         }
+    }
+
+    /// Application Gateway's lifecycle timers are divided too: the drain
+    /// of removed members and configuration updates, the frontend IP's
+    /// idle timeout and graceful maintenance's drain.
+    #[test]
+    fn time_scaling_divides_the_lifecycle_timers() {
+        let src = r#"
+profile = "application-gateway"
+maintenance = { drain = "2m", update_domains = 2 }
+[[listeners]]
+name = "public"
+protocol = "http"
+address = "127.0.0.1:0"
+frontend_idle_timeout = "10m"
+[[backend_pools]]
+name = "chat"
+addresses = ["b1:80"]
+[[backend_settings]]
+name = "chat-settings"
+protocol = "http"
+connection_draining = { enabled = true, drain_timeout = "60s" }
+[[rules]]
+name = "chat-rule"
+listener = "public"
+pool = "chat"
+settings = "chat-settings"
+"#;
+        let config = Config::from_toml(src, "gw.toml", std::path::PathBuf::from(".")).expect("parses");
+        let plan = config.validate().expect("valid");
+        let fast = plan.time_scaled(10.0);
+        assert_eq!(
+            fast.maintenance,
+            Some(MaintenancePlan {
+                drain: Duration::from_secs(12),
+                update_domains: 2
+            })
+        );
+        let session = &fast.routes[0].session;
+        assert_eq!(
+            session.frontend_idle.as_ref().map(|t| t.after),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            session.frontend_idle.as_ref().map(|t| &t.origin),
+            plan.routes[0].session.frontend_idle.as_ref().map(|t| &t.origin)
+        );
+        let drain = fast.backend_sets[0].settings.drain.as_ref().map(|t| t.after);
+        assert_eq!(drain, Some(Duration::from_secs(6)));
+        assert_eq!(fast.behaviour.drain, Some(Duration::from_secs(3)));
+        assert_eq!(fast.behaviour.frontend_idle, Some(Duration::from_secs(24)));
     }
 }
