@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
-use crate::config::{BackendAddr, Issue, KeyPath, Protocol};
+use crate::config::{BackendAddr, Config, ConfigError, Issue, KeyPath, Protocol};
 use crate::probe::ProbeSpec;
 use crate::profile::{Behaviour, IdleRule, ProbeDefaults, ProfileName};
 use crate::rewrite::Rewrite;
@@ -146,6 +146,22 @@ pub struct TlsMaterial {
 }
 
 impl Plan {
+    /// Validates `config` and reads the TLS material it names: what a
+    /// gateway starts from ([`crate::Gateway::bind`]) or switches to
+    /// ([`crate::GatewayHandle::update`]). A harness that changes the plan
+    /// in between (dividing its timers with [`Plan::time_scaled`]) calls
+    /// this, then [`crate::Gateway::bind_plan`] or
+    /// [`crate::GatewayHandle::update_plan`].
+    pub fn resolve(config: &Config) -> Result<(Plan, TlsMaterial), ConfigError> {
+        let plan = config
+            .validate()
+            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        let material = plan
+            .tls_material()
+            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        Ok((plan, material))
+    }
+
     /// Reads every certificate, key and CA bundle the plan names. Each
     /// problem is an issue at the key that named the file. This is the
     /// plan's only I/O.
