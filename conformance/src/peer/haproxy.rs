@@ -315,10 +315,7 @@ fn backend(
     let request_timeout = timer(settings.request_timeout.after, "request_timeout", gaps);
     c.line(format!("timeout connect {request_timeout}"));
     c.line(format!("timeout server {request_timeout}"));
-    let idle = input
-        .route_of_set(index)
-        .and_then(|r| r.session.idle.as_ref())
-        .map(|t| t.after);
+    let idle = input.route_of_set(index).and_then(|r| super::idle_timer(&r.session));
     match idle {
         Some(d) => {
             c.line("# The session idle timer: no byte in either direction for this long closes both sides.");

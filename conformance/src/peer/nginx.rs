@@ -196,7 +196,7 @@ fn server(c: &mut Conf, input: &Input<'_>, site: &Site<'_>, gaps: &mut Gaps) -> 
     }
 
     let request_timeout = site.set.settings.request_timeout.after;
-    let idle = route.session.idle.as_ref().map(|t| t.after);
+    let idle = super::idle_timer(&route.session);
     let session_timeout = idle.unwrap_or(NEVER);
     let split = !route.caching && session_timeout != request_timeout;
     let timeout_as_502 = input.plan.behaviour.http_timeout.status == 502;
@@ -525,10 +525,12 @@ mod tests {
     }
 
     #[test]
-    fn application_gateway_2016_has_no_idle_timer_and_answers_502_to_timeouts() {
+    fn application_gateway_2016_idles_on_the_frontend_timer_and_answers_502_to_timeouts() {
         let r = render_toml(&single("application-gateway-2016", ""));
         insta::assert_snapshot!(snapshot(&r));
-        assert!(r.config.contains("proxy_read_timeout 365d;"));
+        // No session idle timer (doc 001), so the frontend IP's 4 minutes
+        // are the one that fires.
+        assert!(r.config.contains("proxy_read_timeout 4m;"));
         assert!(!features(&r).contains(&feature::UPGRADE_RESPONSE_TIMEOUT));
     }
 
