@@ -216,6 +216,30 @@ fn margin(k: f64) -> Duration {
         .clamp(Duration::from_secs(2), Duration::from_secs(60))
 }
 
+/// The time scale a real run of `scenario` on `target` uses, or why it is
+/// skipped: [`timing::choose`] under the limit, with the peer's cap
+/// ([`timing::peer_cap`]) on the scales `auto` may pick. Pure.
+pub fn scale_for(target: Target, scenario: &Scenario, timing: &Timing) -> Result<f64, String> {
+    let cap = match target {
+        Target::Peer(kind) => scenario
+            .config
+            .validate()
+            .ok()
+            .and_then(|plan| timing::peer_cap(kind, needs::shortest_idle(&plan), needs::after_restart(scenario))),
+        _ => None,
+    };
+    match cap {
+        Some((k, why)) if k < timing.max_scale => {
+            let capped = Timing {
+                max_scale: k,
+                ..*timing
+            };
+            timing::choose(scenario.duration, &capped).map_err(|e| format!("{e} ({why})"))
+        }
+        _ => timing::choose(scenario.duration, timing),
+    }
+}
+
 /// Runs `scenario` once with `seed` on `target`, or says why it cannot.
 pub fn run_on(target: Target, scenario: &Scenario, seed: u64, options: &TargetOptions) -> Attempt {
     if let Some(why) = needs::scenario_skip(scenario, target) {
@@ -224,7 +248,7 @@ pub fn run_on(target: Target, scenario: &Scenario, seed: u64, options: &TargetOp
     if target == Target::Sim {
         return Attempt::Ran(Box::new(run(scenario, seed)));
     }
-    let k = match timing::choose(scenario.duration, &options.timing) {
+    let k = match scale_for(target, scenario, &options.timing) {
         Ok(k) => k,
         Err(why) => return Attempt::Skipped(why),
     };
@@ -261,18 +285,14 @@ pub fn run_on(target: Target, scenario: &Scenario, seed: u64, options: &TargetOp
 
 /// The gateway side of a real run, with its plan scaled by `k`.
 fn front(target: Target, scenario: &Scenario, k: f64, options: &TargetOptions) -> Result<Front, String> {
-    let plan = scenario
-        .config
-        .validate()
-        .map_err(|issues| format!("the gateway config does not validate: {issues:?}"))?
-        .time_scaled(k);
+    let (plan, material) = gateway::Plan::resolve(&scenario.config).map_err(|e| format!("the gateway config: {e}"))?;
+    let plan = plan.time_scaled(k);
     match target {
-        Target::Sim | Target::Real => {
-            let material = plan
-                .tls_material()
-                .map_err(|issues| format!("the gateway's TLS files: {issues:?}"))?;
-            Ok(Front::Wsgate { plan, material })
-        }
+        Target::Sim | Target::Real => Ok(Front::Wsgate {
+            plan,
+            material,
+            scale: k,
+        }),
         Target::Peer(kind) => Ok(Front::Peer {
             kind,
             plan,

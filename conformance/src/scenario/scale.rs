@@ -6,7 +6,8 @@
 //! (when and how long), and every expectation's time bounds. The gateway's
 //! own timers live in its plan and are divided by
 //! [`gateway::Plan::time_scaled`] where a target builds the plan, so
-//! [`Scenario::config`] stays as written. Pure.
+//! [`Scenario::config`], and a configuration a `config-update` pushes,
+//! stay as written. Pure.
 
 use std::time::Duration;
 
@@ -112,14 +113,22 @@ fn scale_action(action: &Action, k: f64) -> Action {
         Action::SetHealthDelay(h, d) => Action::SetHealthDelay(h.clone(), div(*d, k)),
         Action::SetLinkLatency(a, b, d) => Action::SetLinkLatency(a.clone(), b.clone(), div(*d, k)),
         Action::Drain(h, d) => Action::Drain(h.clone(), div(*d, k)),
-        Action::Maintenance(_)
+        // A configuration pushed mid-run is the gateway's, like
+        // [`Scenario::config`]: it stays as written, and the target that
+        // applies it divides its plan's timers.
+        Action::ConfigUpdate(_)
+        | Action::Maintenance(_)
         | Action::Crash(_)
         | Action::Restart(_)
         | Action::Partition(_, _)
         | Action::Heal(_, _)
         | Action::SetHealth(_, _)
         | Action::SetWebSocketOnly(_)
-        | Action::SetUpgrade(_, _) => action.clone(),
+        | Action::SetUpgrade(_, _)
+        | Action::RemoveBackend(_)
+        | Action::AddBackend(_)
+        | Action::RotationOut(_)
+        | Action::RotationIn(_) => action.clone(),
     }
 }
 
@@ -238,6 +247,16 @@ at = "70s"
 action = "crash"
 target = "b1"
 
+[[timeline]]
+at = "80s"
+action = "remove-backend"
+target = "b1"
+
+[[timeline]]
+at = "90s"
+action = "config-update"
+target = "all"
+
 [[expect]]
 client = "c1"
 closed = 1006
@@ -315,6 +334,14 @@ catches = "x"
                 (ms(5000), Action::SetDelay("b1".into(), ms(700))),
                 (ms(6000), Action::Drain("gateway".into(), ms(1000))),
                 (ms(7000), Action::Crash("b1".into())),
+                (
+                    ms(8000),
+                    Action::RemoveBackend(gateway::config::BackendAddr {
+                        host: "b1".into(),
+                        port: crate::scenario::BACKEND_PORT
+                    })
+                ),
+                (ms(9000), Action::ConfigUpdate(None)),
             ]
         );
 

@@ -12,6 +12,9 @@
 //! - nginx and HAProxy run the plan rendered into their config; what the
 //!   render reports as [`Unsupported`](crate::peer::Unsupported) skips the
 //!   scenarios whose outcome depends on it ([`peer_needs`]).
+//! - nginx and HAProxy run as one process each, which the harness can
+//!   restart but not reload: `remove-backend`, `add-backend` and
+//!   `config-update` skip there ([`peer_action_skip`]).
 //! - An external gateway is one address the harness cannot restart,
 //!   drain, reconfigure or cut from its backends.
 //! - Expectations on the gateway's own trace need wsgate.
@@ -19,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use gateway::config::{BackendAddr, Protocol};
 use gateway::health::HealthRule;
@@ -26,7 +30,7 @@ use gateway::Plan;
 use sim::Action;
 
 use super::Target;
-use crate::expect::{BackendCheck, Expect};
+use crate::expect::{BackendCheck, ClientCheck, Expect};
 use crate::peer::{feature, Input, PeerKind, Policies, Ports, Unsupported};
 use crate::scenario::Scenario;
 
@@ -101,6 +105,9 @@ fn plan(scenario: &Scenario) -> Result<Plan, String> {
 }
 
 fn peer_skip(scenario: &Scenario, kind: PeerKind) -> Option<String> {
+    if let Some(why) = peer_action_skip(scenario, kind) {
+        return Some(why);
+    }
     let plan = match plan(scenario) {
         Ok(p) => p,
         Err(e) => return Some(e),
@@ -115,6 +122,117 @@ fn peer_skip(scenario: &Scenario, kind: PeerKind) -> Option<String> {
             .get(gap.feature)
             .map(|why| format!("{kind} cannot express {} ({why}): {}", gap.feature, gap.reason))
     })
+}
+
+/// Why a timeline action that changes a running gateway's configuration
+/// cannot be done to peer `kind`, if the scenario has one. The harness
+/// runs each peer as one process with no master (nginx `master_process
+/// off`, HAProxy without master-worker mode), so it can restart a peer
+/// (`maintenance`, `crash`, `restart`) but not reload it in place.
+pub fn peer_action_skip(scenario: &Scenario, kind: PeerKind) -> Option<String> {
+    scenario.timeline.iter().find_map(|(at, action)| {
+        let why = match (action, kind) {
+            (Action::RemoveBackend(_) | Action::AddBackend(_), PeerKind::Nginx) => {
+                "open-source nginx changes an upstream's members only by reloading its configuration (the upstream \
+                 API is NGINX Plus), and the harness runs nginx without a master process, which cannot reload"
+            }
+            (Action::RemoveBackend(_) | Action::AddBackend(_), PeerKind::Haproxy) => {
+                "the harness does not drive HAProxy's runtime API to take a server out (`set server ... state \
+                 maint`); HAProxy would also need an outside timer to close a removed server's sessions after \
+                 the drain, which it has no setting for"
+            }
+            (Action::ConfigUpdate(_), PeerKind::Nginx) => {
+                "a configuration push is a reload for nginx, and the harness runs nginx without a master process \
+                 (`master_process off`), which cannot reload in place"
+            }
+            (Action::ConfigUpdate(_), PeerKind::Haproxy) => {
+                "a configuration push is a reload for HAProxy, and the harness runs HAProxy as one process without \
+                 master-worker mode, which cannot reload in place"
+            }
+            _ => return None,
+        };
+        Some(format!("{kind} cannot take `{action}` at {}: {why}", secs(*at)))
+    })
+}
+
+/// The shortest time from a restart of a gateway instance (`maintenance`
+/// or `restart` on it) to the scenario's next event: a later timeline
+/// action, a client or request group's start, the next request of a
+/// periodic request group, or the next reopen of a client group that
+/// closes and reopens (taken as periodic from its start, which is close
+/// enough for a bound), or the time an expectation gives a client to
+/// reconnect (`reconnected_within`), which a restart's wall time counts
+/// against. `None` without restarts or with nothing after them. Pure.
+pub fn after_restart(scenario: &Scenario) -> Option<Duration> {
+    let restarts: Vec<Duration> = scenario
+        .timeline
+        .iter()
+        .filter_map(|(at, a)| match a {
+            Action::Maintenance(h) | Action::Restart(h) if scenario.instances.contains(h) => Some(*at),
+            _ => None,
+        })
+        .collect();
+    if restarts.is_empty() {
+        return None;
+    }
+    let reconnects = scenario.expects.iter().filter_map(|e| match e {
+        Expect::Client {
+            check: ClientCheck::ReconnectedWithin(d),
+            ..
+        } => Some(*d),
+        _ => None,
+    });
+    restarts
+        .iter()
+        .filter_map(|&t| {
+            let timeline = scenario.timeline.iter().map(|(at, _)| Some(*at));
+            let clients = scenario.clients.iter().flat_map(|c| {
+                let s = &c.script;
+                let cycle = s.close_after.zip(s.reopen_after).map(|(a, b)| a + b);
+                [Some(s.start), cycle.and_then(|p| next_of(s.start, p, usize::MAX, t))]
+            });
+            let requests = scenario.requests.iter().flat_map(|r| {
+                [
+                    Some(r.script.start),
+                    r.script
+                        .every
+                        .and_then(|e| next_of(r.script.start, e, r.script.count, t)),
+                ]
+            });
+            timeline
+                .chain(clients)
+                .chain(requests)
+                .flatten()
+                .filter(|u| *u > t)
+                .map(|u| u - t)
+                .min()
+        })
+        .chain(reconnects)
+        .min()
+}
+
+/// The first of `count` moments `start + i × every` after `t`.
+fn next_of(start: Duration, every: Duration, count: usize, t: Duration) -> Option<Duration> {
+    if every.is_zero() {
+        return None;
+    }
+    let i = if t < start {
+        0
+    } else {
+        (t - start).as_nanos() / every.as_nanos() + 1
+    };
+    let i = usize::try_from(i).ok().filter(|i| *i < count)?;
+    let i = u32::try_from(i).ok()?;
+    start.checked_add(every.checked_mul(i)?)
+}
+
+/// The shortest session idle timer `plan` runs on a peer
+/// ([`crate::peer::idle_timer`]). Pure.
+pub fn shortest_idle(plan: &Plan) -> Option<Duration> {
+    plan.routes
+        .iter()
+        .filter_map(|r| crate::peer::idle_timer(&r.session))
+        .min()
 }
 
 /// What `kind` cannot express of `plan`: the render's own list, made with
@@ -162,6 +280,21 @@ pub fn peer_needs(scenario: &Scenario, plan: &Plan) -> BTreeMap<&'static str, St
         if windowed && health_changes(scenario) {
             need(feature::PROBE_SAMPLE_WINDOW, why);
         }
+    }
+    let served = |a: &BackendAddr| scenario.backends.iter().any(|b| b.name == a.host && b.port == a.port);
+    if let Some(m) = plan
+        .backend_sets
+        .iter()
+        .flat_map(|s| &s.members)
+        .find(|m| !served(&m.addr))
+    {
+        need(
+            feature::ACTIVE_HEALTH_PROBES,
+            format!(
+                "nothing serves pool member {}, and only probes keep it out of the pool",
+                m.addr
+            ),
+        );
     }
     if let Some(lifetime) = plan
         .routes
@@ -270,6 +403,7 @@ fn external_skip(s: &Scenario) -> Option<String> {
             Action::Maintenance(h) | Action::Drain(h, _) | Action::Crash(h) | Action::Restart(h) => {
                 s.instances.contains(h)
             }
+            Action::RemoveBackend(_) | Action::AddBackend(_) | Action::ConfigUpdate(_) => true,
             Action::Partition(a, b) | Action::Heal(a, b) => {
                 let backend = |h: &String| s.backends.iter().any(|bk| &bk.name == h);
                 (s.instances.contains(a) && backend(b)) || (s.instances.contains(b) && backend(a))
@@ -330,6 +464,20 @@ duration = "2m"
     }
 
     #[test]
+    fn a_pool_member_nothing_serves_needs_active_probes() {
+        let s = scenario(
+            "application-gateway",
+            "[[gateway.backend_pools]]\nname = \"pool\"\naddresses = [\"b1:80\", \"b2:8080\"]\n[[backends]]\nname = \"b1\"\n[[backends]]\nname = \"b2\"\n[[clients]]\nname = \"c\"\n",
+        );
+        let why = scenario_skip(&s, Target::Peer(PeerKind::Nginx)).expect("skipped");
+        assert!(
+            why.starts_with("nginx cannot express active health probes (nothing serves pool member b2:8080"),
+            "{why}"
+        );
+        assert_eq!(scenario_skip(&s, Target::Peer(PeerKind::Haproxy)), None);
+    }
+
+    #[test]
     fn front_door_lifetime_matters_only_when_the_run_reaches_it() {
         let haproxy = Target::Peer(PeerKind::Haproxy);
         let short = scenario(
@@ -383,6 +531,87 @@ duration = "2m"
             "[[backends]]\nname = \"b1\"\n[[clients]]\nname = \"c1\"\n[[timeline]]\nat = \"30s\"\naction = \"partition\"\ntarget = \"c1\"\nwith = \"gateway\"\n",
         );
         assert_eq!(scenario_skip(&cut, Target::External), None);
+    }
+
+    #[test]
+    fn configuration_changes_run_on_wsgate_only() {
+        for action in [
+            "action = \"remove-backend\"\ntarget = \"b1\"",
+            "action = \"add-backend\"\ntarget = \"b1\"",
+            "action = \"config-update\"\ntarget = \"all\"",
+        ] {
+            let s = scenario(
+                "application-gateway",
+                &format!(
+                    "[[backends]]\nname = \"b1\"\n[[clients]]\nname = \"c1\"\n[[timeline]]\nat = \"30s\"\n{action}\n"
+                ),
+            );
+            assert_eq!(scenario_skip(&s, Target::Real), None, "{action}");
+            assert_eq!(scenario_skip(&s, Target::Sim), None, "{action}");
+            for kind in PeerKind::ALL {
+                let why = scenario_skip(&s, Target::Peer(kind)).expect("skipped");
+                assert!(why.starts_with(&format!("{kind} cannot take `")), "{why}");
+                assert!(why.contains("at 30s: "), "{why}");
+            }
+            let why = scenario_skip(&s, Target::External).expect("skipped");
+            assert!(
+                why.ends_with("acts on the gateway, which the harness cannot do to an external one"),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn graceful_maintenance_runs_wherever_instances_restart() {
+        let s = scenario(
+            "application-gateway",
+            "[gateway]\ninstances = 2\nmaintenance = { drain = \"20s\", update_domains = 2 }\n[[backends]]\nname = \"b1\"\n[[clients]]\nname = \"c1\"\ngateway = \"any\"\n[[timeline]]\nat = \"30s\"\naction = \"maintenance\"\ntarget = \"all\"\n",
+        );
+        assert_eq!(scenario_skip(&s, Target::Real), None);
+        for kind in PeerKind::ALL {
+            assert_eq!(scenario_skip(&s, Target::Peer(kind)), None, "{kind}");
+        }
+        assert!(scenario_skip(&s, Target::External)
+            .expect("skipped")
+            .contains("2 gateway instances"));
+    }
+
+    #[test]
+    fn the_gap_after_a_restart_is_to_the_next_event() {
+        let s = scenario(
+            "application-gateway",
+            "[gateway]\ninstances = 2\n[[backends]]\nname = \"b1\"\n[[clients]]\nname = \"early\"\n[[clients]]\nname = \"late\"\nstart = \"61s\"\n[[timeline]]\nat = \"60s\"\naction = \"maintenance\"\ntarget = \"gateway-1\"\n[[timeline]]\nat = \"63s\"\naction = \"crash\"\ntarget = \"b1\"\n",
+        );
+        assert_eq!(after_restart(&s), Some(Duration::from_secs(1)));
+        let none = scenario(
+            "application-gateway",
+            "[[backends]]\nname = \"b1\"\n[[clients]]\nname = \"c\"\n[[timeline]]\nat = \"60s\"\naction = \"crash\"\ntarget = \"b1\"\n",
+        );
+        assert_eq!(after_restart(&none), None, "a backend crash is no instance restart");
+        let periodic = scenario(
+            "application-gateway",
+            "[[backends]]\nname = \"b1\"\n[[requests]]\nname = \"r\"\ncount = 10\nstart = \"2s\"\nevery = \"5s\"\n[[timeline]]\nat = \"20s\"\naction = \"maintenance\"\ntarget = \"gateway\"\n",
+        );
+        assert_eq!(
+            after_restart(&periodic),
+            Some(Duration::from_secs(2)),
+            "the request at 22 s"
+        );
+        let reconnect = scenario(
+            "application-gateway",
+            "[[backends]]\nname = \"b1\"\n[[clients]]\nname = \"c\"\n[[timeline]]\nat = \"20s\"\naction = \"maintenance\"\ntarget = \"gateway\"\n[[expect]]\nclient = \"c\"\nreconnected_within = \"1.5s\"\n",
+        );
+        assert_eq!(after_restart(&reconnect), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn periodic_moments_come_after_t_and_stop_at_count() {
+        let s = Duration::from_secs;
+        assert_eq!(next_of(s(2), s(5), 10, s(20)), Some(s(22)));
+        assert_eq!(next_of(s(2), s(5), 10, s(22)), Some(s(27)), "strictly after");
+        assert_eq!(next_of(s(2), s(5), 10, s(0)), Some(s(2)));
+        assert_eq!(next_of(s(2), s(5), 4, s(20)), None, "the 4 requests end at 17 s");
+        assert_eq!(next_of(s(2), Duration::ZERO, 4, s(20)), None);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use crate::peer::PeerKind;
+
 /// How much a real run's clock may stray from the simulator's, in wall
 /// time, before latency: 150 ms. A loopback hop is microseconds; what
 /// remains is scheduling (a timer or socket wake-up on a busy 2-core CI
@@ -110,6 +112,62 @@ fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
 }
 
+/// The shortest a session idle timer may be on nginx after scaling. nginx
+/// moves a timer only when the new deadline is 300 ms or more past the
+/// old one (`NGX_TIMER_LAZY_DELAY`), so traffic that comes more often than
+/// every 300 ms of wall time does not re-arm `proxy_read_timeout`, and the
+/// session closes while busy. At full speed that needs traffic every
+/// 300 ms for nothing; scaled by K it happens to traffic every 300 ms × K
+/// of scenario time (a ping every 10 s at K = 50), which would be a
+/// finding about the harness, not nginx. Keeping the scaled timer at 1 s
+/// or more keeps the traffic that matters (at least half the timer apart,
+/// in the scenarios here) above 300 ms.
+pub const NGINX_MIN_IDLE: Duration = Duration::from_secs(1);
+
+/// Wall time a peer instance may take to restart (stop, start, answer on
+/// its listeners): HAProxy took 70 ms on 2 idle cores (measured from the
+/// harness's `peer stopped`/`peer restarted` log lines), and a busy
+/// machine takes longer, hence 250 ms. Unlike wsgate's in-process restart, this does
+/// not shrink with the scale, so what a scenario does after a restart must
+/// stay at least this far behind it in wall time.
+pub const PEER_RESTART: Duration = Duration::from_millis(250);
+
+/// The largest scale a run on a peer may use, and why, if the peer limits
+/// it: `shortest_idle` is the shortest session idle timer the peer runs
+/// (unscaled), `after_restart` the shortest time from a restart of an
+/// instance to the scenario's next event. Pure.
+pub fn peer_cap(
+    kind: PeerKind,
+    shortest_idle: Option<Duration>,
+    after_restart: Option<Duration>,
+) -> Option<(f64, String)> {
+    let idle = shortest_idle.filter(|_| kind == PeerKind::Nginx).map(|idle| {
+        (
+            idle.as_secs_f64() / NGINX_MIN_IDLE.as_secs_f64(),
+            format!(
+                "nginx re-arms timers lazily, by 300 ms steps, so the {} idle timer must stay {} or more",
+                secs(idle),
+                secs(NGINX_MIN_IDLE)
+            ),
+        )
+    });
+    let restart = after_restart.map(|gap| {
+        (
+            gap.as_secs_f64() / PEER_RESTART.as_secs_f64(),
+            format!(
+                "a {kind} restart takes up to {} of wall time, and the scenario acts {} after one",
+                secs(PEER_RESTART),
+                secs(gap)
+            ),
+        )
+    });
+    [idle, restart].into_iter().flatten().min_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+fn secs(d: Duration) -> String {
+    humantime::format_duration(round_ms(d)).to_string()
+}
+
 /// The tolerance a run gets, in wall time: the scheduling slack plus
 /// [`HOPS`] hops of the scaled scenario's link latency.
 pub fn tolerance(timing: &Timing, scaled_latency: Duration) -> Duration {
@@ -176,5 +234,27 @@ mod tests {
             tolerance(&t, Duration::from_millis(2)),
             DEFAULT_TOLERANCE + Duration::from_millis(20)
         );
+    }
+
+    #[test]
+    fn peers_cap_the_scale_where_wall_time_does_not_shrink() {
+        let s = Duration::from_secs;
+        let (k, why) = peer_cap(PeerKind::Nginx, Some(s(20)), None).expect("capped");
+        assert_eq!(k, 20.0);
+        assert!(why.starts_with("nginx re-arms timers lazily"), "{why}");
+        assert_eq!(
+            peer_cap(PeerKind::Haproxy, Some(s(20)), None),
+            None,
+            "HAProxy's timers are exact"
+        );
+        let (k, why) = peer_cap(PeerKind::Haproxy, Some(s(20)), Some(s(1))).expect("capped");
+        assert_eq!(k, 4.0);
+        assert_eq!(
+            why,
+            "a haproxy restart takes up to 250ms of wall time, and the scenario acts 1s after one"
+        );
+        let (k, _) = peer_cap(PeerKind::Nginx, Some(s(20)), Some(s(30))).expect("capped");
+        assert_eq!(k, 20.0, "the tighter cap wins");
+        assert_eq!(peer_cap(PeerKind::Nginx, None, None), None);
     }
 }

@@ -3,7 +3,8 @@
 //! Each instance is registered in the run's [`Net`] under its scenario
 //! name and listener ports, so clients find it as they do in the
 //! simulator; timeline actions on an instance (maintenance, crash,
-//! restart, drain) act on it here.
+//! restart, drain, backend removal and addition, configuration updates)
+//! act on it here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use gateway::config::BackendAddr;
 use gateway::plan::TlsMaterial;
+use gateway::Config;
 use gateway::{Event, Gateway, GatewayHandle, Plan};
 use sim::trace::Trace;
 use tokio::task::JoinHandle;
@@ -22,8 +24,16 @@ use crate::peer::{PeerKind, PeerProcess, Policies};
 /// What the instances are.
 #[derive(Debug, Clone)]
 pub enum Front {
-    /// The reference gateway, run in this process on loopback.
-    Wsgate { plan: Plan, material: TlsMaterial },
+    /// The reference gateway, run in this process on loopback. `plan` is
+    /// already divided by `scale`; a configuration update is divided the
+    /// same way before it is applied, and replaces `plan`, so a restarted
+    /// instance comes back with the latest configuration, as in the
+    /// simulator.
+    Wsgate {
+        plan: Plan,
+        material: TlsMaterial,
+        scale: f64,
+    },
     /// nginx or HAProxy, rendered from the plan and run as a process.
     Peer {
         kind: PeerKind,
@@ -74,7 +84,7 @@ impl Instances {
 
     async fn launch(&self, name: &str) -> Result<Running, String> {
         match &self.front {
-            Front::Wsgate { plan, material } => {
+            Front::Wsgate { plan, material, .. } => {
                 let trace = self.trace.clone();
                 let host = name.to_string();
                 let sink = Arc::new(move |event: Event| trace.record(&host, event));
@@ -87,7 +97,7 @@ impl Instances {
                 Ok(Running::Wsgate { handle, task })
             }
             Front::Peer { kind, plan, policies } => {
-                let backends = self.backend_routes(name, plan);
+                let backends = self.backend_routes(name, plan)?;
                 let process = PeerProcess::start(*kind, plan, policies, &backends)
                     .await
                     .map_err(|e| format!("{name} ({kind}): {e}"))?;
@@ -99,16 +109,20 @@ impl Instances {
     }
 
     /// Where a peer instance must send each member's traffic: the member's
-    /// listener, or a relay on that link.
-    fn backend_routes(&self, instance: &str, plan: &Plan) -> BTreeMap<BackendAddr, SocketAddr> {
-        plan.backend_sets
-            .iter()
-            .flat_map(|set| &set.members)
-            .filter_map(|m| {
-                let at = self.net.route(instance, &m.addr.host, m.addr.port)?;
-                Some((m.addr.clone(), at))
-            })
-            .collect()
+    /// listener, or a relay on that link. A member nothing listens for (a
+    /// pool address on a port its server does not use) gets a loopback
+    /// port that was just free, which refuses connections as that address
+    /// does in the simulator.
+    fn backend_routes(&self, instance: &str, plan: &Plan) -> Result<BTreeMap<BackendAddr, SocketAddr>, String> {
+        let mut routes = BTreeMap::new();
+        for m in plan.backend_sets.iter().flat_map(|set| &set.members) {
+            let at = match self.net.route(instance, &m.addr.host, m.addr.port) {
+                Some(at) => at,
+                None => refusing_addr().map_err(|e| format!("{instance}: a refusing address for {}: {e}", m.addr))?,
+            };
+            routes.insert(m.addr.clone(), at);
+        }
+        Ok(routes)
     }
 
     fn register_peer(&self, name: &str, plan: &Plan, process: &PeerProcess) {
@@ -175,6 +189,60 @@ impl Instances {
         }
     }
 
+    /// The running wsgate instances' handles, in name order. Only wsgate
+    /// takes backend removals and configuration updates from the harness;
+    /// [`super::super::needs`] skips such scenarios on other targets.
+    fn wsgate_handles(&self, action: &str) -> Result<Vec<&GatewayHandle>, String> {
+        if !matches!(self.front, Front::Wsgate { .. }) {
+            return Err(format!("only wsgate takes `{action}` from the harness"));
+        }
+        Ok(self
+            .running
+            .values()
+            .filter_map(|r| match r {
+                Running::Wsgate { handle, .. } => Some(handle),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Takes `backend` out of its pool on every running instance, as the
+    /// admin endpoint's `POST /backends/{addr}/remove` does.
+    pub fn remove_backend(&self, backend: &BackendAddr) -> Result<(), String> {
+        for handle in self.wsgate_handles("remove-backend")? {
+            handle.remove_backend(backend).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Puts `backend` back in its pool on every running instance.
+    pub fn add_backend(&self, backend: &BackendAddr) -> Result<(), String> {
+        for handle in self.wsgate_handles("add-backend")? {
+            handle.add_backend(backend).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// A configuration update on every running instance: `next`, with its
+    /// timers divided by the run's scale, or the latest configuration
+    /// again (a push that changes nothing).
+    pub fn update(&mut self, next: Option<&Config>) -> Result<(), String> {
+        if let (Some(config), Front::Wsgate { plan, material, scale }) = (next, &mut self.front) {
+            let (resolved, read) = Plan::resolve(config).map_err(|e| e.to_string())?;
+            *plan = resolved.time_scaled(*scale);
+            *material = read;
+        }
+        let Front::Wsgate { plan, material, .. } = &self.front else {
+            return Err("only wsgate takes `config-update` from the harness".into());
+        };
+        for handle in self.wsgate_handles("config-update")? {
+            handle
+                .update_plan(plan.clone(), material.clone())
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Stops every instance.
     pub async fn stop_all(&mut self) {
         let names: Vec<String> = self.running.keys().cloned().collect();
@@ -182,4 +250,11 @@ impl Instances {
             self.crash(&name).await;
         }
     }
+}
+
+/// A loopback address nothing listens on: a port the OS just handed out,
+/// released at once.
+fn refusing_addr() -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    listener.local_addr()
 }

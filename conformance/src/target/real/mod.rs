@@ -24,9 +24,13 @@
 //! `fail-probes`, `pass-probes`, `slow-probes`, `set-delay` and
 //! `websocket-only` turn the backend's [`backend::Control`];
 //! `maintenance` restarts an instance; `drain` drains a wsgate instance;
-//! `partition` and `heal` switch the relays between two hosts. A target
-//! never gets an action it cannot perform: [`super::needs`] skips such a
-//! scenario first.
+//! `remove-backend`, `add-backend` and `config-update` call the wsgate
+//! instances' [`gateway::GatewayHandle`] as the admin endpoint does (a
+//! pushed configuration divided by the run's scale first); the frontend's
+//! rotation (graceful maintenance, `gateway = "any"`) is the simulator's
+//! own [`Rotation`], shared by the clients here; `partition` and `heal`
+//! switch the relays between two hosts. A target never gets an action it
+//! cannot perform: [`super::needs`] skips such a scenario first.
 
 pub mod front;
 pub mod net;
@@ -39,6 +43,7 @@ use std::time::Duration;
 
 use backend::BackendEvent;
 use sim::client::{ClientTls, Target};
+use sim::rotation::Rotation;
 use sim::trace::Trace;
 use sim::Action;
 use tokio::time::Instant;
@@ -96,12 +101,23 @@ pub fn run(run: Run<'_>) -> Observed {
     let timeline = servers.spawn(World::play(
         scenario.timeline.clone(),
         origin,
-        Arc::clone(&world.backends),
-        Arc::clone(&world.instances),
-        Arc::clone(&world.net),
+        Stage {
+            backends: Arc::clone(&world.backends),
+            instances: Arc::clone(&world.instances),
+            net: Arc::clone(&world.net),
+            rotation: Arc::clone(&world.rotation),
+        },
         trace.clone(),
     ));
-    let error = local.block_on(clients(scenario, &world.net, &trace, run.seed, origin, run.margin));
+    let error = local.block_on(clients(
+        scenario,
+        &world.net,
+        &world.rotation,
+        &trace,
+        run.seed,
+        origin,
+        run.margin,
+    ));
     servers.block_on(async {
         timeline.abort();
         let _ = timeline.await;
@@ -158,6 +174,8 @@ struct World {
     net: Arc<Net>,
     backends: Backends,
     instances: Arc<tokio::sync::Mutex<Instances>>,
+    /// Which instances take new connections from `gateway = "any"` groups.
+    rotation: Arc<Rotation>,
 }
 
 impl World {
@@ -202,24 +220,18 @@ impl World {
             net,
             backends: Arc::new(tokio::sync::Mutex::new(backends)),
             instances: Arc::new(tokio::sync::Mutex::new(instances)),
+            rotation: Arc::new(Rotation::new()),
         })
     }
 
     /// Applies each timeline action at its time, recording it first.
-    async fn play(
-        timeline: Vec<(Duration, Action)>,
-        origin: Instant,
-        backends: Backends,
-        instances: Arc<tokio::sync::Mutex<Instances>>,
-        net: Arc<Net>,
-        trace: Trace,
-    ) {
+    async fn play(timeline: Vec<(Duration, Action)>, origin: Instant, stage: Stage, trace: Trace) {
         let mut timeline = timeline;
         timeline.sort_by_key(|(at, _)| *at);
         for (at, action) in timeline {
             tokio::time::sleep_until(origin + at).await;
             trace.record("world", action.clone());
-            if let Err(e) = apply(&action, &backends, &instances, &net).await {
+            if let Err(e) = apply(&action, &stage).await {
                 tracing::warn!(action = %action, error = %e, "a timeline action failed");
             }
         }
@@ -255,12 +267,21 @@ async fn serve(net: &Arc<Net>, b: &mut Backend) -> Result<(), String> {
     Ok(())
 }
 
-async fn apply(
-    action: &Action,
-    backends: &Backends,
-    instances: &Arc<tokio::sync::Mutex<Instances>>,
-    net: &Arc<Net>,
-) -> Result<(), String> {
+/// What the timeline acts on.
+struct Stage {
+    backends: Backends,
+    instances: Arc<tokio::sync::Mutex<Instances>>,
+    net: Arc<Net>,
+    rotation: Arc<Rotation>,
+}
+
+async fn apply(action: &Action, stage: &Stage) -> Result<(), String> {
+    let Stage {
+        backends,
+        instances,
+        net,
+        rotation,
+    } = stage;
     let mut list = backends.lock().await;
     let find = |list: &[Backend], host: &str| list.iter().position(|b| b.name == host);
     // Backend knobs: a name that is not a backend was refused by the
@@ -305,6 +326,17 @@ async fn apply(
         Action::SetUpgrade(h, answer) => knob(&list, h, &|c| c.set_upgrade(answer.clone())),
         Action::Drain(h, period) => {
             instances.lock().await.drain(h, *period);
+            Ok(())
+        }
+        Action::RemoveBackend(addr) => instances.lock().await.remove_backend(addr),
+        Action::AddBackend(addr) => instances.lock().await.add_backend(addr),
+        Action::ConfigUpdate(next) => instances.lock().await.update(next.as_deref()),
+        Action::RotationOut(h) => {
+            rotation.take_out(h);
+            Ok(())
+        }
+        Action::RotationIn(h) => {
+            rotation.put_back(h);
             Ok(())
         }
         // `needs` refuses these before a run starts.
@@ -378,6 +410,7 @@ fn targets(scenario: &Scenario, entry: &Entry) -> Vec<Target> {
 async fn clients(
     scenario: &Scenario,
     net: &Arc<Net>,
+    rotation: &Arc<Rotation>,
     trace: &Trace,
     seed: u64,
     origin: Instant,
@@ -388,6 +421,7 @@ async fn clients(
     for c in &scenario.clients {
         let mut script = c.script.clone();
         script.targets = targets(scenario, &c.entry);
+        script.rotation = c.entry.rotate.then(|| Arc::clone(rotation));
         let name = script.name.clone();
         let (transport, trace) = (HostTransport::new(&name, net), trace.clone());
         let task =
@@ -397,6 +431,7 @@ async fn clients(
     for r in &scenario.requests {
         let mut script = r.script.clone();
         script.targets = targets(scenario, &r.entry);
+        script.rotation = r.entry.rotate.then(|| Arc::clone(rotation));
         let name = script.name.clone();
         let (transport, trace) = (HostTransport::new(&name, net), trace.clone());
         let task = local.spawn_local(async move { script.run(transport, trace).await.map_err(|e| e.to_string()) });
