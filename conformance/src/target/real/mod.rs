@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`net`] | names on loopback: `(host, port)` to address, and the transport that binds and connects by name |
 //! | [`relay`] | the relay on a link a timeline partitions: forwards until the partition, then a black hole |
-//! | [`front`] | the gateway instances, and maintenance, crash, restart and drain on them |
+//! | [`front`] | the gateway instances, and maintenance, crash, restart, drain, backend removal and addition and configuration updates on them |
 //!
 //! ```text
 //! run ─▶ servers runtime: relays, backends (backend::serve), Instances::start, timeline task
