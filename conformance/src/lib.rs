@@ -6,9 +6,10 @@
 //! |---|---|
 //! | [`scenario`] | scenario files: TOML shape, checks, limits, located errors with suggestions |
 //! | [`expect`] | expectations, judged against a typed trace (pure) |
-//! | [`target`] | where a scenario runs: the simulator (and, later, real networks and peers) |
+//! | [`target`] | where a scenario runs: the simulator, wsgate on loopback, nginx, HAProxy, or a gateway already running |
 //! | [`run`] | one scenario run on a target, and its outcome |
-//! | [`suite`] | many scenarios: discovery, seed sweeps, determinism |
+//! | [`suite`] | many scenarios: discovery, seed sweeps, determinism, shards |
+//! | [`corpus`] | failing seeds a sweep found, replayed by `cargo test` |
 //! | [`catalogue`] | the requirement catalogue (`requirements.toml`) and grading |
 //! | [`explain`] | why each session ended: client and gateway sessions matched, causes, the requirement that predicts each |
 //! | [`report`] | the matrix, readable traces, Markdown, JUnit XML, JSON, SVG timelines, HTML |
@@ -22,9 +23,11 @@
 //! | [`fd_limit`] | `wsgate serve`'s file-descriptor budget: the soft limit raised to the hard one, and the connection cap it allows |
 //!
 //! ```text
-//! scenario.toml ─▶ scenario::load ─▶ target::sim::run (sim::World) ─▶ Trace ─▶ expect::check
-//!                                                                   ├▶ explain (close causes)
-//!                                                                   └▶ catalogue::grade ─▶ report
+//! scenario.toml ─▶ scenario::load ─▶ run::run_on ─┬▶ target::sim::run (sim::World)  ─┐
+//!                                     │ needs,    └▶ target::real::run (loopback:     ├▶ Trace ─▶ expect::check
+//!                                     │ timing       wsgate | nginx | haproxy | URL)─┘     ├▶ explain (close causes)
+//!                                     ▼                                                   └▶ catalogue::grade per target ─▶ report
+//!                              skip: reason
 //! ```
 //!
 //! The binary (`src/main.rs`) only parses arguments and dispatches to [`cli`].
@@ -32,6 +35,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod cli;
+pub mod corpus;
 pub mod expect;
 pub mod explain;
 pub mod fd_limit;

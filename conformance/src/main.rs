@@ -12,6 +12,9 @@ use conformance::cli::{self, run::TraceMode};
 use conformance::report::MatrixScope;
 use conformance::scenario::Limits;
 use conformance::serve::{self, Source, DEFAULT_LISTEN};
+use conformance::suite::Shard;
+use conformance::target::timing::{Scale, Timing};
+use conformance::target::{External, Target};
 use gateway::config::Duration;
 use gateway::ProfileName;
 
@@ -50,10 +53,13 @@ enum MatrixArg {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run scenario files in the simulator and grade the requirements.
+    /// Run scenario files on targets (the simulator by default) and grade
+    /// the requirements.
     ///
-    /// Prints a requirement x profile matrix and a final `N passed, N failed`
-    /// line; exits non-zero on any failure.
+    /// Prints a requirement x profile matrix (a column per target with
+    /// several) and a final `N passed, N failed` line; exits non-zero on
+    /// any failure on a wsgate target (sim, real), or any at all with
+    /// --strict.
     Run {
         /// Scenario files or folders (default: scenarios/).
         paths: Vec<PathBuf>,
@@ -89,6 +95,8 @@ enum Command {
         /// scripted backends; scenarios of another profile are skipped.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        targets: TargetArgs,
     },
     /// List the requirement catalogue: id, basis (the quoted sentence, the
     /// Azure page or the reason for wsgate's choice), profiles, and which
@@ -185,6 +193,70 @@ enum Command {
     },
 }
 
+/// Where `wsgate run` runs the scenarios, and how.
+#[derive(Debug, Clone, clap::Args)]
+struct TargetArgs {
+    /// Where to run, comma-separated: `sim` (the simulator), `real` (wsgate
+    /// on loopback sockets, in wall-clock time), `nginx`, `haproxy` (from
+    /// PATH, configured from each scenario's gateway section), `external`
+    /// (a gateway already running: --url, --backend-listen).
+    #[arg(long = "target", value_name = "LIST", default_value = "sim", value_parser = parse_targets)]
+    target: Targets,
+    /// Divide every duration of a scenario by K on real-network targets;
+    /// `auto`: the smallest of 1, 2, 5, 10, 20, 50, ... that fits the wall
+    /// limit.
+    #[arg(long, value_name = "K", default_value = "auto")]
+    time_scale: Scale,
+    /// A real-network run longer than this (after scaling) is skipped.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "60s")]
+    wall_limit: Duration,
+    /// Wall-clock slack on every time bound of a real-network run, before
+    /// the latency the simulator's links add (see the README).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "150ms")]
+    tolerance: Duration,
+    /// Also run this target, and print per scenario both verdicts and
+    /// every expectation they disagree on, with both traces' lines.
+    #[arg(long, value_name = "TARGET")]
+    compare: Option<Target>,
+    /// Fail the run on a failure on any target; without it, failures on
+    /// gateways other than wsgate are findings and do not.
+    #[arg(long)]
+    strict: bool,
+    /// `--target external`: the gateway's address, ws://HOST:PORT.
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    url: Option<SocketAddr>,
+    /// `--target external`: where each backend of the scenario listens, in
+    /// the scenario's order (the addresses your gateway forwards to).
+    #[arg(long = "backend-listen", value_name = "ADDR", num_args = 1..)]
+    backend_listen: Vec<SocketAddr>,
+    /// Run only the k-th of N parts of the sweep (by a hash of each run's
+    /// name, `TARGET/SCENARIO/seed-SEED`).
+    #[arg(long, value_name = "k/N")]
+    shard: Option<Shard>,
+    /// Append each failing seed of sim or real to this corpus file, which
+    /// `cargo test` replays.
+    #[arg(long, value_name = "FILE")]
+    save_failing_seeds: Option<PathBuf>,
+    /// Runs at once (default: 1 in the simulator only, 8 with a
+    /// real-network target, whose runs mostly wait).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// `--target sim,real`, as one value.
+#[derive(Debug, Clone)]
+struct Targets(Vec<Target>);
+
+fn parse_targets(s: &str) -> Result<Targets, String> {
+    conformance::target::parse_list(s)
+        .map(Targets)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_url(s: &str) -> Result<SocketAddr, String> {
+    conformance::target::parse_url(s)
+}
+
 /// How large a run may be; a scenario over a limit is refused before it
 /// starts, naming the limit.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -246,6 +318,7 @@ fn main() -> ExitCode {
             out,
             limits,
             config,
+            targets,
         } => cli::run::run(&cli::run::Args {
             paths,
             seed,
@@ -262,6 +335,22 @@ fn main() -> ExitCode {
             },
             limits: limits.into(),
             config,
+            targets: targets.target.0,
+            timing: Timing {
+                scale: targets.time_scale,
+                limit: targets.wall_limit.get(),
+                tolerance: targets.tolerance.get(),
+                ..Timing::default()
+            },
+            external: targets.url.map(|addr| External {
+                addr,
+                backends: targets.backend_listen.clone(),
+            }),
+            compare: targets.compare,
+            strict: targets.strict,
+            shard: targets.shard,
+            save_failing_seeds: targets.save_failing_seeds,
+            jobs: targets.jobs,
         }),
         Command::Requirements { paths } => cli::requirements(&paths),
         Command::Check { files, limits } => cli::check(&files, &limits.into()),

@@ -1,12 +1,15 @@
-//! Every file under `scenarios/` is its own test: `cargo test` runs them
-//! all, `cargo test -- idle` the ones whose name contains "idle". Adding a
-//! file adds a test.
+//! Every file under `scenarios/` is its own test in the simulator, named
+//! `sim/<profile>/<file>/seed-<seed>`: `cargo test` runs them all, `cargo
+//! test -- idle` the ones whose name contains "idle". Adding a file adds a
+//! test. (`tests/targets.rs` runs the same files on real networks.)
 //!
 //! Each scenario runs twice with its seed; the traces must match byte for
 //! byte, every expectation must hold, and the readable trace must match its
 //! insta snapshot (`conformance/tests/snapshots/`; review changes with
-//! `cargo insta review`). A file's `seeds = N`, or `WSGATE_SEEDS=N` (the larger wins), also runs
-//! N-1 derived seeds.
+//! `cargo insta review`). A file's `seeds = N`, or `WSGATE_SEEDS=N` (the
+//! larger wins), adds N-1 derived seeds, each its own test, as does every
+//! `sim` entry of the seed corpus (`conformance/seed-corpus.toml`), so
+//! `cargo nextest run --partition hash:k/N` spreads a sweep over machines.
 //!
 //! One more test reads every file as text: each `[[expect]]` must say, in
 //! `catches`, which wrong gateway it catches.
@@ -15,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use conformance::{run, scenario, suite};
+use conformance::{corpus, run, scenario, suite};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn root() -> PathBuf {
@@ -29,13 +32,14 @@ fn judge_only() -> bool {
     std::env::var("WSGATE_JUDGE_ONLY").is_ok_and(|v| v == "1")
 }
 
-fn check(path: &Path, name: &str) -> Result<(), Failed> {
-    let scenario = scenario::load(path).map_err(|e| e.to_string())?;
-    let first = run::run(&scenario, scenario.seed);
+/// The scenario's own seed: run twice (determinism), judged, and its
+/// readable trace compared with the snapshot.
+fn check(scenario: &scenario::Scenario, name: &str) -> Result<(), Failed> {
+    let first = run::run(scenario, scenario.seed);
     if judge_only() {
-        return judge_seeds(&scenario, &first);
+        return judge(scenario, &first);
     }
-    let second = run::run(&scenario, scenario.seed);
+    let second = run::run(scenario, scenario.seed);
     if first.lines != second.lines || first.trace() != second.trace() {
         let diff = first
             .trace()
@@ -54,7 +58,7 @@ fn check(path: &Path, name: &str) -> Result<(), Failed> {
             .unwrap_or_else(|| "the traces differ in length".into());
         return Err(format!("the same seed gave two different traces; {diff}").into());
     }
-    judge_seeds(&scenario, &first)?;
+    judge(scenario, &first)?;
     let snapshot = name.replace('/', "__");
     let trace = first.readable_trace();
     let result = std::panic::catch_unwind(|| {
@@ -74,35 +78,28 @@ fn check(path: &Path, name: &str) -> Result<(), Failed> {
     })
 }
 
-/// The first seed's outcome must pass, and so must every further seed's
-/// (the file's `seeds`, or `WSGATE_SEEDS`, the larger).
-fn judge_seeds(scenario: &scenario::Scenario, first: &run::Outcome) -> Result<(), Failed> {
-    if !first.passed() {
-        return Err(format!(
-            "{}replay: {}",
-            first.report(),
-            run::replay_command(scenario, scenario.seed)
-        )
-        .into());
+/// Every expectation holds.
+fn judge(scenario: &scenario::Scenario, outcome: &run::Outcome) -> Result<(), Failed> {
+    if outcome.passed() {
+        return Ok(());
     }
+    Err(format!(
+        "seed {}:\n{}replay: {}",
+        outcome.seed,
+        outcome.report(),
+        run::replay_command(scenario, outcome.seed)
+    )
+    .into())
+}
+
+/// Further seeds: the file's `seeds`, or `WSGATE_SEEDS`, the larger.
+fn further_seeds(scenario: &scenario::Scenario) -> Vec<u64> {
     let extra: u64 = std::env::var("WSGATE_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1)
         .max(scenario.seeds);
-    for i in 1..extra {
-        let seed = run::sweep_seed(scenario.seed, i);
-        let outcome = run::run(scenario, seed);
-        if !outcome.passed() {
-            return Err(format!(
-                "seed {seed}:\n{}replay: {}",
-                outcome.report(),
-                run::replay_command(scenario, seed)
-            )
-            .into());
-        }
-    }
-    Ok(())
+    (1..extra).map(|i| run::sweep_seed(scenario.seed, i)).collect()
 }
 
 /// Every expectation in the library names the wrong gateway it catches.
@@ -136,22 +133,58 @@ fn main() {
     let args = Arguments::from_args();
     let root = root();
     let files = suite::discover(std::slice::from_ref(&root)).expect("scenarios/ is readable");
+    let corpus_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("seed-corpus.toml");
+    let corpus = corpus::load(&corpus_path).expect("the seed corpus parses");
     let all = files.clone();
-    let lint = Trial::test("every_expectation_names_what_it_catches", move || {
+    let mut trials = vec![Trial::test("every_expectation_names_what_it_catches", move || {
         every_expectation_names_what_it_catches(&all)
-    });
-    let trials = std::iter::once(lint)
-        .chain(files.into_iter().map(|path| {
-            let name = path
-                .strip_prefix(&root)
-                .unwrap_or(&path)
-                .with_extension("")
-                .display()
-                .to_string()
-                .replace('\\', "/");
-            let test_name = name.clone();
-            Trial::test(test_name, move || check(&path, &name))
-        }))
-        .collect();
+    })];
+    let mut named = std::collections::BTreeSet::new();
+    for path in files {
+        let name = suite::scenario_name(&path);
+        let scenario = match scenario::load(&path) {
+            Ok(s) => std::sync::Arc::new(s),
+            Err(e) => {
+                let message = e.to_string();
+                trials.push(Trial::test(format!("sim/{name}"), move || Err(message.into())));
+                continue;
+            }
+        };
+        let corpus_seeds = corpus
+            .iter()
+            .filter(|e| e.target == "sim" && suite::scenario_name(Path::new(&e.scenario)) == name)
+            .map(|e| e.seed);
+        let seeds = std::iter::once(scenario.seed)
+            .chain(further_seeds(&scenario))
+            .chain(corpus_seeds);
+        for (i, seed) in seeds.enumerate() {
+            let id = suite::RunId {
+                target: conformance::target::Target::Sim,
+                scenario: name.clone(),
+                seed,
+            };
+            if !named.insert(id.to_string()) {
+                continue;
+            }
+            let (scenario, name) = (std::sync::Arc::clone(&scenario), name.clone());
+            trials.push(Trial::test(id.to_string(), move || {
+                if i == 0 {
+                    check(&scenario, &name)
+                } else {
+                    judge(&scenario, &run::run(&scenario, seed))
+                }
+            }));
+        }
+    }
+    // An entry whose file is gone would otherwise never run again.
+    for e in corpus.iter().filter(|e| e.target == "sim") {
+        if !corpus::scenario_path(&root.join(".."), e).exists() {
+            let (scenario, seed) = (e.scenario.clone(), e.seed);
+            trials.push(Trial::test(
+                format!("sim/{}/seed-{seed}", suite::scenario_name(Path::new(&scenario))),
+                move || Err(format!("the seed corpus names {scenario}, which does not exist").into()),
+            ));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
 }

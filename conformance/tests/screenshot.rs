@@ -128,16 +128,18 @@ fn the_html_report_and_a_timeline_render_in_chromium() {
     ];
     let catalogue = catalogue::requirements();
     let options = suite::Options {
-        seed: None,
         seeds: Some(1),
-        check_determinism: false,
+        ..suite::Options::default()
     };
     let reports: Vec<_> = files
         .iter()
-        .map(|f| suite::run_scenario(&scenario::load(&root.join(f)).unwrap(), options))
+        .map(|f| suite::run_scenario(&scenario::load(&root.join(f)).unwrap(), &options))
         .collect();
     assert!(reports.iter().all(|r| r.passed()));
-    let grades = catalogue::grade(&catalogue, &suite::results(&reports));
+    let grades = vec![(
+        conformance::target::Target::Sim,
+        catalogue::grade(&catalogue, &suite::results(&reports)),
+    )];
     let matrix = report::matrix(&catalogue, &reports, MatrixScope::Touched);
     let dir = tempfile::tempdir().unwrap();
     write_reports(dir.path(), &matrix, &grades, &reports, &catalogue).unwrap();

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::config::BackendAddr;
-use crate::plan::{BackendSetPlan, ListenerPlan, RoutePlan};
+use crate::plan::{BackendSetPlan, ListenerPlan, Plan, RoutePlan};
 use crate::probe::{Member, ProbeSpec};
 use crate::profile::Behaviour;
 use crate::proxy::{Backends, Route};
@@ -48,6 +48,21 @@ pub(crate) struct Parts {
     pub(crate) backend_sets: Vec<BackendSetPlan>,
     /// Per backend set: the TLS client config for https settings.
     pub(crate) tls: Vec<Option<Arc<rustls::ClientConfig>>>,
+}
+
+impl Parts {
+    /// The routing parts of `plan`, with the TLS client configs of its
+    /// backend sets ([`crate::plan::TlsMaterial::backend_sets`]): the one
+    /// way both a start and an update turn a plan into a generation.
+    pub(crate) fn of(plan: &Plan, tls: Vec<Option<Arc<rustls::ClientConfig>>>) -> Parts {
+        Parts {
+            behaviour: plan.behaviour,
+            listeners: plan.listeners.clone(),
+            routes: plan.routes.clone(),
+            backend_sets: plan.backend_sets.clone(),
+            tls,
+        }
+    }
 }
 
 /// Builds generation `epoch`, carrying health over from `previous` for

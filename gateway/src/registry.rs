@@ -24,7 +24,7 @@ use crate::config::{BackendAddr, Config, ConfigError};
 use crate::event::{CloseReason, DrainCause, Event, Events};
 use crate::generation::Current;
 use crate::health::ProbeResult;
-use crate::plan::ListenerPlan;
+use crate::plan::{ListenerPlan, Plan, TlsMaterial};
 use crate::probe::Member;
 
 /// The longest drain `POST /maintenance?drain=` accepts: an hour, the
@@ -500,22 +500,18 @@ impl GatewayHandle {
     /// listeners must stay as they are. Nothing changes if the config is
     /// invalid.
     pub fn update(&self, config: &Config) -> Result<(), UpdateError> {
-        let plan = config
-            .validate()
-            .map_err(|issues| ConfigError::located("config", None, issues))?;
-        let material = plan
-            .tls_material()
-            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        let (plan, material) = Plan::resolve(config)?;
+        self.update_plan(plan, material)
+    }
+
+    /// [`GatewayHandle::update`] with a plan that is already resolved
+    /// ([`Plan::resolve`]): for a harness that changes the plan first (the
+    /// conformance harness divides its timers with [`Plan::time_scaled`]).
+    pub fn update_plan(&self, plan: Plan, material: TlsMaterial) -> Result<(), UpdateError> {
         if let Some(change) = listener_change(&self.listeners, &plan.listeners) {
             return Err(UpdateError::ListenersChanged(change));
         }
-        let parts = crate::generation::Parts {
-            behaviour: plan.behaviour,
-            listeners: plan.listeners,
-            routes: plan.routes,
-            backend_sets: plan.backend_sets,
-            tls: material.backend_sets,
-        };
+        let parts = crate::generation::Parts::of(&plan, material.backend_sets);
         self.updates.send(Update { parts }).map_err(|_| UpdateError::Stopped)
     }
 

@@ -22,7 +22,7 @@ use crate::event::{CloseReason, DrainCause, Event, Events};
 use crate::generation::{self, Current, ProbeJob};
 use crate::head::{self, Head};
 use crate::io::{MaybeTls, Prefixed};
-use crate::plan::{ListenerPlan, Plan};
+use crate::plan::{ListenerPlan, Plan, TlsMaterial};
 use crate::probe;
 use crate::proxy::{self, Conn, Shared};
 use crate::registry::{GatewayHandle, Registry, Update};
@@ -88,35 +88,27 @@ impl<T: Transport> Gateway<T> {
     /// Validates `config` into a plan, loads its TLS material and binds
     /// every listener.
     pub async fn bind(config: Config, transport: T, events: Events) -> Result<Gateway<T>, GatewayError> {
-        let plan = config
-            .validate()
-            .map_err(|issues| ConfigError::located("config", None, issues))?;
-        let material = plan
-            .tls_material()
-            .map_err(|issues| ConfigError::located("config", None, issues))?;
+        let (plan, material) = Plan::resolve(&config)?;
         Gateway::bind_plan(plan, material, transport, events).await
     }
 
-    async fn bind_plan(
+    /// Binds a plan that is already resolved ([`Plan::resolve`]): for a
+    /// harness that changes the plan first (the conformance harness
+    /// divides its timers with [`Plan::time_scaled`]).
+    pub async fn bind_plan(
         plan: Plan,
-        material: crate::plan::TlsMaterial,
+        material: TlsMaterial,
         transport: T,
         events: Events,
     ) -> Result<Gateway<T>, GatewayError> {
         let started = tokio::time::Instant::now();
         let registry = Arc::new(Registry::new());
         let listener_plans = Arc::new(plan.listeners.clone());
-        let (generation, probes) = generation::build(
-            generation::Parts {
-                behaviour: plan.behaviour,
-                listeners: plan.listeners.clone(),
-                routes: plan.routes,
-                backend_sets: plan.backend_sets,
-                tls: material.backend_sets,
-            },
-            0,
-            None,
-        );
+        let TlsMaterial {
+            listeners: listener_tls,
+            backend_sets: set_tls,
+        } = material;
+        let (generation, probes) = generation::build(generation::Parts::of(&plan, set_tls), 0, None);
         let shared = Arc::new(Shared::new(
             transport,
             events,
@@ -126,7 +118,7 @@ impl<T: Transport> Gateway<T> {
         ));
 
         let mut listeners = Vec::new();
-        for (index, (listener, tls)) in plan.listeners.into_iter().zip(material.listeners).enumerate() {
+        for (index, (listener, tls)) in plan.listeners.into_iter().zip(listener_tls).enumerate() {
             let socket = shared
                 .transport
                 .bind(listener.address)

@@ -96,6 +96,8 @@ pub struct ScenarioResult {
     pub profile: ProfileName,
     pub requirements: Vec<String>,
     pub passed: bool,
+    /// Why it did not run (then `passed` means nothing).
+    pub skipped: Option<String>,
 }
 
 /// Grades every (requirement, profile) pair from scenario results. Pure.
@@ -108,19 +110,29 @@ pub fn grade(requirements: &[Requirement], results: &[ScenarioResult]) -> BTreeM
             } else if let Some(reason) = &r.skip {
                 Grade::Skip(reason.clone())
             } else {
-                let checking: Vec<&ScenarioResult> = results
+                let naming: Vec<&ScenarioResult> = results
                     .iter()
                     .filter(|s| s.profile == profile && s.requirements.contains(&r.id))
                     .collect();
+                let (checking, skipped): (Vec<&ScenarioResult>, Vec<&ScenarioResult>) =
+                    naming.iter().partition(|s| s.skipped.is_none());
                 let failed: Vec<String> = checking.iter().filter(|s| !s.passed).map(|s| s.name.clone()).collect();
                 if !failed.is_empty() {
                     Grade::Fail { scenarios: failed }
-                } else if checking.is_empty() {
-                    Grade::NotCovered
-                } else {
+                } else if !checking.is_empty() {
                     Grade::Pass {
                         scenarios: checking.iter().map(|s| s.name.clone()).collect(),
                     }
+                } else if let Some(why) = skipped.first().and_then(|s| s.skipped.as_ref()) {
+                    // Every scenario that checks it was skipped on this
+                    // target: never a pass, and not "not covered" either.
+                    Grade::Skip(if skipped.len() == 1 {
+                        why.clone()
+                    } else {
+                        format!("{why} (and {} more skipped)", skipped.len() - 1)
+                    })
+                } else {
+                    Grade::NotCovered
                 }
             };
             grades.insert((r.id.clone(), profile), grade);

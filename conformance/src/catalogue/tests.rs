@@ -148,7 +148,34 @@ fn result(name: &str, profile: ProfileName, reqs: &[&str], passed: bool) -> Scen
         profile,
         requirements: reqs.iter().map(|r| r.to_string()).collect(),
         passed,
+        skipped: None,
     }
+}
+
+/// A requirement whose every scenario was skipped on a target is graded
+/// skip with the reason, never pass; one judged scenario decides.
+#[test]
+fn a_requirement_whose_scenarios_were_all_skipped_is_skipped() {
+    let reqs = requirements();
+    let skipped = |name: &str| ScenarioResult {
+        skipped: Some(format!("{name}: nginx cannot express active health probes")),
+        ..result(name, ProfileName::FrontDoor, &["FD-IDLE-1"], false)
+    };
+    let grades = grade(&reqs, &[skipped("a"), skipped("b")]);
+    assert_eq!(
+        grades[&("FD-IDLE-1".to_string(), ProfileName::FrontDoor)],
+        Grade::Skip("a: nginx cannot express active health probes (and 1 more skipped)".into())
+    );
+    let grades = grade(
+        &reqs,
+        &[skipped("a"), result("c", ProfileName::FrontDoor, &["FD-IDLE-1"], true)],
+    );
+    assert_eq!(
+        grades[&("FD-IDLE-1".to_string(), ProfileName::FrontDoor)],
+        Grade::Pass {
+            scenarios: vec!["c".into()]
+        }
+    );
 }
 
 #[test]

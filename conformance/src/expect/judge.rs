@@ -52,6 +52,33 @@ fn listing(items: &[(Duration, String)]) -> String {
     }
 }
 
+/// The trace lines an expectation is about (its clients, requests or
+/// backend, with the gateway's and the world's lines for a backend), around
+/// the start of its window: what a reader compares when two runs disagree.
+pub fn context_lines(expect: &Expect, lines: &[TraceLine], ctx: &Context) -> Vec<TraceLine> {
+    type Keep<'a> = Box<dyn Fn(&TraceLine) -> bool + 'a>;
+    let (window, keep): (&Option<Window>, Keep<'_>) = match expect {
+        Expect::Client { group, window, .. } => (
+            window,
+            Box::new(move |l: &TraceLine| group.members.contains(&l.source) || l.source == "world"),
+        ),
+        Expect::Request { group, window, .. } => {
+            (window, Box::new(move |l: &TraceLine| group.members.contains(&l.source)))
+        }
+        Expect::Backend { name, window, .. } => (
+            window,
+            Box::new(move |l: &TraceLine| {
+                &l.source == name || ctx.instances.contains(&l.source) || l.source == "world"
+            }),
+        ),
+    };
+    let at = match window {
+        Some((a, _)) => *a,
+        None => lines.iter().find(|l| keep(l)).map(|l| l.at).unwrap_or_default(),
+    };
+    around(lines, at, 6, keep)
+}
+
 /// Checks one expectation.
 pub fn check(expect: &Expect, lines: &[TraceLine], ctx: &Context) -> Result<(), Failure> {
     let fail = |actual: String, at: Duration, keep: &dyn Fn(&TraceLine) -> bool| Failure {
@@ -521,7 +548,20 @@ fn backend_check(
             };
             for inst in instances {
                 let state = view::healthy_at(lines, inst, addr, *at, ctx.initially_healthy);
-                if state != *healthy {
+                // On a real network the check is widened to a window around
+                // `at` (see `Expect::widened`): the state must hold at some
+                // moment of it, since a transition's time is only known to
+                // the tolerance.
+                let held_in_window = |(from, to): Window| {
+                    let changes = view::gateway_events(lines, inst)
+                        .map(|(t, _)| t)
+                        .filter(|t| *t >= from && *t <= to);
+                    std::iter::once(from)
+                        .chain(changes)
+                        .chain(std::iter::once(to))
+                        .any(|t| view::healthy_at(lines, inst, addr, t, ctx.initially_healthy) == *healthy)
+                };
+                if state != *healthy && !window.is_some_and(held_in_window) {
                     let word = if state { "healthy" } else { "unhealthy" };
                     return Err((format!("{inst} had {name} {word} at {}", secs(*at)), *at));
                 }

@@ -200,12 +200,46 @@ impl Expect {
             Expect::Request { window, .. } => *window = widen(window),
             Expect::Backend { window, check, .. } => {
                 *window = widen(window);
-                if let BackendCheck::NoNewSessionsAfter(t) = check {
-                    *t += tolerance;
+                match check {
+                    BackendCheck::NoNewSessionsAfter(t) => *t += tolerance,
+                    // A health check at one moment becomes one at some
+                    // moment of the window around it.
+                    BackendCheck::Health { at, .. } => {
+                        *window = Some((at.saturating_sub(tolerance), *at + tolerance));
+                    }
+                    _ => {}
                 }
             }
         }
         out
+    }
+}
+
+impl Expect {
+    /// The expectation with its window narrowed by `tolerance` on both
+    /// sides, or `None` when it has no window or the window would vanish.
+    /// With [`Expect::widened`] it brackets a window whose edges are only
+    /// known to the tolerance: a check of presence ("a session opened
+    /// between ...") holds if it holds on the wider window, one of absence
+    /// ("no request between ...") if it holds on the narrower, so a real
+    /// run passes when either does.
+    pub fn narrowed(&self, tolerance: Duration) -> Option<Expect> {
+        let narrow = |w: &Option<Window>| -> Option<Option<Window>> {
+            let (a, b) = (*w)?;
+            let (a, b) = (a + tolerance, b.checked_sub(tolerance)?);
+            (a <= b).then_some(Some((a, b)))
+        };
+        let mut out = self.clone();
+        match &mut out {
+            Expect::Client { window, .. } | Expect::Request { window, .. } => *window = narrow(window)?,
+            Expect::Backend { window, check, .. } => {
+                if matches!(check, BackendCheck::Health { .. }) {
+                    return None;
+                }
+                *window = narrow(window)?;
+            }
+        }
+        Some(out)
     }
 }
 

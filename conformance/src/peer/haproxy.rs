@@ -315,10 +315,7 @@ fn backend(
     let request_timeout = timer(settings.request_timeout.after, "request_timeout", gaps);
     c.line(format!("timeout connect {request_timeout}"));
     c.line(format!("timeout server {request_timeout}"));
-    let idle = input
-        .route_of_set(index)
-        .and_then(|r| r.session.idle.as_ref())
-        .map(|t| t.after);
+    let idle = input.route_of_set(index).and_then(|r| super::idle_timer(&r.session));
     match idle {
         Some(d) => {
             c.line("# The session idle timer: no byte in either direction for this long closes both sides.");
@@ -327,6 +324,27 @@ fn backend(
         None => {
             c.line("# No session idle timer: HAProxy's longest timeout (24 days; 2^31 ms is its limit).");
             c.line(format!("timeout tunnel {}", duration_text(LONGEST)));
+        }
+    }
+    // A listener on this set with another idle timer (its own frontend
+    // idle timeout) gets it for its streams; `set-timeout` is a backend
+    // action, so the frontend is named in the condition.
+    for l in plan.listeners.iter() {
+        let Some(route) = plan.routes.get(l.route).filter(|r| r.backends == index) else {
+            continue;
+        };
+        let own = super::idle_timer(&route.session);
+        if own != idle {
+            c.line(format!(
+                "# Listener \"{}\" idles after {}.",
+                l.name,
+                own.map(duration_text).unwrap_or_else(|| "no idle timer".into())
+            ));
+            c.line(format!(
+                "http-request set-timeout tunnel {} if {{ fe_name {} }}",
+                timer(own.unwrap_or(LONGEST), "the session idle timer", gaps),
+                frontend_name(&l.name)
+            ));
         }
     }
     if !plan.behaviour.upgrade_timeout {
@@ -677,6 +695,34 @@ mod tests {
     fn application_gateway_2016_waits_for_upgrades_and_answers_502_to_timeouts() {
         let r = render_toml(&single("application-gateway-2016", ""));
         insta::assert_snapshot!(snapshot(&r));
+    }
+
+    #[test]
+    fn a_listener_with_its_own_idle_timer_overrides_the_tunnel_timeout() {
+        // application-gateway-2016 has no session idle timer: each
+        // listener's frontend idle timeout is the one that fires.
+        let toml = single("application-gateway-2016", "").replace(
+            "address = \"0.0.0.0:80\"\n",
+            "address = \"0.0.0.0:80\"\nfrontend_idle_timeout = \"12m\"\n",
+        );
+        let r = render_toml(&toml);
+        assert!(r.config.contains("timeout tunnel 12m"), "{}", r.config);
+        assert!(
+            !r.config.contains("set-timeout tunnel"),
+            "one listener: the backend's own value\n{}",
+            r.config
+        );
+        let two = format!(
+            "{toml}\n[[listeners]]\nname = \"private\"\naddress = \"0.0.0.0:8080\"\nfrontend_ip = \"private\"\n\n[[rules]]\nname = \"private-rule\"\nlistener = \"private\"\npool = \"pool\"\nsettings = \"settings\"\n"
+        );
+        let r = render_toml(&two);
+        assert!(r.config.contains("timeout tunnel 12m"), "{}", r.config);
+        assert!(
+            r.config
+                .contains("http-request set-timeout tunnel 5m if { fe_name fe_private }"),
+            "{}",
+            r.config
+        );
     }
 
     #[test]

@@ -306,6 +306,19 @@ impl Input<'_> {
     }
 }
 
+/// The one idle timer a peer runs for a session: the earlier of the
+/// session's own idle timer and its listener's frontend idle timeout
+/// (Application Gateway's frontend IP). Both close a session after that
+/// long with no byte either way, so the earlier one is the one that
+/// fires. Pure.
+pub fn idle_timer(session: &gateway::session::SessionPolicy) -> Option<Duration> {
+    [&session.idle, &session.frontend_idle]
+        .into_iter()
+        .flatten()
+        .map(|t| t.after)
+        .min()
+}
+
 /// Collects [`Unsupported`] records, one per feature (the first reason
 /// wins), sorted by feature.
 #[derive(Debug, Default)]
@@ -424,6 +437,22 @@ mod test_support;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_idle_timer_is_the_earlier_of_the_session_and_frontend_timers() {
+        use gateway::session::{SessionPolicy, Timer};
+        let t = |s: u64| Some(Timer::key(Duration::from_secs(s), "k"));
+        let policy = |idle, frontend_idle| SessionPolicy {
+            idle,
+            lifetime: t(1),
+            frontend_idle,
+        };
+        assert_eq!(idle_timer(&policy(t(20), t(240))), Some(Duration::from_secs(20)));
+        assert_eq!(idle_timer(&policy(t(1200), t(240))), Some(Duration::from_secs(240)));
+        assert_eq!(idle_timer(&policy(None, t(240))), Some(Duration::from_secs(240)));
+        assert_eq!(idle_timer(&policy(t(300), None)), Some(Duration::from_secs(300)));
+        assert_eq!(idle_timer(&policy(None, None)), None, "a lifetime is not an idle timer");
+    }
 
     #[test]
     fn durations_use_the_largest_exact_unit() {

@@ -78,9 +78,10 @@ pub fn render(input: &Input<'_>) -> Result<Rendered, RenderError> {
         plan.max_header_bytes.div_ceil(1024)
     ));
     c.blank();
-    c.line("# The backend's Connection header: \"upgrade\" when the client asked for one.");
+    c.line("# The backend's Connection header: \"Upgrade\" when the client asked for one, spelt as the gateway");
+    c.line("# forwards it (the token is case-insensitive, but a backend may compare it as sent).");
     c.open("map $http_upgrade $connection_upgrade");
-    c.line("default upgrade;");
+    c.line("default Upgrade;");
     c.line("\"\"      close;");
     c.close();
     let path_rules = sites
@@ -195,7 +196,7 @@ fn server(c: &mut Conf, input: &Input<'_>, site: &Site<'_>, gaps: &mut Gaps) -> 
     }
 
     let request_timeout = site.set.settings.request_timeout.after;
-    let idle = route.session.idle.as_ref().map(|t| t.after);
+    let idle = super::idle_timer(&route.session);
     let session_timeout = idle.unwrap_or(NEVER);
     let split = !route.caching && session_timeout != request_timeout;
     let timeout_as_502 = input.plan.behaviour.http_timeout.status == 502;
@@ -524,10 +525,12 @@ mod tests {
     }
 
     #[test]
-    fn application_gateway_2016_has_no_idle_timer_and_answers_502_to_timeouts() {
+    fn application_gateway_2016_idles_on_the_frontend_timer_and_answers_502_to_timeouts() {
         let r = render_toml(&single("application-gateway-2016", ""));
         insta::assert_snapshot!(snapshot(&r));
-        assert!(r.config.contains("proxy_read_timeout 365d;"));
+        // No session idle timer (doc 001), so the frontend IP's 4 minutes
+        // are the one that fires.
+        assert!(r.config.contains("proxy_read_timeout 4m;"));
         assert!(!features(&r).contains(&feature::UPGRADE_RESPONSE_TIMEOUT));
     }
 

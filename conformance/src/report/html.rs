@@ -11,8 +11,9 @@ use std::path::Path;
 use gateway::ProfileName;
 
 use super::markdown::{close_causes, determinism_summary, determinism_word};
-use super::{cell, tally, tally_line, Cell, Grades, Matrix, ScenarioReport};
+use super::{cell, tally, tally_line, Cell, Grades, Matrix, ScenarioReport, TargetGrades, Verdict};
 use crate::catalogue::{Grade, Requirement};
+use crate::target::Target;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -65,6 +66,8 @@ code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-si
          font-size: 12px; font-weight: 600; margin-right: 6px; }
 .badge.pass { background: var(--pass-bg); color: var(--pass); }
 .badge.fail { background: var(--fail); color: #fff; }
+.badge.skip { background: var(--skip-bg); color: var(--muted); }
+.badge.target { background: #ddf4ff; color: #0550ae; font-weight: 500; }
 table.matrix { border-collapse: collapse; width: 100%; }
 .matrix th, .matrix td { border: 1px solid var(--line); padding: 5px 8px; vertical-align: top; text-align: left; }
 .matrix thead th { background: #f6f8fa; position: sticky; top: 0; font-size: 13px; }
@@ -94,11 +97,20 @@ pre.failures { background: var(--fail-bg); border-color: #f5b5ab; }
 details summary { cursor: pointer; color: #0550ae; }
 "#;
 
-/// The page.
-pub fn html(matrix: &Matrix<'_>, grades: &Grades, scenarios: &[ScenarioReport], catalogue: &[Requirement]) -> String {
+/// The page. With several targets the matrix has a row per requirement
+/// and profile and a column per target.
+pub fn html(
+    matrix: &Matrix<'_>,
+    graded: &TargetGrades,
+    scenarios: &[ScenarioReport],
+    catalogue: &[Requirement],
+) -> String {
+    let empty = Grades::new();
+    let grades = graded.first().map_or(&empty, |(_, g)| g);
+    let multi = graded.len() > 1;
     let mut out = String::new();
-    let passed = scenarios.iter().filter(|s| s.passed()).count();
-    let failed = scenarios.len() - passed;
+    let count = |v: Verdict| scenarios.iter().filter(|s| s.verdict() == v).count();
+    let (passed, failed, skipped) = (count(Verdict::Pass), count(Verdict::Fail), count(Verdict::Skip));
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -108,18 +120,43 @@ pub fn html(matrix: &Matrix<'_>, grades: &Grades, scenarios: &[ScenarioReport], 
     let _ = writeln!(out, "<h1>wsgate conformance report</h1>");
     let _ = writeln!(
         out,
-        "<p class=\"summary\">{} scenarios: <span class=\"badge pass\">{passed} passed</span>{}</p>",
+        "<p class=\"summary\">{} {}: <span class=\"badge pass\">{passed} passed</span>{}{}</p>",
         scenarios.len(),
+        if multi {
+            "runs (scenario × target)"
+        } else {
+            "scenarios"
+        },
         if failed > 0 {
             format!("<span class=\"badge fail\">{failed} failed</span>")
         } else {
             "0 failed".to_string()
+        },
+        if skipped > 0 {
+            format!(" <span class=\"badge skip\">{skipped} skipped</span>")
+        } else {
+            String::new()
         }
     );
+    let findings = scenarios.iter().filter(|s| s.is_finding()).count();
+    if findings > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">{findings} of the failures are findings: on a gateway other than wsgate, where it \
+             differs from the documents.</p>"
+        );
+    }
+    for (t, g) in graded {
+        let on = if multi { format!(" on {t}") } else { String::new() };
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Requirements shown{on} (cells that apply): {}.</p>",
+            tally_line(&tally(&matrix.shown, g))
+        );
+    }
     let _ = writeln!(
         out,
-        "<p class=\"muted\">Requirements shown (cells that apply): {}. Determinism: {}.</p>",
-        tally_line(&tally(&matrix.shown, grades)),
+        "<p class=\"muted\">Determinism: {}.</p>",
         esc(&determinism_summary(scenarios))
     );
     let _ = writeln!(
@@ -128,31 +165,65 @@ pub fn html(matrix: &Matrix<'_>, grades: &Grades, scenarios: &[ScenarioReport], 
          <a href=\"report.json\">report.json</a></p>"
     );
 
-    let _ = writeln!(out, "<h2>Requirements × profiles</h2>");
+    let _ = writeln!(
+        out,
+        "<h2>Requirements × {}</h2>",
+        if multi { "profiles and targets" } else { "profiles" }
+    );
     let _ = writeln!(
         out,
         "<p class=\"muted\">Each cell links to the scenarios that grade it. Each scenario below shows its \
          timeline (open it and hover a bar for the session's backend and close cause) and its readable trace.</p>"
     );
-    let _ = writeln!(
-        out,
-        "<table class=\"matrix\">\n<thead><tr><th>requirement</th><th>basis</th><th>statement</th><th>application-gateway</th>\
-         <th>application-gateway-2016</th><th>front-door</th></tr></thead>\n<tbody>"
-    );
-    for r in &matrix.shown {
+    let head = |r: &Requirement, out: &mut String| {
         let _ = write!(
             out,
-            "<tr id=\"req-{id}\"><th class=\"id\"><a href=\"#req-{id}\">{id}</a></th>\
+            "<th class=\"id\"><a href=\"#req-{id}\">{id}</a></th>\
              <td class=\"basis basis-{kind}\" title=\"{title}\">{kind}</td><td class=\"stmt\">{}</td>",
             esc(&r.statement),
             id = esc(&r.id),
             kind = r.basis.kind(),
             title = esc(&format!("{}: {}", r.basis, r.basis.words()))
         );
-        for p in ProfileName::ALL {
-            let _ = write!(out, "{}", matrix_cell(r, p, grades, scenarios));
+    };
+    if multi {
+        let names: String = graded.iter().map(|(t, _)| format!("<th>{t}</th>")).collect();
+        let _ = writeln!(
+            out,
+            "<table class=\"matrix\">\n<thead><tr><th>requirement</th><th>basis</th><th>statement</th><th>profile</th>\
+             {names}</tr></thead>\n<tbody>"
+        );
+        for r in &matrix.shown {
+            for (i, p) in r.profiles.iter().enumerate() {
+                let id = if i == 0 {
+                    format!(" id=\"req-{}\"", esc(&r.id))
+                } else {
+                    String::new()
+                };
+                let _ = write!(out, "<tr{id}>");
+                head(r, &mut out);
+                let _ = write!(out, "<td class=\"basis\">{p}</td>");
+                for (t, g) in graded {
+                    let _ = write!(out, "{}", matrix_cell(r, *p, g, scenarios, *t));
+                }
+                let _ = writeln!(out, "</tr>");
+            }
         }
-        let _ = writeln!(out, "</tr>");
+    } else {
+        let _ = writeln!(
+            out,
+            "<table class=\"matrix\">\n<thead><tr><th>requirement</th><th>basis</th><th>statement</th><th>application-gateway</th>\
+             <th>application-gateway-2016</th><th>front-door</th></tr></thead>\n<tbody>"
+        );
+        let target = graded.first().map_or(Target::Sim, |(t, _)| *t);
+        for r in &matrix.shown {
+            let _ = write!(out, "<tr id=\"req-{}\">", esc(&r.id));
+            head(r, &mut out);
+            for p in ProfileName::ALL {
+                let _ = write!(out, "{}", matrix_cell(r, p, grades, scenarios, target));
+            }
+            let _ = writeln!(out, "</tr>");
+        }
     }
     let _ = writeln!(out, "</tbody>\n</table>");
     if let Some(note) = matrix.left_out_note(grades) {
@@ -163,10 +234,11 @@ pub fn html(matrix: &Matrix<'_>, grades: &Grades, scenarios: &[ScenarioReport], 
     for s in scenarios {
         let _ = writeln!(
             out,
-            "<div>{} <a href=\"#{}\">{}</a></div>",
+            "<div>{} <a href=\"#{}\">{}</a>{}</div>",
             verdict_badge(s),
             anchor(s),
-            esc(&s.path)
+            esc(&s.path),
+            target_badge(s)
         );
     }
     let _ = writeln!(out, "</nav>");
@@ -177,22 +249,35 @@ pub fn html(matrix: &Matrix<'_>, grades: &Grades, scenarios: &[ScenarioReport], 
     out
 }
 
+fn target_badge(s: &ScenarioReport) -> String {
+    match s.target {
+        Target::Sim => String::new(),
+        t => format!(" <span class=\"badge target\">{t}</span>"),
+    }
+}
+
 fn verdict_badge(s: &ScenarioReport) -> &'static str {
-    if s.passed() {
-        "<span class=\"badge pass\">pass</span>"
-    } else {
-        "<span class=\"badge fail\">FAIL</span>"
+    match s.verdict() {
+        Verdict::Pass => "<span class=\"badge pass\">pass</span>",
+        Verdict::Fail => "<span class=\"badge fail\">FAIL</span>",
+        Verdict::Skip => "<span class=\"badge skip\">skip</span>",
     }
 }
 
 /// One matrix cell: the grade, and a link to each scenario behind it.
-fn matrix_cell(r: &Requirement, p: ProfileName, grades: &Grades, scenarios: &[ScenarioReport]) -> String {
+fn matrix_cell(
+    r: &Requirement,
+    p: ProfileName,
+    grades: &Grades,
+    scenarios: &[ScenarioReport],
+    target: Target,
+) -> String {
     let c = cell(r, p, grades);
     let class = cell_class(c);
     let links = |names: &[String]| -> String {
         names
             .iter()
-            .filter_map(|path| scenarios.iter().find(|s| &s.path == path))
+            .filter_map(|path| scenarios.iter().find(|s| &s.path == path && s.target == target))
             .map(|s| {
                 format!(
                     "<a href=\"#{}\" title=\"{}\">{}</a>",
@@ -217,9 +302,51 @@ fn matrix_cell(r: &Requirement, p: ProfileName, grades: &Grades, scenarios: &[Sc
 
 fn scenario_section(out: &mut String, s: &ScenarioReport, catalogue: &[Requirement]) {
     let slug = s.slug();
-    let class = if s.passed() { "scenario" } else { "scenario failed" };
+    let class = if s.verdict() == Verdict::Fail {
+        "scenario failed"
+    } else {
+        "scenario"
+    };
     let _ = writeln!(out, "<section class=\"{class}\" id=\"{}\">", anchor(s));
-    let _ = writeln!(out, "<h3>{} {}</h3>", verdict_badge(s), esc(&s.name));
+    let _ = writeln!(out, "<h3>{} {}{}</h3>", verdict_badge(s), esc(&s.name), target_badge(s));
+    if let Some(why) = &s.skipped {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\"><code>{}</code> · {} · {}</p>\n<p>skipped on {}: {}</p>\n</section>",
+            esc(&s.path),
+            s.profile,
+            s.target,
+            s.target,
+            esc(why)
+        );
+        return;
+    }
+    if s.is_finding() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">A finding: {} differs from the documents here.</p>",
+            s.target
+        );
+    }
+    if let Some(t) = s.timing {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\">On {} at time scale {}: times are wall-clock, the scenario's divided by {}; every time bound \
+             widened by {}.</p>",
+            s.target,
+            t.scale,
+            t.scale,
+            crate::expect::secs(t.tolerance)
+        );
+    }
+    let skips = s.skipped_checks();
+    if !skips.is_empty() {
+        let _ = writeln!(out, "<ul class=\"closes\">");
+        for (expect, why) in skips {
+            let _ = writeln!(out, "<li>skipped: {}: {}</li>", esc(expect), esc(why));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
     let reqs: Vec<String> = s
         .requirements
         .iter()
@@ -310,7 +437,12 @@ mod tests {
             ),
         ];
         let grades = catalogue::grade(&reqs, &crate::suite::results(&runs));
-        let page = html(&matrix(&reqs, &runs, MatrixScope::Touched), &grades, &runs, &reqs);
+        let page = html(
+            &matrix(&reqs, &runs, MatrixScope::Touched),
+            &vec![(Target::Sim, grades)],
+            &runs,
+            &reqs,
+        );
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(!page.contains("<script"), "no JavaScript");
         assert!(
@@ -334,5 +466,33 @@ mod tests {
         assert_eq!(cell_class(Cell::Graded(&pass)), "pass");
         assert_eq!(cell_class(Cell::Graded(&Grade::NotCovered)), "uncovered");
         assert_eq!(cell_class(Cell::NotApplicable), "na");
+    }
+
+    #[test]
+    fn several_targets_get_a_column_each_linking_to_that_targets_run() {
+        let reqs = catalogue::requirements();
+        let mut real = report(
+            "scenarios/front-door/idle.toml",
+            ProfileName::FrontDoor,
+            &["FD-IDLE-1"],
+            true,
+        );
+        real.target = Target::Real;
+        let runs = vec![
+            report(
+                "scenarios/front-door/idle.toml",
+                ProfileName::FrontDoor,
+                &["FD-IDLE-1"],
+                true,
+            ),
+            real,
+        ];
+        let graded = crate::cli::run::grades_by_target(&reqs, &runs, &[Target::Sim, Target::Real]);
+        let page = html(&matrix(&reqs, &runs, MatrixScope::Touched), &graded, &runs, &reqs);
+        assert!(page.contains("<th>profile</th><th>sim</th><th>real</th>"), "{page}");
+        assert!(page.contains("href=\"#s-scenarios__front-door__idle.real\""), "{page}");
+        assert!(page.contains("id=\"s-scenarios__front-door__idle.real\""), "{page}");
+        assert!(page.contains("<span class=\"badge target\">real</span>"), "{page}");
+        assert!(page.contains("2 runs (scenario × target)"), "{page}");
     }
 }

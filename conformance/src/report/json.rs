@@ -10,7 +10,9 @@ use gateway::ProfileName;
 use serde::Serialize;
 
 use super::markdown::determinism_summary;
-use super::{cell, Cell, Determinism, Grades, Matrix, MatrixScope, ScenarioReport};
+use super::{
+    cell, Cell, CheckVerdict, Determinism, Grades, Matrix, MatrixScope, ScenarioReport, TargetGrades, Verdict,
+};
 use crate::catalogue::{Basis, Grade, Requirement};
 use crate::explain::{self, secs};
 
@@ -55,9 +57,16 @@ pub struct JsonReport<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// The targets run, in order.
+    pub targets: Vec<String>,
+    /// Scenario runs: one per scenario and target.
     pub scenarios: usize,
     pub passed: usize,
     pub failed: usize,
+    pub skipped: usize,
+    /// Failures on gateways other than wsgate: where they differ from the
+    /// documents.
+    pub findings: usize,
     #[serde(flatten)]
     pub determinism: DeterminismJson,
     /// The determinism in a sentence.
@@ -83,8 +92,10 @@ pub struct RequirementJson<'a> {
     pub statement: &'a str,
     pub profiles: Vec<String>,
     pub tests: &'a [String],
-    /// By profile name.
+    /// By profile name, on the first target.
     pub grades: BTreeMap<String, GradeJson<'a>>,
+    /// By target, then profile name.
+    pub by_target: BTreeMap<String, BTreeMap<String, GradeJson<'a>>>,
 }
 
 #[derive(Debug, PartialEq, Eq, Serialize)]
@@ -161,8 +172,23 @@ pub struct ScenarioJson<'a> {
     pub description: Option<&'a str>,
     pub path: &'a str,
     pub profile: String,
+    pub target: String,
     pub requirements: &'a [String],
+    /// `"pass"`, `"fail"` or `"skip"`.
+    pub verdict: &'static str,
     pub passed: bool,
+    /// A failure on a gateway other than wsgate.
+    pub finding: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<&'a str>,
+    /// A real run's time scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    /// A real run's tolerance on every time bound, in wall-clock ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_ms: Option<u64>,
+    /// Each expectation's verdict (the first seed's).
+    pub checks: Vec<CheckJson<'a>>,
     #[serde(flatten)]
     pub determinism: DeterminismJson,
     pub runs: Vec<RunJson<'a>>,
@@ -171,6 +197,16 @@ pub struct ScenarioJson<'a> {
     /// Relative to the report's directory.
     pub timeline: String,
     pub trace: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckJson<'a> {
+    pub expect: &'a str,
+    /// `"pass"`, `"fail"` or `"skip"`.
+    pub verdict: &'static str,
+    /// What the trace showed (a failure), or why it was not judged (a skip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,19 +263,39 @@ fn overall(scenarios: &[ScenarioReport]) -> DeterminismJson {
     }
 }
 
+fn grades_json<'a>(r: &Requirement, grades: &'a Grades) -> BTreeMap<String, GradeJson<'a>> {
+    ProfileName::ALL
+        .iter()
+        .map(|p| (p.to_string(), GradeJson::from(cell(r, *p, grades))))
+        .collect()
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Skip => "skip",
+    }
+}
+
 /// The report as a value.
 pub fn report<'a>(
     matrix: &Matrix<'a>,
-    grades: &'a Grades,
+    graded: &'a TargetGrades,
     scenarios: &'a [ScenarioReport],
     catalogue: &[Requirement],
 ) -> JsonReport<'a> {
-    let passed = scenarios.iter().filter(|s| s.passed()).count();
+    static EMPTY: Grades = Grades::new();
+    let first: &'a Grades = graded.first().map_or(&EMPTY, |(_, g)| g);
+    let count = |v: Verdict| scenarios.iter().filter(|s| s.verdict() == v).count();
     JsonReport {
         summary: Summary {
+            targets: graded.iter().map(|(t, _)| t.to_string()).collect(),
             scenarios: scenarios.len(),
-            passed,
-            failed: scenarios.len() - passed,
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            skipped: count(Verdict::Skip),
+            findings: scenarios.iter().filter(|s| s.is_finding()).count(),
             determinism: overall(scenarios),
             determinism_summary: determinism_summary(scenarios),
         },
@@ -260,10 +316,8 @@ pub fn report<'a>(
                 statement: &r.statement,
                 profiles: r.profiles.iter().map(ToString::to_string).collect(),
                 tests: &r.tests,
-                grades: ProfileName::ALL
-                    .iter()
-                    .map(|p| (p.to_string(), GradeJson::from(cell(r, *p, grades))))
-                    .collect(),
+                grades: grades_json(r, first),
+                by_target: graded.iter().map(|(t, g)| (t.to_string(), grades_json(r, g))).collect(),
             })
             .collect(),
         scenarios: scenarios
@@ -273,8 +327,32 @@ pub fn report<'a>(
                 description: s.description.as_deref(),
                 path: &s.path,
                 profile: s.profile.to_string(),
+                target: s.target.to_string(),
                 requirements: &s.requirements,
+                verdict: verdict_word(s.verdict()),
                 passed: s.passed(),
+                finding: s.is_finding(),
+                skipped: s.skipped.as_deref(),
+                time_scale: s.timing.map(|t| t.scale),
+                tolerance_ms: s
+                    .timing
+                    .map(|t| u64::try_from(t.tolerance.as_millis()).unwrap_or(u64::MAX)),
+                checks: s
+                    .checks
+                    .iter()
+                    .map(|c| CheckJson {
+                        expect: &c.expect,
+                        verdict: match &c.verdict {
+                            CheckVerdict::Pass => "pass",
+                            CheckVerdict::Fail(_) => "fail",
+                            CheckVerdict::Skip(_) => "skip",
+                        },
+                        detail: match &c.verdict {
+                            CheckVerdict::Pass => None,
+                            CheckVerdict::Fail(d) | CheckVerdict::Skip(d) => Some(d),
+                        },
+                    })
+                    .collect(),
                 determinism: DeterminismJson::from(&s.determinism()),
                 runs: s
                     .runs
@@ -298,11 +376,11 @@ pub fn report<'a>(
 /// The report as pretty-printed JSON text.
 pub fn json(
     matrix: &Matrix<'_>,
-    grades: &Grades,
+    graded: &TargetGrades,
     scenarios: &[ScenarioReport],
     catalogue: &[Requirement],
 ) -> Result<String, serde_json::Error> {
-    let mut text = serde_json::to_string_pretty(&report(matrix, grades, scenarios, catalogue))?;
+    let mut text = serde_json::to_string_pretty(&report(matrix, graded, scenarios, catalogue))?;
     text.push('\n');
     Ok(text)
 }
@@ -318,7 +396,8 @@ mod tests {
         let reqs = catalogue::requirements();
         let grades = catalogue::grade(&reqs, &crate::suite::results(scenarios));
         let m = matrix(&reqs, scenarios, MatrixScope::Touched);
-        let text = json(&m, &grades, scenarios, &reqs).expect("serializes");
+        let graded = vec![(crate::target::Target::Sim, grades)];
+        let text = json(&m, &graded, scenarios, &reqs).expect("serializes");
         serde_json::from_str(&text).expect("valid JSON")
     }
 
@@ -359,5 +438,36 @@ mod tests {
             "not applicable"
         );
         assert_eq!(v["scenarios"][0]["timeline"], "timelines/a.svg");
+    }
+
+    #[test]
+    fn runs_carry_their_target_and_grades_come_by_target() {
+        let reqs = catalogue::requirements();
+        let mut real = scenario("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], false);
+        real.target = crate::target::Target::Real;
+        real.timing = Some(crate::run::RunTiming {
+            scale: 50.0,
+            tolerance: std::time::Duration::from_millis(160),
+        });
+        real.checks = vec![super::super::CheckReport {
+            expect: "c1 closed with 1006".into(),
+            verdict: super::super::CheckVerdict::Skip("why".into()),
+            context: vec![],
+        }];
+        let runs = [scenario("a.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true), real];
+        let graded =
+            crate::cli::run::grades_by_target(&reqs, &runs, &[crate::target::Target::Sim, crate::target::Target::Real]);
+        let m = matrix(&reqs, &runs, MatrixScope::Touched);
+        let v: serde_json::Value = serde_json::from_str(&json(&m, &graded, &runs, &reqs).unwrap()).unwrap();
+        assert_eq!(v["summary"]["targets"], serde_json::json!(["sim", "real"]));
+        assert_eq!(v["summary"]["failed"], 1);
+        assert_eq!(v["summary"]["findings"], 0, "a failure on real is no finding");
+        assert_eq!(v["requirements"][0]["by_target"]["sim"]["front-door"]["grade"], "pass");
+        assert_eq!(v["requirements"][0]["by_target"]["real"]["front-door"]["grade"], "fail");
+        assert_eq!(v["scenarios"][1]["target"], "real");
+        assert_eq!(v["scenarios"][1]["time_scale"], 50.0);
+        assert_eq!(v["scenarios"][1]["tolerance_ms"], 160);
+        assert_eq!(v["scenarios"][1]["checks"][0]["verdict"], "skip");
+        assert_eq!(v["scenarios"][1]["timeline"], "timelines/a.real.svg");
     }
 }

@@ -1,7 +1,10 @@
 //! `junit.xml` for CI, written by `quick-junit` (the writer nextest uses),
 //! so escaping and the element structure are not ours to get wrong.
 //!
-//! One test case per scenario. Each case carries its determinism as a
+//! One test suite per target (`wsgate sim`, `wsgate real`, ...), one test
+//! case per scenario. A scenario skipped on a target is a skipped case with
+//! the reason; a failure on a gateway other than wsgate is a failure whose
+//! message says it is a finding. Each case carries its determinism as a
 //! property (`checked`/`not checked`, and the result when checked); no
 //! `time` attribute is written, since a scenario's wall-clock time is not
 //! something the run measured for the report. A failing case carries what
@@ -12,6 +15,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use super::markdown::close_causes;
 use super::{Determinism, ScenarioReport};
 use crate::catalogue::Requirement;
+use crate::target::Target;
 
 /// What a failing scenario's `<failure message>` says: the first failed
 /// expectation, or the determinism difference.
@@ -27,7 +31,11 @@ pub fn failure_message(s: &ScenarioReport) -> String {
 }
 
 fn case(s: &ScenarioReport, catalogue: &[Requirement]) -> TestCase {
-    let status = if s.passed() {
+    let status = if let Some(why) = &s.skipped {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(why.as_str());
+        status
+    } else if s.passed() {
         TestCaseStatus::success()
     } else {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -40,11 +48,24 @@ fn case(s: &ScenarioReport, catalogue: &[Requirement]) -> TestCase {
                 description.push_str(&format!("seed {} gave two different traces; {diff}\n", run.seed));
             }
         }
-        status.set_message(failure_message(s)).set_description(description);
+        let message = if s.is_finding() {
+            format!("a finding on {}: {}", s.target, failure_message(s))
+        } else {
+            failure_message(s)
+        };
+        status.set_message(message).set_description(description);
         status
     };
     let mut case = TestCase::new(s.path.as_str(), status);
-    case.set_classname(s.profile.to_string());
+    case.set_classname(format!("{}.{}", s.target, s.profile));
+    case.add_property(("target", s.target.as_str()));
+    if let Some(t) = s.timing {
+        case.add_property(("time scale", t.scale.to_string().as_str()));
+        case.add_property(("tolerance", crate::expect::secs(t.tolerance).as_str()));
+    }
+    for (expect, why) in s.skipped_checks() {
+        case.add_property(("skipped expectation", format!("{expect}: {why}").as_str()));
+    }
     let determinism = s.determinism();
     case.add_property(("determinism", determinism.word()));
     if let Some(identical) = determinism.identical() {
@@ -56,27 +77,46 @@ fn case(s: &ScenarioReport, catalogue: &[Requirement]) -> TestCase {
     for (i, cause) in close_causes(s, catalogue).into_iter().enumerate() {
         case.add_property((format!("close {}", i + 1), cause));
     }
-    if !s.passed() {
+    if s.verdict() == super::Verdict::Fail {
         case.set_system_out(s.readable_trace(catalogue));
     }
     case
 }
 
-/// The JUnit XML of a suite run.
+/// The JUnit XML of a suite run: one suite per target, in the order the
+/// targets first appear.
 pub fn junit(scenarios: &[ScenarioReport], catalogue: &[Requirement]) -> Result<String, quick_junit::SerializeError> {
-    let mut suite = TestSuite::new("wsgate");
-    let checked = scenarios.iter().all(|s| s.determinism().identical().is_some());
-    suite.add_property((
-        "determinism",
-        if checked && !scenarios.is_empty() {
-            "checked"
-        } else {
-            "not checked"
-        },
-    ));
-    suite.add_test_cases(scenarios.iter().map(|s| case(s, catalogue)));
+    let mut targets: Vec<Target> = Vec::new();
+    for s in scenarios {
+        if !targets.contains(&s.target) {
+            targets.push(s.target);
+        }
+    }
+    if targets.is_empty() {
+        targets.push(Target::Sim);
+    }
     let mut report = Report::new("wsgate");
-    report.add_test_suite(suite);
+    for t in targets {
+        let mine: Vec<&ScenarioReport> = scenarios.iter().filter(|s| s.target == t).collect();
+        let name = if t == Target::Sim {
+            "wsgate".to_string()
+        } else {
+            format!("wsgate {t}")
+        };
+        let mut suite = TestSuite::new(name);
+        suite.add_property(("target", t.as_str()));
+        let checked = mine.iter().all(|s| s.determinism().identical().is_some());
+        suite.add_property((
+            "determinism",
+            if checked && !mine.is_empty() {
+                "checked"
+            } else {
+                "not checked"
+            },
+        ));
+        suite.add_test_cases(mine.iter().map(|s| case(s, catalogue)));
+        report.add_test_suite(suite);
+    }
     report.to_string()
 }
 
@@ -118,5 +158,28 @@ mod tests {
         );
         let x = junit(&[r], &catalogue::requirements()).expect("serializes");
         assert!(x.contains("failures=\"1\""));
+    }
+
+    #[test]
+    fn each_target_is_a_suite_and_a_skip_says_why() {
+        let nginx = Target::Peer(crate::peer::PeerKind::Nginx);
+        let mut skipped = report("x.toml", ProfileName::FrontDoor, &[], true);
+        skipped.target = nginx;
+        skipped.skipped = Some("nginx cannot express session lifetime cap".into());
+        let mut finding = report("y.toml", ProfileName::FrontDoor, &[], false);
+        finding.target = nginx;
+        let x = junit(
+            &[report("x.toml", ProfileName::FrontDoor, &[], true), skipped, finding],
+            &catalogue::requirements(),
+        )
+        .expect("serializes");
+        assert!(x.contains("<testsuite name=\"wsgate\" tests=\"1\""), "{x}");
+        assert!(x.contains("<testsuite name=\"wsgate nginx\" tests=\"2\""), "{x}");
+        assert!(
+            x.contains("message=\"nginx cannot express session lifetime cap\""),
+            "{x}"
+        );
+        assert!(x.contains("message=\"a finding on nginx: seed 1: expected: x\""), "{x}");
+        assert!(x.contains("classname=\"nginx.front-door\""), "{x}");
     }
 }

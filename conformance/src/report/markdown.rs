@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use gateway::ProfileName;
 
-use super::{cell, tally, tally_line, Cell, Grades, Matrix, ScenarioReport};
+use super::{cell, tally, tally_line, Cell, Grades, Matrix, ScenarioReport, TargetGrades, Verdict};
 use crate::catalogue::{Grade, Requirement};
 use crate::explain::{self, secs};
+use crate::target::Target;
 
 fn escape_md(s: &str) -> String {
     s.replace('|', "\\|")
@@ -25,44 +26,94 @@ pub fn close_causes(s: &ScenarioReport, catalogue: &[Requirement]) -> Vec<String
 }
 
 /// The Markdown report. Links to `timelines/` and `traces/` are relative
-/// to the directory it is written in.
+/// to the directory it is written in. With several targets the matrix has
+/// a row per requirement and profile and a column per target.
 pub fn markdown(
     matrix: &Matrix<'_>,
-    grades: &Grades,
+    graded: &TargetGrades,
     scenarios: &[ScenarioReport],
     catalogue: &[Requirement],
 ) -> String {
+    let empty = Grades::new();
+    let grades = graded.first().map_or(&empty, |(_, g)| g);
     let mut out = String::from("# wsgate conformance report\n\n");
-    let _ = writeln!(
+    let count = |v: Verdict| scenarios.iter().filter(|s| s.verdict() == v).count();
+    let runs = if graded.len() > 1 {
+        "runs (scenario × target)"
+    } else {
+        "scenarios"
+    };
+    let _ = write!(
         out,
-        "{} scenarios, {} passed, {} failed.",
+        "{} {runs}, {} passed, {} failed",
         scenarios.len(),
-        scenarios.iter().filter(|s| s.passed()).count(),
-        scenarios.iter().filter(|s| !s.passed()).count()
+        count(Verdict::Pass),
+        count(Verdict::Fail)
     );
-    let _ = writeln!(
-        out,
-        "Requirements shown (cells that apply): {}.",
-        tally_line(&tally(&matrix.shown, grades))
-    );
-    let _ = writeln!(out, "Determinism: {}.\n", determinism_summary(scenarios));
-    out.push_str("| requirement | basis | application-gateway | application-gateway-2016 | front-door | statement |\n|---|---|---|---|---|---|\n");
-    for r in &matrix.shown {
-        let text = |p: ProfileName| match cell(r, p, grades) {
-            Cell::NotApplicable => "—".to_string(),
-            Cell::Graded(Grade::Skip(reason)) => format!("skip: {}", escape_md(reason)),
-            Cell::Graded(g) => g.word().to_string(),
+    if count(Verdict::Skip) > 0 {
+        let _ = write!(out, ", {} skipped", count(Verdict::Skip));
+    }
+    out.push_str(".\n");
+    let findings = scenarios.iter().filter(|s| s.is_finding()).count();
+    if findings > 0 {
+        let _ = writeln!(
+            out,
+            "{findings} of the failures are findings: on a gateway other than wsgate, where it differs from the documents."
+        );
+    }
+    for (t, g) in graded {
+        let on = if graded.len() > 1 {
+            format!(" on {t}")
+        } else {
+            String::new()
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
-            r.id,
-            r.basis.kind(),
-            text(ProfileName::ApplicationGateway),
-            text(ProfileName::ApplicationGateway2016),
-            text(ProfileName::FrontDoor),
-            escape_md(&r.statement)
+            "Requirements shown{on} (cells that apply): {}.",
+            tally_line(&tally(&matrix.shown, g))
         );
+    }
+    let _ = writeln!(out, "Determinism: {}.\n", determinism_summary(scenarios));
+    let text = |r: &Requirement, p: ProfileName, g: &Grades| match cell(r, p, g) {
+        Cell::NotApplicable => "—".to_string(),
+        Cell::Graded(Grade::Skip(reason)) => format!("skip: {}", escape_md(reason)),
+        Cell::Graded(g) => g.word().to_string(),
+    };
+    if graded.len() > 1 {
+        let names: Vec<String> = graded.iter().map(|(t, _)| t.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "| requirement | basis | profile | {} | statement |\n|---|---|---|{}---|",
+            names.join(" | "),
+            "---|".repeat(names.len())
+        );
+        for r in &matrix.shown {
+            for p in &r.profiles {
+                let cells: Vec<String> = graded.iter().map(|(_, g)| text(r, *p, g)).collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {p} | {} | {} |",
+                    r.id,
+                    r.basis.kind(),
+                    cells.join(" | "),
+                    escape_md(&r.statement)
+                );
+            }
+        }
+    } else {
+        out.push_str("| requirement | basis | application-gateway | application-gateway-2016 | front-door | statement |\n|---|---|---|---|---|---|\n");
+        for r in &matrix.shown {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.id,
+                r.basis.kind(),
+                text(r, ProfileName::ApplicationGateway, grades),
+                text(r, ProfileName::ApplicationGateway2016, grades),
+                text(r, ProfileName::FrontDoor, grades),
+                escape_md(&r.statement)
+            );
+        }
     }
     if let Some(note) = matrix.left_out_note(grades) {
         let _ = writeln!(out, "\n{note}.");
@@ -78,11 +129,12 @@ pub fn markdown(
             if r.basis.kind() == "choice" { "reason" } else { "quote" },
             escape_md(r.basis.words())
         );
-        let checks: Vec<String> = scenarios
+        let mut checks: Vec<String> = scenarios
             .iter()
             .filter(|s| s.requirements.contains(&r.id))
             .map(|s| format!("`{}`", s.path))
             .collect();
+        checks.dedup();
         let _ = writeln!(
             out,
             "- scenarios: {}",
@@ -103,15 +155,31 @@ pub fn markdown(
     }
     out.push_str("## Scenarios\n\n");
     for s in scenarios {
-        let verdict = if s.passed() { "pass" } else { "FAIL" };
+        let verdict = s.verdict().word();
         let slug = s.slug();
+        let on = match s.target {
+            Target::Sim => String::new(),
+            t => format!(" on {t}"),
+        };
+        if let Some(why) = &s.skipped {
+            let _ = writeln!(out, "- `{}` ({}){on}: skip: {}", s.path, s.profile, escape_md(why));
+            continue;
+        }
+        let timing = s
+            .timing
+            .map(|t| format!("; scale {}, tolerance {}", t.scale, crate::expect::secs(t.tolerance)))
+            .unwrap_or_default();
+        let finding = if s.is_finding() { " (a finding)" } else { "" };
         let _ = writeln!(
             out,
-            "- `{}` ({}): {verdict}; determinism {}; [timeline](timelines/{slug}.svg), [trace](traces/{slug}.txt)",
+            "- `{}` ({}){on}: {verdict}{finding}{timing}; determinism {}; [timeline](timelines/{slug}.svg), [trace](traces/{slug}.txt)",
             s.path,
             s.profile,
             determinism_word(s)
         );
+        for (expect, why) in s.skipped_checks() {
+            let _ = writeln!(out, "  - skip: {}: {}", escape_md(expect), escape_md(why));
+        }
         for cause in close_causes(s, catalogue) {
             let _ = writeln!(out, "  - {}", escape_md(&cause));
         }
@@ -200,7 +268,7 @@ mod tests {
         runs[0].runs[0].determinism = Determinism::Identical;
         let grades = catalogue::grade(&reqs, &crate::suite::results(&runs));
         let m = matrix(&reqs, &runs, MatrixScope::Touched);
-        let md = markdown(&m, &grades, &runs, &reqs);
+        let md = markdown(&m, &vec![(Target::Sim, grades)], &runs, &reqs);
         assert!(md.contains("2 scenarios, 1 passed, 1 failed."));
         assert!(md.contains("| FD-IDLE-1 | document | — | — | pass |"), "{md}");
         assert!(md.contains("requirements left out"));
@@ -229,6 +297,46 @@ mod tests {
         assert_eq!(
             determinism_summary(&two),
             "checked for all 2 scenarios: 1 gave different traces on two runs of one seed, 1 identical"
+        );
+    }
+
+    #[test]
+    fn several_targets_get_a_column_each_and_runs_say_where() {
+        let reqs = catalogue::requirements();
+        let nginx = Target::Peer(crate::peer::PeerKind::Nginx);
+        let mut on_nginx = report("s/x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], false);
+        on_nginx.target = nginx;
+        let mut skipped = report("s/y.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true);
+        skipped.target = nginx;
+        skipped.skipped = Some("nginx cannot express x | y".into());
+        let runs = vec![
+            report("s/x.toml", ProfileName::FrontDoor, &["FD-IDLE-1"], true),
+            on_nginx,
+            skipped,
+        ];
+        let graded = crate::cli::run::grades_by_target(&reqs, &runs, &[Target::Sim, nginx]);
+        let md = markdown(&matrix(&reqs, &runs, MatrixScope::Touched), &graded, &runs, &reqs);
+        assert!(
+            md.contains("3 runs (scenario × target), 1 passed, 1 failed, 1 skipped."),
+            "{md}"
+        );
+        assert!(md.contains("1 of the failures are findings"), "{md}");
+        assert!(
+            md.contains("| requirement | basis | profile | sim | nginx | statement |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| FD-IDLE-1 | document | front-door | pass | FAIL |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- `s/x.toml` (front-door) on nginx: FAIL (a finding)"),
+            "{md}"
+        );
+        assert!(md.contains("[timeline](timelines/s__x.nginx.svg)"), "{md}");
+        assert!(
+            md.contains("- `s/y.toml` (front-door) on nginx: skip: nginx cannot express x \\| y"),
+            "{md}"
         );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! | module | what it writes |
 //! |---|---|
-//! | this one | [`ScenarioReport`], the requirement × profile matrix (text) and its scope |
+//! | this one | [`ScenarioReport`], the requirement × profile matrix (text, and by target) and its scope |
+//! | [`compare`] | `--compare`: each scenario's verdict on two targets, and every expectation they disagree on |
 //! | [`trace`] | the readable trace, every 1006 followed by its cause |
 //! | [`markdown`] | `report.md` |
 //! | [`junit`] | `junit.xml`, through `quick-junit` |
@@ -13,6 +14,7 @@
 //! Every claim a report makes is one the run checked: determinism is
 //! "checked" only when `--check-determinism` ran each seed twice.
 
+pub mod compare;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -28,6 +30,8 @@ use gateway::ProfileName;
 use sim::trace::TraceLine;
 
 use crate::catalogue::{Grade, Requirement};
+use crate::run::RunTiming;
+use crate::target::Target;
 
 /// Whether one seed, run twice, gave the same trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +75,7 @@ pub struct SeedRun {
     pub determinism: Determinism,
 }
 
-/// One scenario in a suite run.
+/// One scenario on one target in a suite run.
 #[derive(Debug, Clone)]
 pub struct ScenarioReport {
     pub name: String,
@@ -79,8 +83,16 @@ pub struct ScenarioReport {
     pub path: String,
     pub profile: ProfileName,
     pub requirements: Vec<String>,
+    /// Where it ran.
+    pub target: Target,
+    /// Why it did not run on this target (nothing else is then set).
+    pub skipped: Option<String>,
+    /// A real run's time scale and tolerance.
+    pub timing: Option<RunTiming>,
     /// One entry per seed.
     pub runs: Vec<SeedRun>,
+    /// The first seed's verdict on each expectation, in file order.
+    pub checks: Vec<CheckReport>,
     pub duration: Duration,
     /// The first seed's trace, for renderings.
     pub lines: Vec<TraceLine>,
@@ -88,12 +100,100 @@ pub struct ScenarioReport {
     pub names: BTreeMap<std::net::IpAddr, String>,
 }
 
+/// One expectation's verdict, with the trace lines it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The expectation as judged (a real run's windows widened).
+    pub expect: String,
+    pub verdict: CheckVerdict,
+    /// The lines around what the check looked at.
+    pub context: Vec<TraceLine>,
+}
+
+/// How one expectation fared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckVerdict {
+    Pass,
+    /// What the trace showed instead.
+    Fail(String),
+    /// Not judged on this target, and why.
+    Skip(String),
+}
+
+impl CheckVerdict {
+    pub fn word(&self) -> &'static str {
+        match self {
+            CheckVerdict::Pass => "pass",
+            CheckVerdict::Fail(_) => "FAIL",
+            CheckVerdict::Skip(_) => "skip",
+        }
+    }
+}
+
+/// A scenario's verdict on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
 impl ScenarioReport {
-    /// Every seed passed, and none that was checked twice differed.
+    /// Ran, every seed passed, and none that was checked twice differed.
     pub fn passed(&self) -> bool {
-        self.runs
+        self.verdict() == Verdict::Pass
+    }
+
+    /// Pass, fail, or skipped on this target.
+    pub fn verdict(&self) -> Verdict {
+        if self.skipped.is_some() {
+            return Verdict::Skip;
+        }
+        let ok = self
+            .runs
             .iter()
-            .all(|r| r.passed && r.determinism.identical() != Some(false))
+            .all(|r| r.passed && r.determinism.identical() != Some(false));
+        if ok {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
+    /// A failure that is a finding rather than a bug: on a gateway other
+    /// than wsgate, where the documents' expectations need not hold.
+    pub fn is_finding(&self) -> bool {
+        self.verdict() == Verdict::Fail && !self.target.is_wsgate()
+    }
+
+    /// The expectations skipped on this target, with their reasons.
+    pub fn skipped_checks(&self) -> Vec<(&str, &str)> {
+        self.checks
+            .iter()
+            .filter_map(|c| match &c.verdict {
+                CheckVerdict::Skip(why) => Some((c.expect.as_str(), why.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `scenarios/x.toml` on the simulator, `scenarios/x.toml on real`
+    /// elsewhere: how reports name it.
+    pub fn label(&self) -> String {
+        match self.target {
+            Target::Sim => self.path.clone(),
+            t => format!("{} on {t}", self.path),
+        }
     }
 
     /// The determinism of the whole scenario: not checked unless every
@@ -114,14 +214,27 @@ impl ScenarioReport {
     }
 
     /// A file name for this scenario's timeline and trace: its path with
-    /// separators turned into `__`, without `.toml`.
+    /// separators turned into `__`, without `.toml`, and `.TARGET` after
+    /// it on any target but the simulator.
     pub fn slug(&self) -> String {
-        slug(&self.path)
+        match self.target {
+            Target::Sim => slug(&self.path),
+            t => format!("{}.{t}", slug(&self.path)),
+        }
     }
 
     /// The readable trace: no chatter, host names, causes under 1006s.
     pub fn readable_trace(&self, catalogue: &[Requirement]) -> String {
         trace::readable(&self.lines, &self.names, self.profile, catalogue)
+    }
+
+    /// How long the run was in its trace's time: a real run's trace is in
+    /// wall-clock time, the scenario's duration divided by its scale.
+    pub fn duration_run(&self) -> Duration {
+        match self.timing {
+            Some(t) => self.duration.div_f64(t.scale),
+            None => self.duration,
+        }
     }
 
     /// Every line of the trace.
@@ -150,6 +263,9 @@ pub fn slug(path: &str) -> String {
 
 /// The grades of every (requirement, profile) pair.
 pub type Grades = BTreeMap<(String, ProfileName), Grade>;
+
+/// Each target's grades, in the order the targets ran.
+pub type TargetGrades = Vec<(Target, Grades)>;
 
 /// One cell of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +372,44 @@ pub fn matrix_text(rows: &[&Requirement], grades: &Grades) -> String {
     out
 }
 
+/// The matrix with one column per target: a row per requirement and
+/// profile it applies to, since each requirement belongs to one or two
+/// profiles and a target column per profile would be mostly empty. For
+/// the terminal; pure.
+pub fn matrix_text_by_target(rows: &[&Requirement], graded: &TargetGrades) -> String {
+    let width = rows
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(0)
+        .max("requirement".len());
+    let profile_width = "application-gateway-2016".len();
+    let columns: Vec<(String, usize)> = graded
+        .iter()
+        .map(|(t, _)| (t.to_string(), t.as_str().len().max("not covered".len())))
+        .collect();
+    let mut out = String::new();
+    let mut header = format!("{:<width$} {:<9} {:<profile_width$}", "requirement", "basis", "profile");
+    for (name, w) in &columns {
+        let _ = write!(header, " {name:<w$}");
+    }
+    let _ = writeln!(out, "{}", header.trim_end());
+    for r in rows {
+        for p in &r.profiles {
+            let mut line = format!("{:<width$} {:<9} {:<profile_width$}", r.id, r.basis.kind(), p.as_str());
+            for ((_, grades), (_, w)) in graded.iter().zip(&columns) {
+                let word = match cell(r, *p, grades) {
+                    Cell::NotApplicable => "-",
+                    Cell::Graded(g) => g.word(),
+                };
+                let _ = write!(line, " {word:<w$}");
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    out
+}
+
 /// Counts of each grade over the cells of `rows` that apply to their
 /// profile.
 pub fn tally(rows: &[&Requirement], grades: &Grades) -> BTreeMap<&'static str, usize> {
@@ -294,6 +448,10 @@ pub(crate) mod tests {
             path: path.into(),
             profile,
             requirements: reqs.iter().map(|r| r.to_string()).collect(),
+            target: Target::Sim,
+            skipped: None,
+            timing: None,
+            checks: vec![],
             runs: vec![SeedRun {
                 seed: 1,
                 passed,

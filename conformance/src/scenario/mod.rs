@@ -18,6 +18,7 @@
 //! | `timeline` | timeline entries to world actions |
 //! | `expects` | `[[expect]]` entries to [`crate::expect::Expect`] |
 //! | `limits` | what a run may ask of the machine, and warnings about settings that blur results |
+//! | `scale` | [`Scenario::time_scaled`]: every duration divided, for runs on a real network |
 //! | [`tls`] | the run's CA and certificates |
 
 mod actors;
@@ -25,6 +26,7 @@ mod expects;
 mod file;
 mod gateway;
 pub mod limits;
+mod scale;
 mod timeline;
 pub mod tls;
 

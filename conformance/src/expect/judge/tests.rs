@@ -535,3 +535,70 @@ fn session_counts_respect_their_window() {
         .unwrap_err()
         .contains("session opened at 200.000s"));
 }
+
+// --- health, widened for a real network ---
+
+fn probe_result(at: f64, healthy: bool) -> TraceLine {
+    TraceLine {
+        at: s(at),
+        source: "gateway".into(),
+        event: TraceEvent::Gateway(gateway::Event::ProbeCompleted {
+            backend: gateway::config::BackendAddr {
+                host: "b1".into(),
+                port: 80,
+            },
+            result: if healthy {
+                gateway::health::ProbeResult::Success(200)
+            } else {
+                gateway::health::ProbeResult::Failure(gateway::health::ProbeFailure::Status(500))
+            },
+            healthy,
+        }),
+    }
+}
+
+#[test]
+fn a_widened_health_check_holds_if_the_state_held_near_its_moment() {
+    let ctx = Context {
+        instances: vec!["gateway".into()],
+        backend_addrs: [(
+            "b1".to_string(),
+            gateway::config::BackendAddr {
+                host: "b1".into(),
+                port: 80,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        initially_healthy: true,
+    };
+    // Out of the pool at 181.02 s: 20 ms after the moment checked.
+    let lines = [probe_result(90.0, true), probe_result(181.02, false)];
+    let exact = on_backend(
+        "b1",
+        BackendCheck::Health {
+            healthy: false,
+            at: s(181.0),
+            instance: None,
+        },
+        None,
+    );
+    let judge = |e: &Expect| check(e, &lines, &ctx).map_err(|f| f.actual);
+    assert_eq!(judge(&exact).unwrap_err(), "gateway had b1 healthy at 181.000s");
+    assert_eq!(judge(&exact.widened(s(0.05))), Ok(()));
+    assert!(
+        judge(&exact.widened(s(0.01))).is_err(),
+        "a tolerance that does not reach the change still fails"
+    );
+    // And the other way: healthy was expected, and it never was near 200 s.
+    let healthy_late = on_backend(
+        "b1",
+        BackendCheck::Health {
+            healthy: true,
+            at: s(200.0),
+            instance: None,
+        },
+        None,
+    );
+    assert!(judge(&healthy_late.widened(s(1.0))).is_err());
+}
