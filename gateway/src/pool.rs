@@ -104,9 +104,24 @@ pub enum MemberState {
     /// affinity binds to it. The Application Gateway settings page: the
     /// only exception "are requests bound for deregistering instances
     /// because of gateway-managed session affinity. These requests continue
-    /// to be forwarded to the deregistering instances." The connection
-    /// draining work sets this state; [`choose`] already honours it.
+    /// to be forwarded to the deregistering instances."
     Draining,
+    /// Removed from the pool and not draining (its drain ran out, or the
+    /// profile never drains): it takes nothing, not even as a fallback.
+    Removed,
+}
+
+/// A run-time member's routing state: whether it was removed from its pool,
+/// whether that removal's drain is still running, and its probe health.
+/// A removed member that fails its probes is not drained to: a request
+/// bound to it would only meet a dead backend, so it is balanced instead.
+pub fn member_state(removed: bool, draining: bool, healthy: bool) -> MemberState {
+    match (removed, draining, healthy) {
+        (false, _, true) => MemberState::Healthy,
+        (false, _, false) => MemberState::Unhealthy,
+        (true, true, true) => MemberState::Draining,
+        (true, _, _) => MemberState::Removed,
+    }
 }
 
 /// One pool member as a pick sees it.
@@ -181,7 +196,7 @@ pub fn selection(members: &[Candidate], skip: Option<usize>, rules: &Rules) -> V
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                rules.use_all_when_none_healthy && m.enabled && m.state != MemberState::Draining && Some(i) != skip
+                rules.use_all_when_none_healthy && m.enabled && m.state == MemberState::Unhealthy && Some(i) != skip
             })
             .collect();
     }
@@ -317,7 +332,7 @@ mod tests {
         }
     }
 
-    use MemberState::{Draining, Healthy, Unhealthy};
+    use MemberState::{Draining, Healthy, Removed, Unhealthy};
 
     #[test]
     fn weights_deal_an_interleaved_cycle_in_their_ratio() {
@@ -408,11 +423,12 @@ mod tests {
             origin(Unhealthy, 2, Some(500)),
             origin(Draining, 1, None),
             origin(Unhealthy, 1, None),
+            origin(Removed, 1, None),
         ];
         members[3].enabled = false;
-        assert_eq!(selection(&members, None, &FD), [true, true, false, false]);
-        assert_eq!(selection(&members, Some(0), &FD), [false, true, false, false]);
-        assert_eq!(selection(&members, None, &AGW), [false; 4], "application gateway: 502");
+        assert_eq!(selection(&members, None, &FD), [true, true, false, false, false]);
+        assert_eq!(selection(&members, Some(0), &FD), [false, true, false, false, false]);
+        assert_eq!(selection(&members, None, &AGW), [false; 5], "application gateway: 502");
     }
 
     #[test]
@@ -457,6 +473,31 @@ mod tests {
         }
         let alone = [Candidate::member(Draining)];
         assert_eq!(choose(&alone, None, None, &FD, &mut rr), None, "not even as a fallback");
+    }
+
+    #[test]
+    fn a_removed_member_takes_nothing_once_its_drain_is_over() {
+        let members = [Candidate::member(Removed), Candidate::member(Healthy)];
+        let mut rr = RoundRobin::new();
+        assert_eq!(
+            choose(&members, Some(0), None, &AGW, &mut rr),
+            Some(Choice::Balanced(1))
+        );
+        let alone = [Candidate::member(Removed)];
+        assert_eq!(choose(&alone, Some(0), None, &FD, &mut rr), None);
+    }
+
+    #[test]
+    fn member_states_come_from_removal_drain_and_health() {
+        assert_eq!(member_state(false, false, true), Healthy);
+        assert_eq!(member_state(false, false, false), Unhealthy);
+        assert_eq!(member_state(true, true, true), Draining, "removed, drain running");
+        assert_eq!(member_state(true, false, true), Removed, "the drain ran out, or none");
+        assert_eq!(
+            member_state(true, true, false),
+            Removed,
+            "a dead member is not drained to"
+        );
     }
 
     #[test]

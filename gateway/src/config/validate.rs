@@ -213,14 +213,14 @@ fn check(config: &Config) -> Vec<Issue> {
     }
 
     for (i, pool) in config.backend_pools.iter().enumerate() {
-        let at = KeyPath::item("backend_pools", i).key("addresses");
-        if pool.addresses.is_empty() {
-            issues.push(Issue::new(at.clone(), "expected at least one backend address"));
-        }
-        for (j, address) in pool.addresses.iter().enumerate() {
-            if let Err(message) = BackendAddr::parse(address) {
-                issues.push(Issue::new(at.clone().index(j), message));
-            }
+        // Each address is checked with the routing settings beside it.
+        if pool.addresses.is_empty() && pool.origins.is_empty() {
+            let message = if config.profile.behaviour().origin_groups {
+                "expected at least one backend address or [[backend_pools.origins]] entry"
+            } else {
+                "expected at least one backend address"
+            };
+            issues.push(Issue::new(KeyPath::item("backend_pools", i).key("addresses"), message));
         }
     }
 
@@ -400,6 +400,7 @@ fn check(config: &Config) -> Vec<Issue> {
         }
     }
 
+    super::routing::check(config, &mut issues);
     issues
 }
 
@@ -720,13 +721,9 @@ fn resolve(
                     None => None,
                 };
                 let mut members = Vec::new();
-                for (j, address) in pool.addresses.iter().enumerate() {
-                    let addr = BackendAddr::parse(address).map_err(|m| {
-                        vec![Issue::new(
-                            KeyPath::item("backend_pools", pool_i).key("addresses").index(j),
-                            m,
-                        )]
-                    })?;
+                for written in super::routing::members(pool, pool_i) {
+                    let addr =
+                        BackendAddr::parse(written.address).map_err(|m| vec![Issue::new(written.key.clone(), m)])?;
                     let probe = ProbeSpec::resolve(
                         &behaviour,
                         probe_config,
@@ -734,7 +731,13 @@ fn resolve(
                         settings.protocol == Protocol::Https,
                         &addr,
                     );
-                    members.push(MemberPlan { addr, probe });
+                    members.push(MemberPlan {
+                        addr,
+                        probe,
+                        priority: written.priority,
+                        weight: written.weight,
+                        enabled: written.enabled,
+                    });
                 }
                 let host_override = match &settings.host_override {
                     Some(h) => Some(
@@ -756,6 +759,8 @@ fn resolve(
                         drain: drain_timer(config, settings, &settings_key),
                     },
                     members,
+                    affinity: super::routing::affinity(&behaviour, pool, settings),
+                    latency_sensitivity: super::routing::latency_sensitivity(&behaviour, pool),
                 });
                 set_index.insert((pool_i, settings_i), backend_sets.len() - 1);
                 backend_sets.len() - 1
