@@ -79,6 +79,7 @@ pub struct GatewaySection {
     pub max_lifetime: Option<Duration>,
     pub max_connections: Option<u32>,
     pub maintenance: Option<MaintenanceConfig>,
+    pub origin_response_timeout: Option<Duration>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]

@@ -188,6 +188,7 @@ pub(super) fn config(
         max_lifetime: g.max_lifetime,
         max_connections: g.max_connections,
         maintenance: g.maintenance,
+        origin_response_timeout: g.origin_response_timeout,
         listeners,
         backend_pools: pools,
         backend_settings: settings,

@@ -60,6 +60,11 @@ pub struct Config {
     /// Graceful maintenance (Application Gateway profiles): instances are
     /// updated one update domain at a time, each draining for `drain`.
     pub maintenance: Option<MaintenanceConfig>,
+    /// Front Door's origin response timeout, a profile-wide setting: how
+    /// long a request (a WebSocket handshake included) waits for its
+    /// origin's response head before it is answered 504. 16 to 240 s;
+    /// default 30 s. A backend settings' `request_timeout` overrides it.
+    pub origin_response_timeout: Option<Duration>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -591,6 +596,7 @@ impl Config {
             max_lifetime: None,
             max_connections: None,
             maintenance: None,
+            origin_response_timeout: None,
             listeners: vec![ListenerConfig {
                 name: "default".into(),
                 protocol: Protocol::Http,

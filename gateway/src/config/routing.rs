@@ -58,6 +58,43 @@ pub(super) fn check(config: &Config, issues: &mut Vec<Issue>) {
     for (i, settings) in config.backend_settings.iter().enumerate() {
         check_settings(config, &behaviour, settings, i, issues);
     }
+    if let Some(timeout) = config.origin_response_timeout {
+        let at = KeyPath::root().key("origin_response_timeout");
+        match behaviour.request_timeout_range {
+            None => issues.push(Issue::new(
+                at,
+                format!(
+                    "`origin_response_timeout` is a front-door setting; profile {} has `request_timeout` on \
+                     [[backend_settings]]",
+                    config.profile
+                ),
+            )),
+            Some(range) => check_origin_timeout(config, range, timeout, at, issues),
+        }
+    }
+}
+
+/// Front Door's origin response timeout must be within `(low, high)`.
+fn check_origin_timeout(
+    config: &Config,
+    (low, high): (std::time::Duration, std::time::Duration),
+    timeout: Duration,
+    at: KeyPath,
+    issues: &mut Vec<Issue>,
+) {
+    let value = timeout.get();
+    // Zero and over-a-year are reported by the duration checks.
+    if !value.is_zero() && !timeout.is_too_long() && !(low..=high).contains(&value) {
+        issues.push(Issue::new(
+            at,
+            format!(
+                "expected an origin response timeout from {}s to {}s under {} (Front Door's range), found {timeout}",
+                low.as_secs(),
+                high.as_secs(),
+                config.profile
+            ),
+        ));
+    }
 }
 
 fn check_pool(config: &Config, behaviour: &Behaviour, pool: &BackendPoolConfig, i: usize, issues: &mut Vec<Issue>) {
@@ -178,20 +215,8 @@ fn check_settings(
             ));
         }
     }
-    if let (Some((low, high)), Some(timeout)) = (behaviour.request_timeout_range, settings.request_timeout) {
-        let value = timeout.get();
-        // Zero and over-a-year are reported by the duration checks.
-        if !value.is_zero() && !timeout.is_too_long() && !(low..=high).contains(&value) {
-            issues.push(Issue::new(
-                at.key("request_timeout"),
-                format!(
-                    "expected an origin response timeout from {}s to {}s under {} (Front Door's range), found {timeout}",
-                    low.as_secs(),
-                    high.as_secs(),
-                    config.profile
-                ),
-            ));
-        }
+    if let (Some(range), Some(timeout)) = (behaviour.request_timeout_range, settings.request_timeout) {
+        check_origin_timeout(config, range, timeout, at.key("request_timeout"), issues);
     }
 }
 
@@ -451,7 +476,7 @@ enabled = false
         assert!(e[0].2.contains("every origin is disabled"), "{e:?}");
     }
 
-    /// FD-ORIGIN-TIMEOUT-1: the origin response timeout is 16 to 240 s.
+    /// FD-TIMEOUT-1: the origin response timeout is 16 to 240 s.
     #[test]
     fn front_door_origin_response_timeout_is_16_to_240_seconds() {
         for ok in ["16s", "30s", "240s"] {
@@ -476,5 +501,32 @@ enabled = false
         }
         let agw = AGW.replace("\"20s\"", "\"5s\"");
         assert!(load(&agw).is_ok(), "application gateway has no such range");
+    }
+
+    /// FD-TIMEOUT-1: `origin_response_timeout` is Front Door's profile-wide
+    /// setting; a backend settings' `request_timeout` overrides it.
+    #[test]
+    fn origin_response_timeout_is_front_doors_profile_wide_setting() {
+        let src = format!("origin_response_timeout = \"45s\"\n{}", front_door(AGW));
+        let timeouts = |src: &str| -> Vec<std::time::Duration> {
+            plan(src)
+                .backend_sets
+                .iter()
+                .map(|s| s.settings.request_timeout.after)
+                .collect()
+        };
+        assert_eq!(
+            timeouts(&src),
+            [std::time::Duration::from_secs(20)],
+            "request_timeout wins"
+        );
+        let unset = src.replace("request_timeout = \"20s\"\n", "");
+        assert_eq!(timeouts(&unset), [std::time::Duration::from_secs(45)]);
+        let e = errors(&unset.replace("\"45s\"", "\"10s\""));
+        assert_eq!((e[0].0, e[0].1.as_str()), (1, "origin_response_timeout"), "{e:?}");
+        assert!(e[0].2.contains("from 16s to 240s"), "{e:?}");
+        let e = errors(&format!("origin_response_timeout = \"45s\"\n{AGW}"));
+        assert_eq!(e[0].1, "origin_response_timeout");
+        assert!(e[0].2.contains("is a front-door setting"), "{e:?}");
     }
 }

@@ -44,6 +44,11 @@ fn durations(config: &Config) -> Vec<(KeyPath, Duration)> {
     if let Some(m) = &config.maintenance {
         out.push((KeyPath::root().key("maintenance").key("drain"), m.drain));
     }
+    out.extend(
+        config
+            .origin_response_timeout
+            .map(|d| (KeyPath::root().key("origin_response_timeout"), d)),
+    );
     for (i, l) in config.listeners.iter().enumerate() {
         let at = KeyPath::item("listeners", i);
         out.extend(l.tcp_keepalive.map(|d| (at.clone().key("tcp_keepalive"), d)));
@@ -702,9 +707,10 @@ fn resolve(
             .ok_or_else(|| missing(at.clone().key("settings"), "backend settings"))?;
         let settings_key = KeyPath::item("backend_settings", settings_i);
         let settings = &config.backend_settings[settings_i];
-        let request_timeout = match settings.request_timeout {
-            Some(d) => Timer::key(d.get(), &settings_key.clone().key("request_timeout").to_string()),
-            None => Timer::new(behaviour.default_request_timeout, Origin::Profile(config.profile)),
+        let request_timeout = match (settings.request_timeout, config.origin_response_timeout) {
+            (Some(d), _) => Timer::key(d.get(), &settings_key.clone().key("request_timeout").to_string()),
+            (None, Some(d)) => Timer::key(d.get(), "origin_response_timeout"),
+            (None, None) => Timer::new(behaviour.default_request_timeout, Origin::Profile(config.profile)),
         };
         let set = match set_index.get(&(pool_i, settings_i)) {
             Some(&i) => i,
