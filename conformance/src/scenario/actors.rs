@@ -61,6 +61,7 @@ pub(super) fn backends(file: &ScenarioFile, issues: &mut Issues) -> Vec<BackendS
                 }
                 Behaviour::WrongAccept => UpgradeAnswer::WrongAccept,
                 Behaviour::SwitchProtocol => UpgradeAnswer::SwitchTo("h2c".into()),
+                Behaviour::HangUpUpgrades => UpgradeAnswer::HangUp,
                 Behaviour::Echo | Behaviour::WebsocketOnly => UpgradeAnswer::Accept,
             };
             let push = b.push.as_ref().map(|p| {

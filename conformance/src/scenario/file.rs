@@ -110,6 +110,8 @@ pub enum Behaviour {
     WrongAccept,
     /// Answers upgrades with a 101 switching to `h2c`.
     SwitchProtocol,
+    /// Closes the connection on every upgrade without answering.
+    HangUpUpgrades,
 }
 
 /// `push = { every = "10s", size = 64 }`.

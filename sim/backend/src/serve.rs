@@ -140,7 +140,7 @@ async fn respond(
     options: Arc<Options>,
     issued: Arc<Mutex<Issued>>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+) -> Result<Response<Full<Bytes>>, HungUp> {
     let mut request = seen(&req);
     let control = &options.control;
     let health_path = matches!(req.uri().path(), "/" | "/health");
@@ -173,6 +173,9 @@ async fn respond(
     if is_upgrade {
         (options.observer)(BackendEvent::Request(request));
         delay(control.delay()).await;
+        if control.upgrade() == UpgradeAnswer::HangUp {
+            return Err(HungUp::OnPurpose);
+        }
         return Ok(upgrade(options, req));
     }
     if control.websocket_only() {
@@ -212,6 +215,32 @@ async fn respond(
     Ok(resp)
 }
 
+/// Why a request got no answer. hyper closes the connection without
+/// writing a response when the service fails, which is what
+/// [`UpgradeAnswer::HangUp`] wants.
+#[derive(Debug)]
+enum HungUp {
+    OnPurpose,
+    Read(hyper::Error),
+}
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HungUp::OnPurpose => f.write_str("hung up on purpose"),
+            HungUp::Read(e) => write!(f, "reading the request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HungUp {}
+
+impl From<hyper::Error> for HungUp {
+    fn from(e: hyper::Error) -> HungUp {
+        HungUp::Read(e)
+    }
+}
+
 async fn delay(by: Duration) {
     if !by.is_zero() {
         tokio::time::sleep(by).await;
@@ -244,7 +273,8 @@ fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<B
             return resp;
         }
         UpgradeAnswer::WrongAccept => handshake::accept_key(b"not-the-client-key"),
-        UpgradeAnswer::Accept => handshake::accept_key(key.as_bytes()),
+        // `respond` hangs up before it gets here.
+        UpgradeAnswer::Accept | UpgradeAnswer::HangUp => handshake::accept_key(key.as_bytes()),
     };
     let offered: Vec<String> = req
         .headers()
