@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::affinity::AffinityAction;
 use crate::config::{BackendAddr, Protocol};
 use crate::health::ProbeResult;
 use crate::session::Timer;
@@ -150,6 +151,14 @@ pub enum Event {
     },
     /// A WAF rule blocked a request (403).
     WafBlocked { id: u64, policy: String, rule: String },
+    /// What cookie affinity did for a request: routed it by its cookie,
+    /// could not, ignored it, or set a new one on the response.
+    Affinity {
+        id: u64,
+        /// The cookie's name.
+        cookie: String,
+        action: AffinityAction,
+    },
     /// Maintenance began: sessions are dropped now or after the drain.
     MaintenanceStarted { drain: Option<Duration> },
     /// A drain was cancelled (`DELETE /maintenance`, or replaced by a later
@@ -226,6 +235,7 @@ impl fmt::Display for Event {
             }
             Event::BackendError { id, backend, error } => write!(f, "#{id} backend {backend} error: {error}"),
             Event::WafBlocked { id, policy, rule } => write!(f, "#{id} blocked by WAF policy {policy} rule {rule}"),
+            Event::Affinity { id, cookie, action } => write!(f, "#{id} affinity cookie {cookie} {action}"),
             Event::ProbeCompleted { backend, result, healthy } => {
                 let state = if *healthy { "in pool" } else { "out of pool" };
                 write!(f, "probe {backend}: {result} ({state})")

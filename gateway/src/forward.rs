@@ -79,11 +79,24 @@ pub enum NextStep {
 /// request can be sent again (its body was read whole), `retried` whether
 /// this was already the second attempt.
 pub fn on_failure(error: &UpstreamError, policy: &TimeoutPolicy, replayable: bool, retried: bool) -> NextStep {
+    let again = replayable && !retried;
     match error.kind() {
         Kind::ClientBody => NextStep::Answer(400),
-        Kind::Timeout if policy.retry_other_member && replayable && !retried => NextStep::Retry,
-        Kind::Timeout => NextStep::Answer(policy.status),
-        _ => NextStep::Answer(error.status()),
+        Kind::Timeout if policy.retry_other_member && again => NextStep::Retry,
+        // No connection, or closed before a response head: the request got
+        // no answer from anyone, so another member may have it.
+        Kind::Connect | Kind::Response if policy.retry_unreached && again => NextStep::Retry,
+        _ => NextStep::Answer(final_status(error, policy)),
+    }
+}
+
+/// The status a client gets when `error` ends its request: the profile's
+/// for a timeout, else the error's own (400 for the client's body, 502).
+/// Also what a retry that found no other member answers.
+pub fn final_status(error: &UpstreamError, policy: &TimeoutPolicy) -> u16 {
+    match error.kind() {
+        Kind::Timeout => policy.status,
+        _ => error.status(),
     }
 }
 
@@ -159,6 +172,7 @@ mod tests {
         let agw = TimeoutPolicy {
             status: 504,
             retry_other_member: true,
+            retry_unreached: false,
         };
         let timeout = UpstreamError::timeout(Duration::from_secs(20));
         assert_eq!(on_failure(&timeout, &agw, true, false), NextStep::Retry);
@@ -167,11 +181,37 @@ mod tests {
         let agw2016 = TimeoutPolicy {
             status: 502,
             retry_other_member: false,
+            retry_unreached: false,
         };
         assert_eq!(on_failure(&timeout, &agw2016, true, false), NextStep::Answer(502));
         let refused = UpstreamError::new(Kind::Connect, "refused");
         assert_eq!(on_failure(&refused, &agw, true, false), NextStep::Answer(502));
         let body = UpstreamError::new(Kind::ClientBody, "bad chunk");
         assert_eq!(on_failure(&body, &agw, true, false), NextStep::Answer(400));
+    }
+
+    /// FD-RETRY-1: Front Door sends a request that reached no answer (no
+    /// connection, or closed before a response head) to another origin,
+    /// once, when it can be replayed; a timeout is final.
+    #[test]
+    fn front_door_retries_a_request_that_reached_no_answer() {
+        let fd = crate::profile::ProfileName::FrontDoor.behaviour().http_timeout;
+        let refused = UpstreamError::new(Kind::Connect, "refused");
+        let closed = UpstreamError::new(Kind::Response, "connection closed before message completed");
+        for error in [&refused, &closed] {
+            assert_eq!(on_failure(error, &fd, true, false), NextStep::Retry);
+            assert_eq!(on_failure(error, &fd, true, true), NextStep::Answer(502), "once");
+            assert_eq!(
+                on_failure(error, &fd, false, false),
+                NextStep::Answer(502),
+                "streamed body"
+            );
+        }
+        let tls = UpstreamError::new(Kind::Tls, "unknown issuer");
+        assert_eq!(on_failure(&tls, &fd, true, false), NextStep::Answer(502), "it answered");
+        let timeout = UpstreamError::timeout(Duration::from_secs(30));
+        assert_eq!(on_failure(&timeout, &fd, true, false), NextStep::Answer(504));
+        assert_eq!(final_status(&refused, &fd), 502);
+        assert_eq!(final_status(&timeout, &fd), 504);
     }
 }

@@ -11,6 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::balance::Balance;
 use crate::config::BackendAddr;
 use crate::plan::{BackendSetPlan, ListenerPlan, Plan, RoutePlan};
 use crate::probe::{Member, ProbeSpec};
@@ -97,13 +98,8 @@ pub(crate) fn build(parts: Parts, epoch: u64, previous: Option<&Generation>) -> 
             members.push(Arc::clone(&member));
             set_members.push(member);
         }
-        sets.push(Arc::new(Backends::new(
-            set_members,
-            behaviour.all_unhealthy,
-            set.settings,
-            tls,
-            index,
-        )));
+        let balance = Balance::new(&set, behaviour.all_unhealthy);
+        sets.push(Arc::new(Backends::new(set_members, balance, set.settings, tls, index)));
     }
     let routes: Vec<Arc<Route>> = routes
         .into_iter()

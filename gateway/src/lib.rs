@@ -10,6 +10,7 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`admin`] | the admin endpoint: `POST`/`DELETE /maintenance`, `GET /sessions`, `GET /backends`, `GET /metrics` |
+//! | [`affinity`] | pure: cookie affinity's cookies, read and issued; which responses may establish it |
 //! | [`config`] | the TOML config: typed structs, `validate()` into a [`Plan`], located errors |
 //! | [`diagnostic`] | located, worded errors for config and scenario files, in file order |
 //! | [`plan`] | a validated config with every name resolved: what a gateway runs |
@@ -23,7 +24,8 @@
 //! | [`upstream`] | one way to reach a backend (connect, TLS, HTTP handshake), typed errors |
 //! | [`handshake`] | pure: plain, upgrade or rejected (400/405/426); judging a backend's 101 |
 //! | [`headers`] | pure: hop-by-hop removal, `X-Forwarded-*`, host override |
-//! | [`pool`] | pure: round-robin backend pick |
+//! | [`pool`] | pure: the member a request goes to: affinity, then (weighted) round robin over the selection (health, priority, latency window) |
+//! | `balance` | a backend set's pick at run time: live health and probe latency into [`pool::choose`], affinity cookies |
 //! | [`health`] | pure: judging a probe answer; the health state machine (consecutive or sample window) |
 //! | [`probe`] | probe specs resolved per profile, and the probe loop (one per backend) |
 //! | [`session`] | pure: idle and lifetime deadlines for upgraded sessions |
@@ -48,6 +50,8 @@
 //! ```
 
 pub mod admin;
+pub mod affinity;
+mod balance;
 mod body;
 pub mod config;
 pub mod diagnostic;

@@ -420,7 +420,8 @@ impl Metrics {
             | Event::MaintenanceCancelled
             | Event::BackendRemoved { .. }
             | Event::BackendAdded { .. }
-            | Event::ConfigUpdated { .. } => {}
+            | Event::ConfigUpdated { .. }
+            | Event::Affinity { .. } => {}
         }
     }
 }
@@ -454,6 +455,7 @@ mod tests {
         let m = Metrics::new(TimeoutPolicy {
             status: 504,
             retry_other_member: true,
+            retry_unreached: false,
         });
         let b = backend();
         m.emit(Event::RequestRouted {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+use crate::affinity::AffinityPlan;
 use crate::config::{BackendAddr, Config, ConfigError, Issue, KeyPath, Protocol};
 use crate::probe::ProbeSpec;
 use crate::profile::{Behaviour, IdleRule, ProbeDefaults, ProfileName};
@@ -83,6 +84,12 @@ pub struct BackendSetPlan {
     pub pool: String,
     pub settings: SettingsPlan,
     pub members: Vec<MemberPlan>,
+    /// Cookie affinity, when the settings (Application Gateway) or the
+    /// origin group (Front Door) switch it on.
+    pub affinity: Option<AffinityPlan>,
+    /// Front Door's latency window (default zero: the fastest origins
+    /// only); `None` under profiles that balance without one.
+    pub latency_sensitivity: Option<Duration>,
 }
 
 /// Backend settings, resolved.
@@ -129,11 +136,19 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// One member of a backend set and how it is probed.
+/// One member of a backend set, how it is probed and how routing treats
+/// it (Front Door's origin settings; every other member is enabled, with
+/// priority 1 and weight 50, so all share alike).
 #[derive(Debug, Clone)]
 pub struct MemberPlan {
     pub addr: BackendAddr,
     pub probe: ProbeSpec,
+    /// 1 (first) to 5.
+    pub priority: u8,
+    /// 1 to 1000: its share of round robin among the selected members.
+    pub weight: u16,
+    /// A disabled member gets no traffic.
+    pub enabled: bool,
 }
 
 /// The TLS material a plan names, read from disk.
@@ -291,6 +306,9 @@ fn scaled_behaviour(b: Behaviour, k: f64) -> Behaviour {
         frontend_idle,
         drain,
         graceful_maintenance,
+        affinity,
+        origin_groups,
+        request_timeout_range,
     } = b;
     let ProbeDefaults {
         head,
@@ -327,6 +345,10 @@ fn scaled_behaviour(b: Behaviour, k: f64) -> Behaviour {
         frontend_idle: scaled_opt(frontend_idle, k),
         drain: scaled_opt(drain, k),
         graceful_maintenance,
+        affinity,
+        origin_groups,
+        // Only validation reads it; scaled with the timeouts it bounds.
+        request_timeout_range: request_timeout_range.map(|(low, high)| (scaled(low, k), scaled(high, k))),
     }
 }
 
@@ -382,6 +404,8 @@ fn scaled_set(s: BackendSetPlan, k: f64) -> BackendSetPlan {
         pool,
         settings,
         members,
+        affinity,
+        latency_sensitivity,
     } = s;
     let SettingsPlan {
         name,
@@ -407,11 +431,26 @@ fn scaled_set(s: BackendSetPlan, k: f64) -> BackendSetPlan {
         },
         members: members
             .into_iter()
-            .map(|MemberPlan { addr, probe }| MemberPlan {
-                addr,
-                probe: scaled_probe(probe, k),
-            })
+            .map(
+                |MemberPlan {
+                     addr,
+                     probe,
+                     priority,
+                     weight,
+                     enabled,
+                 }| MemberPlan {
+                    addr,
+                    probe: scaled_probe(probe, k),
+                    priority,
+                    weight,
+                    enabled,
+                },
+            )
             .collect(),
+        affinity,
+        // Compared with measured probe round trips, which the network sets
+        // and scaling does not shorten: left as it is.
+        latency_sensitivity,
     }
 }
 

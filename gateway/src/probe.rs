@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::config::{parse_status_range, BackendAddr, InitialState, ProbeConfig, ProbeMethod, Protocol};
 use crate::event::{Event, Events};
 use crate::health::{judge, Health, HealthRule, ProbeFailure, ProbeResult, Transition};
+use crate::pool::{member_state, MemberState};
 use crate::profile::Behaviour;
 use crate::session::{deadline, Timer};
 use crate::transport::Transport;
@@ -119,9 +120,16 @@ pub(crate) struct Member {
     spec: ProbeSpec,
     health: Mutex<Health>,
     removed: AtomicBool,
+    /// Set by a removal whose settings drain, cleared when the drain runs
+    /// out or the member is put back: while it holds, requests that cookie
+    /// affinity binds to the member still reach it.
+    draining: AtomicBool,
     /// Bumped by every removal and re-adding, so a drain timer acts only
     /// for the removal that started it.
     removals: AtomicU64,
+    /// The round trip of the last probe that passed, in whole milliseconds
+    /// (Front Door's latency signal: "based on health probe").
+    latency: Mutex<Option<Duration>>,
 }
 
 impl Member {
@@ -134,7 +142,9 @@ impl Member {
             spec: spec.clone(),
             health: Mutex::new(Health::new(spec.rule, spec.initially_healthy)),
             removed: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             removals: AtomicU64::new(0),
+            latency: Mutex::new(None),
         }
     }
 
@@ -149,6 +159,7 @@ impl Member {
         member
             .removed
             .store(self.removed.load(Ordering::Relaxed), Ordering::Relaxed);
+        *member.latency.lock().unwrap_or_else(|p| p.into_inner()) = self.latency();
         member
     }
 
@@ -158,11 +169,6 @@ impl Member {
 
     pub(crate) fn is_healthy(&self) -> bool {
         self.lock().is_healthy()
-    }
-
-    /// Whether it may take a new session: healthy and in the pool.
-    pub(crate) fn takes_new_sessions(&self) -> bool {
-        !self.is_removed() && self.is_healthy()
     }
 
     pub(crate) fn is_removed(&self) -> bool {
@@ -175,6 +181,7 @@ impl Member {
         if self.removed.swap(true, Ordering::Relaxed) {
             return None;
         }
+        self.draining.store(self.drain.is_some(), Ordering::Relaxed);
         Some(self.removals.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
@@ -185,6 +192,7 @@ impl Member {
         if !self.removed.swap(false, Ordering::Relaxed) {
             return false;
         }
+        self.draining.store(false, Ordering::Relaxed);
         self.removals.fetch_add(1, Ordering::Relaxed);
         *self.lock() = Health::new(self.spec.rule, self.spec.initially_healthy);
         true
@@ -193,6 +201,38 @@ impl Member {
     /// Whether removal number `removal` is still the latest and in force.
     pub(crate) fn still_removed(&self, removal: u64) -> bool {
         self.is_removed() && self.removals.load(Ordering::Relaxed) == removal
+    }
+
+    /// Ends removal number `removal`'s drain, if it is still the latest
+    /// and in force; returns whether it was.
+    pub(crate) fn drained(&self, removal: u64) -> bool {
+        if !self.still_removed(removal) {
+            return false;
+        }
+        self.draining.store(false, Ordering::Relaxed);
+        true
+    }
+
+    /// The member's state for routing.
+    pub(crate) fn state(&self) -> MemberState {
+        member_state(
+            self.is_removed(),
+            self.draining.load(Ordering::Relaxed),
+            self.is_healthy(),
+        )
+    }
+
+    /// The last passed probe's round trip, if one has passed.
+    pub(crate) fn latency(&self) -> Option<Duration> {
+        *self.latency.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a passed probe's round trip. Whole milliseconds, as Front
+    /// Door measures: on loopback every origin is then equally near,
+    /// rather than apart by a scheduler's microseconds.
+    fn measured(&self, round_trip: Duration) {
+        let ms = u64::try_from(round_trip.as_millis()).unwrap_or(u64::MAX);
+        *self.latency.lock().unwrap_or_else(|p| p.into_inner()) = Some(Duration::from_millis(ms));
     }
 
     /// The current health, for the admin endpoint.
@@ -224,6 +264,9 @@ pub(crate) async fn run<T: Transport>(
             Ok(result) => result,
             Err(_) => ProbeResult::Failure(ProbeFailure::Timeout),
         };
+        if result.is_success() {
+            member.measured(sent.elapsed());
+        }
         let (transition, healthy) = member.observe(started.elapsed(), result.clone());
         events.emit(Event::ProbeCompleted {
             backend: member.addr.clone(),

@@ -51,8 +51,8 @@ impl fmt::Display for ProfileName {
     }
 }
 
-/// What a plain HTTP request gets when its backend does not answer within
-/// the request timeout.
+/// What a request gets when its backend does not answer within the request
+/// timeout, and when it was never reached at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeoutPolicy {
     /// The status sent when the timeout is final.
@@ -60,6 +60,11 @@ pub struct TimeoutPolicy {
     /// Try one other healthy member before giving up (bodiless requests
     /// only, since a streamed body cannot be replayed).
     pub retry_other_member: bool,
+    /// Try one other member when the connection could not be made or the
+    /// backend closed it before a response head: the request never reached
+    /// an answer, so sending it elsewhere is safe (Front Door; a WebSocket
+    /// handshake is such a request). Bodies read whole only, as above.
+    pub retry_unreached: bool,
 }
 
 /// Where a session's idle timer comes from.
@@ -118,6 +123,15 @@ pub struct Behaviour {
     /// Whether `maintenance = { drain, update_domains }` applies
     /// (Application Gateway updates one update domain at a time).
     pub graceful_maintenance: bool,
+    /// Cookie-based affinity: where it is configured and what it covers.
+    pub affinity: AffinityRules,
+    /// Whether pools are origin groups: origins with priorities, weights
+    /// and enabled states, a latency window and session affinity (Front
+    /// Door's routing methods).
+    pub origin_groups: bool,
+    /// The range a backend settings' `request_timeout` must fall in, when
+    /// the profile documents one (Front Door's origin response timeout).
+    pub request_timeout_range: Option<(Duration, Duration)>,
 }
 
 /// Application Gateway's frontend TCP idle timeout on a public IP, by
@@ -133,6 +147,32 @@ pub const AGW_DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 pub const AGW_DRAIN_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
 /// The longest graceful maintenance drain: "for up to 5 minutes".
 pub const AGW_MAINTENANCE_DRAIN: Duration = Duration::from_secs(5 * 60);
+
+/// A profile's cookie-based affinity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AffinityRules {
+    /// Switched on per backend settings (`cookie_affinity`, Application
+    /// Gateway) rather than per origin group (`session_affinity`, Front
+    /// Door).
+    pub on_settings: bool,
+    /// The cookie's default name.
+    pub cookie: &'static str,
+    /// Whether a WebSocket handshake is routed by the cookie and its 101
+    /// sets one.
+    pub websocket: bool,
+    /// Whether only a response no cache would keep establishes affinity.
+    pub uncacheable_only: bool,
+}
+
+/// Application Gateway's affinity: the settings' `cookie_affinity`, the
+/// `ApplicationGatewayAffinity` cookie, on every response (the backend
+/// settings page).
+const AGW_AFFINITY: AffinityRules = AffinityRules {
+    on_settings: true,
+    cookie: crate::affinity::APPLICATION_GATEWAY_COOKIE,
+    websocket: true,
+    uncacheable_only: false,
+};
 
 /// A profile's probe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +245,7 @@ impl ProfileName {
                 http_timeout: TimeoutPolicy {
                     status: 504,
                     retry_other_member: true,
+                    retry_unreached: false,
                 },
                 caching: false,
                 rewrites: true,
@@ -214,6 +255,9 @@ impl ProfileName {
                 frontend_idle: Some(AGW_FRONTEND_IDLE),
                 drain: Some(AGW_DEFAULT_DRAIN),
                 graceful_maintenance: true,
+                affinity: AGW_AFFINITY,
+                origin_groups: false,
+                request_timeout_range: None,
             },
             ProfileName::ApplicationGateway2016 => Behaviour {
                 name: self,
@@ -227,6 +271,7 @@ impl ProfileName {
                 http_timeout: TimeoutPolicy {
                     status: 502,
                     retry_other_member: false,
+                    retry_unreached: false,
                 },
                 caching: false,
                 rewrites: false,
@@ -236,6 +281,17 @@ impl ProfileName {
                 frontend_idle: Some(AGW_FRONTEND_IDLE),
                 drain: Some(AGW_DEFAULT_DRAIN),
                 graceful_maintenance: true,
+                // Doc 001: "Properties for cookie-based affinity and
+                // requestTimeouts are not relevant to WebSocket traffic."
+                // As with the request timeout (AGW16-TIMEOUT-2), the
+                // handshake is WebSocket traffic: it is balanced as if it
+                // carried no cookie, and its 101 sets none.
+                affinity: AffinityRules {
+                    websocket: false,
+                    ..AGW_AFFINITY
+                },
+                origin_groups: false,
+                request_timeout_range: None,
             },
             ProfileName::FrontDoor => Behaviour {
                 name: self,
@@ -247,6 +303,10 @@ impl ProfileName {
                 http_timeout: TimeoutPolicy {
                     status: 504,
                     retry_other_member: false,
+                    // Front Door retries on another origin when the TCP
+                    // connect fails or the origin closes before a
+                    // response head (FD-RETRY-1).
+                    retry_unreached: true,
                 },
                 caching: true,
                 rewrites: false,
@@ -276,6 +336,16 @@ impl ProfileName {
                 drain: None,
                 // Doc 002: connections "can be dropped" in maintenance.
                 graceful_maintenance: false,
+                affinity: AffinityRules {
+                    on_settings: false,
+                    cookie: crate::affinity::FRONT_DOOR_COOKIE,
+                    websocket: true,
+                    uncacheable_only: true,
+                },
+                origin_groups: true,
+                // "enter a value between 16 and 240 seconds" (the Front
+                // Door troubleshooting page).
+                request_timeout_range: Some((Duration::from_secs(16), Duration::from_secs(240))),
             },
         }
     }

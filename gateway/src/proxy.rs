@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
@@ -15,6 +15,8 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
+use crate::affinity::{self, AffinityAction, Binding};
+use crate::balance::Balance;
 use crate::body::{self, BodyError, Chained, RequestBody};
 use crate::config::{BackendAddr, Protocol};
 use crate::event::{CloseReason, Event, Events, Side};
@@ -23,9 +25,9 @@ use crate::generation::Current;
 use crate::handshake::{self, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
 use crate::plan::{RoutePlan, SettingsPlan};
-use crate::pool::{self, RoundRobin};
+use crate::pool::Choice;
 use crate::probe::Member;
-use crate::profile::{AllUnhealthy, Behaviour};
+use crate::profile::Behaviour;
 use crate::registry::{Group, Registry};
 use crate::transport::Transport;
 use crate::tunnel;
@@ -38,13 +40,12 @@ type Outbound = Either<Full<Bytes>, Chained>;
 /// Response bodies: streamed from a backend, or written by the gateway.
 pub type Body = Either<Incoming, Full<Bytes>>;
 
-/// A backend set at run time: its members with their health, the
-/// round-robin cursor, and how to reach them.
+/// A backend set at run time: its members with their health, how requests
+/// are shared out among them, and how to reach them.
 #[derive(Debug)]
 pub(crate) struct Backends {
     pub(crate) members: Vec<Arc<Member>>,
-    all_unhealthy: AllUnhealthy,
-    cursor: Mutex<RoundRobin>,
+    balance: Balance,
     pub(crate) settings: SettingsPlan,
     /// Set for https backends.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
@@ -55,31 +56,33 @@ pub(crate) struct Backends {
 impl Backends {
     pub(crate) fn new(
         members: Vec<Arc<Member>>,
-        all_unhealthy: AllUnhealthy,
+        balance: Balance,
         settings: SettingsPlan,
         tls: Option<Arc<rustls::ClientConfig>>,
         set: usize,
     ) -> Backends {
         Backends {
             members,
-            all_unhealthy,
-            cursor: Mutex::new(RoundRobin::new()),
+            balance,
             settings,
             tls,
             set,
         }
     }
 
-    /// The next healthy member round-robin, skipping `except` (the member a
-    /// retry already tried) and members removed from the pool. With no
-    /// healthy member: none (Application Gateway, so 502) or every member
-    /// still in the pool (Front Door).
-    fn pick(&self, except: Option<&BackendAddr>) -> Option<BackendAddr> {
-        let healthy: Vec<bool> = self.members.iter().map(|m| m.takes_new_sessions()).collect();
-        let skip = except.and_then(|e| self.members.iter().position(|m| &m.addr == e));
-        let eligible = pool::eligible(&healthy, skip, self.all_unhealthy == AllUnhealthy::UseAll);
-        let mut cursor = self.cursor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cursor.pick(&eligible).map(|i| self.members[i].addr.clone())
+    /// The member a request goes to: the one `bound` names while it may
+    /// take it, else the next of the selection round robin, skipping
+    /// `except` (the member a retry already tried). With no healthy member:
+    /// none (Application Gateway, so 502) or every member (Front Door).
+    fn pick(&self, bound: Option<usize>, except: Option<&BackendAddr>) -> Option<(Choice, BackendAddr)> {
+        let skip = except.and_then(|e| self.index_of(e));
+        let choice = self.balance.choose(&self.members, bound, skip)?;
+        let member = self.members.get(choice.index())?;
+        Some((choice, member.addr.clone()))
+    }
+
+    fn index_of(&self, backend: &BackendAddr) -> Option<usize> {
+        self.members.iter().position(|m| &m.addr == backend)
     }
 
     /// How to secure a connection to `backend`, for https settings.
@@ -285,9 +288,41 @@ pub(crate) async fn handle<T: Transport>(
         }
     }
     let backends = &route.backends;
-    let Some(mut backend) = backends.pick(None) else {
+    // Cookie affinity: which member the request's cookie names, if the
+    // profile consults it for this request.
+    let affinity = backends.balance.affinity.as_ref();
+    let consulted = affinity.filter(|a| !upgrade || a.plan.websocket);
+    let mut notes: Vec<AffinityAction> = Vec::new();
+    let binding = consulted.map_or(Binding::None, |a| a.binding(req.headers()));
+    if let (Some(a), None) = (affinity, consulted) {
+        if a.binding(req.headers()) != Binding::None {
+            notes.push(AffinityAction::IgnoredForWebSocket);
+        }
+    }
+    let bound = match binding {
+        Binding::Member(i) => Some(i),
+        Binding::Unknown => {
+            notes.push(AffinityAction::Unknown);
+            None
+        }
+        Binding::None => None,
+    };
+    let Some((choice, mut backend)) = backends.pick(bound, None) else {
         return Ok(refuse(&shared, id, StatusCode::BAD_GATEWAY, "no healthy backend"));
     };
+    match (choice, bound.and_then(|b| backends.members.get(b))) {
+        (Choice::Bound(_), _) => notes.push(AffinityAction::Honoured {
+            backend: backend.clone(),
+        }),
+        (Choice::Balanced(_), Some(named)) => notes.push(AffinityAction::Unroutable {
+            named: named.addr.clone(),
+        }),
+        (Choice::Balanced(_), None) => {}
+    }
+    // A new cookie goes on the answer unless the request was routed by a
+    // valid one (and never on a handshake the profile keeps affinity out of).
+    let issue = consulted.filter(|_| !matches!(choice, Choice::Bound(_)));
+    let method = req.method().clone();
     let path = forward::origin_form(req.uri()).to_string();
 
     // Take the client's upgrade handle before the request is consumed, and
@@ -323,6 +358,15 @@ pub(crate) async fn handle<T: Transport>(
         upgrade,
         path: path.clone(),
     });
+    if let Some(a) = affinity {
+        for action in notes {
+            shared.emit(Event::Affinity {
+                id,
+                cookie: a.plan.cookie.clone(),
+                action,
+            });
+        }
+    }
     let length = match body {
         RequestBody::Whole(_) => BodyLength::Known,
         RequestBody::Streaming { .. } => BodyLength::Streamed,
@@ -342,11 +386,8 @@ pub(crate) async fn handle<T: Transport>(
     // whole, on a profile that retries.
     let (outbound, spare) = match body {
         RequestBody::Whole(bytes) => {
-            let spare = route
-                .behaviour
-                .http_timeout
-                .retry_other_member
-                .then(|| (parts.clone(), bytes.clone()));
+            let policy = &route.behaviour.http_timeout;
+            let spare = (policy.retry_other_member || policy.retry_unreached).then(|| (parts.clone(), bytes.clone()));
             (Request::from_parts(parts, Either::Left(Full::new(bytes))), spare)
         }
         RequestBody::Streaming { head, rest } => (
@@ -371,14 +412,14 @@ pub(crate) async fn handle<T: Transport>(
         });
         let step = forward::on_failure(&error, &route.behaviour.http_timeout, spare.is_some(), retried);
         let other = match (step, &spare) {
-            (NextStep::Retry, Some(spare)) => backends.pick(Some(&backend)).map(|other| (other, spare)),
+            (NextStep::Retry, Some(spare)) => backends.pick(None, Some(&backend)).map(|(_, other)| (other, spare)),
             _ => None,
         };
         let Some((other, (parts, bytes))) = other else {
             let status = match step {
                 NextStep::Answer(status) => status,
-                // No other member to retry on: the timeout is final.
-                NextStep::Retry => route.behaviour.http_timeout.status,
+                // No other member to retry on: the failure is final.
+                NextStep::Retry => forward::final_status(&error, &route.behaviour.http_timeout),
             };
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             let reason = if error.side() == Side::Client {
@@ -401,10 +442,45 @@ pub(crate) async fn handle<T: Transport>(
         retried = true;
         result = attempt(&shared, backends, &backend, replay(parts, bytes), upgrade, timed).await;
     };
-    respond(&shared, route, id, backend, resp, client_upgrade, client_key)
+    // The cookie names the member that answered, after any retry.
+    let cookies = issue.and_then(|a| {
+        let index = backends.index_of(&backend)?;
+        let establishes = !a.plan.uncacheable_only || affinity::establishes(&method, resp.status(), resp.headers());
+        establishes.then(|| Cookies {
+            name: a.plan.cookie.clone(),
+            values: a.set_cookies(index, conn.scheme == Protocol::Https),
+        })
+    });
+    respond(&shared, route, id, backend, resp, client_upgrade, client_key, cookies)
 }
 
-/// Returns the backend's answer, or opens the tunnel on a valid 101.
+/// Affinity cookies a response is to carry.
+struct Cookies {
+    /// The affinity cookie's name, for the event.
+    name: String,
+    values: Vec<HeaderValue>,
+}
+
+impl Cookies {
+    /// Adds the cookies to a response's headers beside any the backend
+    /// set, and says so.
+    fn apply<T>(self, shared: &Shared<T>, id: u64, backend: &BackendAddr, headers: &mut http::HeaderMap) {
+        for value in self.values {
+            headers.append(header::SET_COOKIE, value);
+        }
+        shared.emit(Event::Affinity {
+            id,
+            cookie: self.name,
+            action: AffinityAction::Issued {
+                backend: backend.clone(),
+            },
+        });
+    }
+}
+
+/// Returns the backend's answer, or opens the tunnel on a valid 101; either
+/// carries `cookies` when affinity issues them.
+#[allow(clippy::too_many_arguments)]
 fn respond<T: Transport>(
     shared: &Arc<Shared<T>>,
     route: &Route,
@@ -413,6 +489,7 @@ fn respond<T: Transport>(
     mut resp: Response<Incoming>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     client_key: Option<HeaderValue>,
+    cookies: Option<Cookies>,
 ) -> Result<Response<Body>, Infallible> {
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {
@@ -437,6 +514,9 @@ fn respond<T: Transport>(
                 subprotocol,
             });
             let backend_upgrade = hyper::upgrade::on(&mut resp);
+            if let Some(cookies) = cookies {
+                cookies.apply(shared, id, &backend, resp.headers_mut());
+            }
             let session_shared = Arc::clone(shared);
             let policy = route.plan.session.clone();
             let group = Group {
@@ -469,18 +549,21 @@ fn respond<T: Transport>(
             if upgrade.is_some() {
                 shared.emit(Event::UpgradeDeclined {
                     id,
-                    backend,
+                    backend: backend.clone(),
                     status: status.as_u16(),
                 });
             } else {
                 shared.emit(Event::ResponseForwarded {
                     id,
-                    backend,
+                    backend: backend.clone(),
                     status: status.as_u16(),
                 });
             }
             let (mut parts, body) = resp.into_parts();
             headers::response_headers(&mut parts.headers, false);
+            if let Some(cookies) = cookies {
+                cookies.apply(shared, id, &backend, &mut parts.headers);
+            }
             Ok(Response::from_parts(parts, Either::Left(body)))
         }
     }

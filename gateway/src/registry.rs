@@ -461,8 +461,9 @@ impl GatewayHandle {
             let (registry, member) = (Arc::clone(&self.registry), Arc::clone(member));
             tokio::spawn(async move {
                 tokio::time::sleep(timer.after).await;
-                // Put back meanwhile: its sessions stay.
-                if member.still_removed(removal) {
+                // Put back meanwhile: its sessions stay. Otherwise the
+                // drain is over: affinity no longer reaches it either.
+                if member.drained(removal) {
                     let reason = CloseReason::Drained {
                         cause: DrainCause::BackendRemoved,
                         timer,

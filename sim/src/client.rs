@@ -145,6 +145,23 @@ pub enum ClientEvent {
     RequestFailed {
         error: String,
     },
+    /// A request of a SignalR or socket.io client's start, and the status
+    /// that answered it.
+    AppStep {
+        step: crate::app::AppStep,
+        status: u16,
+    },
+    /// A request of a start that got no usable answer.
+    AppStepFailed {
+        step: crate::app::AppStep,
+        error: String,
+    },
+    /// A response set this cookie; the client sends it from now on.
+    CookieStored {
+        name: String,
+        /// As written after the value (`Path=/; Secure`).
+        attributes: String,
+    },
 }
 
 impl ClientEvent {
@@ -203,6 +220,12 @@ impl fmt::Display for ClientEvent {
             ClientEvent::RequestSent { method, path } => write!(f, "request {method} {path}"),
             ClientEvent::Response { status } => write!(f, "response {status}"),
             ClientEvent::RequestFailed { error } => write!(f, "request failed: {error}"),
+            ClientEvent::AppStep { step, status } => write!(f, "{step} answered {status}"),
+            ClientEvent::AppStepFailed { step, error } => write!(f, "{step} failed: {error}"),
+            ClientEvent::CookieStored { name, attributes } if attributes.is_empty() => {
+                write!(f, "stored cookie {name}")
+            }
+            ClientEvent::CookieStored { name, attributes } => write!(f, "stored cookie {name} ({attributes})"),
         }
     }
 }
@@ -305,6 +328,9 @@ pub enum ConnectError {
     Handshake(tungstenite::Error),
     /// No answer within the attempt timeout.
     TimedOut(Duration),
+    /// A request before the handshake (SignalR's negotiate, socket.io's
+    /// polling start) broke or gave nothing usable.
+    Request(String),
 }
 
 impl fmt::Display for ConnectError {
@@ -315,6 +341,7 @@ impl fmt::Display for ConnectError {
             ConnectError::Status(s) => write!(f, "handshake answered {s}"),
             ConnectError::Handshake(e) => write!(f, "handshake failed: {e}"),
             ConnectError::TimedOut(d) => write!(f, "no answer within {}", human(*d)),
+            ConnectError::Request(e) => write!(f, "request before the handshake failed: {e}"),
         }
     }
 }

@@ -9,6 +9,8 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | [`app`] | SignalR and socket.io clients: the requests before the WebSocket, with the cookie jar |
+//! | [`cookies`] | a client's cookie jar: `Set-Cookie` in, `Cookie` out |
 //! | [`net`] | [`TurmoilTransport`]: the gateway's transport seam on turmoil |
 //! | [`world`] | [`World`]: hosts for gateways, backends and clients; runs the sim |
 //! | [`client`] | a recording tokio-tungstenite client with seeded keys, plain or TLS, for any transport |
@@ -29,7 +31,9 @@
 //! inside turmoil), randomness from seeded RNGs, `select!` always `biased;`,
 //! iterated collections ordered.
 
+pub mod app;
 pub mod client;
+pub mod cookies;
 pub mod net;
 pub mod rotation;
 pub mod script;

@@ -1,9 +1,11 @@
 //! Scripted clients: what a scenario file's `[[clients]]` and
 //! `[[requests]]` entries do, as data, on any transport. A WebSocket script
-//! opens `count` sessions, pings (and gives up on a connection whose pongs
-//! stop), sends numbered messages, closes with its code, and reconnects
-//! under a backoff policy when a session drops. A request script sends
-//! plain HTTP requests. Every step goes into the trace.
+//! opens `count` sessions (each after its application's start, for SignalR
+//! and socket.io clients, and each with a cookie jar), pings (and gives up
+//! on a connection whose pongs stop), sends numbered messages, closes with
+//! its code, and reconnects under a backoff policy when a session drops. A
+//! request script sends plain HTTP requests. Every step goes into the
+//! trace.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +20,11 @@ use rand::SeedableRng;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::app::{self, ClientProtocol};
 use crate::client::{
     self, Backoff, ClientEvent, ClientOptions, ConnectError, Connection, Received, Target, WsClient, ABNORMAL_CLOSURE,
 };
+use crate::cookies::CookieJar;
 use crate::rotation::Rotation;
 use crate::trace::Trace;
 use crate::world::{derive_seed, ClientResult};
@@ -76,6 +80,9 @@ pub struct ClientScript {
     /// attempt goes to the session's own instance if it is in rotation,
     /// else the next one that is.
     pub rotation: Option<Arc<Rotation>>,
+    /// A plain WebSocket, or an application's start before it (`path` is
+    /// then the SignalR hub or the socket.io path).
+    pub protocol: ClientProtocol,
 }
 
 /// The target for a connection attempt of session `preferred`: through the
@@ -136,6 +143,9 @@ async fn run_session<T: Transport>(
     tokio::time::sleep_until(origin + script.start).await;
     let stop = origin + script.stop_at;
     let mut attempt = 0u32;
+    // One jar for the member's whole life, as a browser keeps its cookies
+    // across reconnects.
+    let mut jar = CookieJar::new();
     loop {
         if Instant::now() >= stop {
             return Ok(());
@@ -144,7 +154,7 @@ async fn run_session<T: Transport>(
         options.subprotocols.clone_from(&script.subprotocols);
         options.headers.clone_from(&script.headers);
         let target = choose(&script.targets, index, script.rotation.as_deref());
-        let connect = client::connect(transport, &name, &target, &options, &trace);
+        let connect = open(script, transport, &name, &target, options, &mut jar, &trace);
         let timeout = script
             .retry
             .map(|b| b.attempt_timeout)
@@ -197,6 +207,42 @@ async fn run_session<T: Transport>(
             () = tokio::time::sleep_until(stop) => return Ok(()),
         }
     }
+}
+
+/// One attempt: the application's start (if any), then the handshake with
+/// the jar's cookies; cookies the 101 sets go into the jar.
+async fn open<T: Transport>(
+    script: &ClientScript,
+    transport: &T,
+    name: &str,
+    target: &Target,
+    mut options: ClientOptions,
+    jar: &mut CookieJar,
+    trace: &Trace,
+) -> Result<WsClient<Connection>, ConnectError> {
+    let start = app::Start {
+        name,
+        target,
+        host: &script.host,
+        path: &script.path,
+        trace,
+    };
+    options.path = app::start(script.protocol, transport, &start, jar).await?;
+    if let Some(cookies) = jar.header() {
+        options.headers.push(("cookie".to_string(), cookies));
+    }
+    let ws = client::connect(transport, name, target, &options, trace).await?;
+    let set = jar.store(ws.response_headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    for c in set {
+        trace.record(
+            name,
+            ClientEvent::CookieStored {
+                name: c.name,
+                attributes: c.attributes,
+            },
+        );
+    }
+    Ok(ws)
 }
 
 /// Sequence-numbered payloads, so echoes can be matched and ordered.

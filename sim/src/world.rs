@@ -140,6 +140,7 @@ impl std::fmt::Display for Action {
                 write!(f, "{h} answers upgrades with a 101 carrying a wrong accept value")
             }
             Action::SetUpgrade(h, UpgradeAnswer::SwitchTo(p)) => write!(f, "{h} answers upgrades by switching to {p}"),
+            Action::SetUpgrade(h, UpgradeAnswer::HangUp) => write!(f, "{h} hangs up on upgrades"),
             Action::Drain(h, d) => write!(f, "maintenance: draining {h} for {}", human(*d)),
             Action::RemoveBackend(b) => write!(f, "backend {b} removed from its pool"),
             Action::AddBackend(b) => write!(f, "backend {b} added back to its pool"),

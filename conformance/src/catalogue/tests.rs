@@ -203,7 +203,7 @@ fn grades_pass_fail_skip_and_not_covered() {
     );
     assert_eq!(g[&("FD-LIFETIME-1".into(), ProfileName::FrontDoor)], Grade::NotCovered);
     assert!(matches!(
-        g[&("AGW16-AFFINITY-1".into(), ProfileName::ApplicationGateway2016)],
+        g[&("AGW16-PORT-2".into(), ProfileName::ApplicationGateway2016)],
         Grade::Skip(_)
     ));
 }

@@ -340,6 +340,7 @@ fn client_verdict(check: &ClientCheck, lines: &[TraceLine], member: &str, window
             _ => None,
         }),
         ClientCheck::Echoed => echoed(lines, member, &events),
+        ClientCheck::Cookies(want) => cookies(member, &events, want, window),
         ClientCheck::ReconnectedWithin(within) => {
             let drops = unasked_closes(&events);
             if drops.is_empty() {
@@ -385,6 +386,52 @@ fn unasked_closes(events: &[(Duration, &ClientEvent)]) -> Vec<Duration> {
 
 /// Passes when the member opened at least once and `problem` finds nothing
 /// wrong with any of its opens.
+/// The cookies set for `member` in the window are exactly `want`: every
+/// name in it was set, with those attributes each time, and no other. A
+/// member that made no request has nothing to judge and fails.
+fn cookies(
+    member: &str,
+    events: &[(Duration, &ClientEvent)],
+    want: &std::collections::BTreeMap<String, String>,
+    window: &Option<Window>,
+) -> Verdict {
+    let asked = events.iter().any(|(at, e)| {
+        in_window(*at, window)
+            && matches!(
+                e,
+                ClientEvent::Opened { .. } | ClientEvent::Refused { .. } | ClientEvent::AppStep { .. }
+            )
+    });
+    if !asked {
+        return Verdict::Fail(format!("{member} got no answer to judge"));
+    }
+    let mut got: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+    for (at, e) in events {
+        if let ClientEvent::CookieStored { name, attributes } = e {
+            if in_window(*at, window) {
+                got.entry(name).or_default().insert(attributes);
+            }
+        }
+    }
+    let matches = got.len() == want.len()
+        && want.iter().all(|(n, a)| {
+            got.get(n.as_str())
+                .is_some_and(|set| set.len() == 1 && set.contains(a.as_str()))
+        });
+    if matches {
+        return Verdict::Pass;
+    }
+    let seen: Vec<String> = got
+        .iter()
+        .flat_map(|(n, set)| set.iter().map(move |a| format!("{n} ({a})")))
+        .collect();
+    Verdict::Fail(if seen.is_empty() {
+        format!("{member} was set no cookie")
+    } else {
+        format!("{member} was set {}", seen.join(", "))
+    })
+}
+
 fn every_open(member: &str, opened: &[&ClientEvent], problem: impl Fn(&ClientEvent) -> Option<String>) -> Verdict {
     if opened.is_empty() {
         return Verdict::Fail(format!("{member} never opened a session"));

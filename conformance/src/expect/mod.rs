@@ -104,6 +104,9 @@ pub enum ClientCheck {
     /// After every close the client did not ask for (a drop, 1006, or a
     /// close the server started), a new session opened within this.
     ReconnectedWithin(Duration),
+    /// The cookies responses set for the client (in the window): exactly
+    /// these names, each with these attributes; none for an empty map.
+    Cookies(BTreeMap<String, String>),
 }
 
 /// What a plain HTTP request group must show.
@@ -307,6 +310,11 @@ impl fmt::Display for Expect {
                             "{who} reconnected within {} after every close it did not ask for",
                             secs(*d)
                         )
+                    }
+                    ClientCheck::Cookies(c) if c.is_empty() => write!(f, "{who} was set no cookie{w}"),
+                    ClientCheck::Cookies(c) => {
+                        let list: Vec<String> = c.iter().map(|(k, v)| format!("{k} ({v})")).collect();
+                        write!(f, "{who} was set exactly the cookies {}{w}", list.join(", "))
                     }
                 }
             }

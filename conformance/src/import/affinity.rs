@@ -1,64 +1,64 @@
-//! Affinity and Front Door origin routing: the Azure fields that map to
-//! config keys the gateway does not have yet. Kept in one place so the
-//! mapping changes here, and only here, when the keys land.
+//! Affinity and Front Door origin routing: the Azure fields that map to the
+//! gateway's affinity and origin-group keys, in one place.
 //!
-//! Until then each field is listed as read but not modelled, with what it
-//! would have done, and a disabled origin is left out of its pool (it gets
-//! no traffic either way).
+//! - Application Gateway `cookieBasedAffinity` and `affinityCookieName`
+//!   become the settings' `cookie_affinity` and `affinity_cookie_name`.
+//! - A Front Door origin group's `sessionAffinityState` and
+//!   `loadBalancingSettings.additionalLatencyInMilliseconds` become the
+//!   pool's `session_affinity` and `latency_sensitivity`.
+//! - An origin's `priority` and `weight` are read but not carried over:
+//!   the pool's members are written as `addresses`, and
+//!   `[[backend_pools.origins]]` is left to the reader (listed as
+//!   unmodelled, with what it would change). A disabled origin is left out
+//!   of its pool, which is what `enabled = false` would do.
 
-use gateway::config::{BackendPoolConfig, BackendSettingsConfig};
+use gateway::config::{BackendPoolConfig, BackendSettingsConfig, Duration};
 
 use super::json::Json;
 use super::read::Reader;
 use super::Imported;
 
 /// Application Gateway's `cookieBasedAffinity` and `affinityCookieName`.
-pub fn agw_settings(
-    r: &mut Reader<'_>,
-    im: &mut Imported,
-    p: &Json,
-    _settings: &mut BackendSettingsConfig,
-    _key: &str,
-) {
+pub fn agw_settings(r: &mut Reader<'_>, im: &mut Imported, p: &Json, settings: &mut BackendSettingsConfig, key: &str) {
     if let Some((on, v)) = r.flag(p, "cookieBasedAffinity") {
-        im.unmodelled(
-            r.doc,
-            v,
-            format!(
-                "cookie-based affinity {}: wsgate's config has no affinity key yet, so every request is balanced round robin",
-                if on { "enabled" } else { "disabled" }
-            ),
-        );
+        settings.cookie_affinity = on;
+        if on {
+            im.source(format!("{key}.cookie_affinity"), r.doc, v);
+        }
     }
-    if let Some((_, v)) = r.string(p, "affinityCookieName") {
-        im.unmodelled(
-            r.doc,
-            v,
-            "affinity cookie name: wsgate's config has no affinity key yet",
-        );
+    if let Some((name, v)) = r.string(p, "affinityCookieName") {
+        if !settings.cookie_affinity {
+            im.unmodelled(
+                r.doc,
+                v,
+                "affinity cookie name without cookie-based affinity: nothing to name",
+            );
+        } else if !gateway::affinity::valid_name(name) {
+            im.unmodelled(
+                r.doc,
+                v,
+                format!("affinity cookie name {name:?} is not a cookie name: the default ApplicationGatewayAffinity is used"),
+            );
+        } else {
+            settings.affinity_cookie_name = Some(name.to_string());
+            im.source(format!("{key}.affinity_cookie_name"), r.doc, v);
+        }
     }
 }
 
 /// Front Door origin group: `sessionAffinityState` and
 /// `loadBalancingSettings.additionalLatencyInMilliseconds`.
-pub fn fd_origin_group(r: &mut Reader<'_>, im: &mut Imported, og: &Json, _pool: &mut BackendPoolConfig, _key: &str) {
+pub fn fd_origin_group(r: &mut Reader<'_>, im: &mut Imported, og: &Json, pool: &mut BackendPoolConfig, key: &str) {
     if let Some((on, v)) = r.flag(og, "sessionAffinityState") {
-        im.unmodelled(
-            r.doc,
-            v,
-            format!(
-                "session affinity {}: wsgate's config has no affinity key yet",
-                if on { "enabled" } else { "disabled" }
-            ),
-        );
+        pool.session_affinity = on;
+        if on {
+            im.source(format!("{key}.session_affinity"), r.doc, v);
+        }
     }
     if let Some(lb) = og.get("loadBalancingSettings") {
-        if let Some((_, v)) = r.number(lb, "additionalLatencyInMilliseconds", 0..=1000) {
-            im.unmodelled(
-                r.doc,
-                v,
-                "latency sensitivity: wsgate's config has no origin latency key yet; origins share traffic equally",
-            );
+        if let Some((ms, v)) = r.number(lb, "additionalLatencyInMilliseconds", 0..=1000) {
+            pool.latency_sensitivity = Some(Duration::from(std::time::Duration::from_millis(ms)));
+            im.source(format!("{key}.latency_sensitivity"), r.doc, v);
         }
     }
 }
@@ -72,19 +72,29 @@ pub fn fd_origin(
     _pool: &mut BackendPoolConfig,
     _key: &str,
 ) -> bool {
-    if let Some((_, v)) = r.number(origin, "priority", 1..=5) {
-        im.unmodelled(
-            r.doc,
-            v,
-            "origin priority: wsgate's config has no origin priority yet; every origin is first",
-        );
+    if let Some((n, v)) = r.number(origin, "priority", 1..=5) {
+        if n != 1 {
+            im.unmodelled(
+                r.doc,
+                v,
+                format!(
+                    "origin priority {n}: not carried over, so this origin is first; write it as an origin with \
+                     `priority = {n}` in [[backend_pools.origins]]"
+                ),
+            );
+        }
     }
-    if let Some((_, v)) = r.number(origin, "weight", 1..=1000) {
-        im.unmodelled(
-            r.doc,
-            v,
-            "origin weight: wsgate's config has no origin weight yet; origins share traffic equally",
-        );
+    if let Some((n, v)) = r.number(origin, "weight", 1..=1000) {
+        if n != 50 {
+            im.unmodelled(
+                r.doc,
+                v,
+                format!(
+                    "origin weight {n}: not carried over, so origins share traffic equally; write it as an origin \
+                     with `weight = {n}` in [[backend_pools.origins]]"
+                ),
+            );
+        }
     }
     match r.flag(origin, "enabledState") {
         Some((false, v)) => {

@@ -119,16 +119,7 @@ pub fn map(gw: &Resource, all: &[Resource]) -> Result<Imported, Vec<Diagnostic>>
         };
         let p = props(item);
         let key = format!("backend_settings[{i}]");
-        let mut s = BackendSettingsConfig {
-            name: name.clone(),
-            protocol: Protocol::Http,
-            request_timeout: None,
-            host_override: None,
-            probe: None,
-            trusted_ca: None,
-            tcp_keepalive: None,
-            connection_draining: None,
-        };
+        let mut s = BackendSettingsConfig::named(&name);
         im.source(format!("{key}.name"), doc, item.get("name").unwrap_or(item));
         let port = r
             .number(p, "port", 1..=65_535)
@@ -418,10 +409,7 @@ pub fn map(gw: &Resource, all: &[Resource]) -> Result<Imported, Vec<Diagnostic>>
             let i = im.config.backend_pools.len();
             let key = format!("backend_pools[{i}]");
             im.source(format!("{key}.name"), doc, item.get("name").unwrap_or(item));
-            let mut pool = BackendPoolConfig {
-                name: wsgate_name,
-                addresses: Vec::new(),
-            };
+            let mut pool = BackendPoolConfig::new(&wsgate_name, Vec::new());
             for a in addresses.map(Json::as_array).unwrap_or_default() {
                 let host = r.string(a, "ipAddress").or_else(|| r.string(a, "fqdn"));
                 let Some((host, v)) = host else {

@@ -162,6 +162,12 @@ pub fn toml(im: &Imported) -> String {
             w.out.push('\n');
         }
         w.out.push_str("]\n");
+        if p.session_affinity {
+            w.line(&format!("{at}.session_affinity"), "session_affinity", "true".into());
+        }
+        if let Some(d) = p.latency_sensitivity {
+            w.line(&format!("{at}.latency_sensitivity"), "latency_sensitivity", duration(d));
+        }
     }
 
     for (i, s) in c.backend_settings.iter().enumerate() {
@@ -187,6 +193,12 @@ pub fn toml(im: &Imported) -> String {
         }
         if let Some(d) = s.tcp_keepalive {
             w.line(&format!("{at}.tcp_keepalive"), "tcp_keepalive", duration(d));
+        }
+        if s.cookie_affinity {
+            w.line(&format!("{at}.cookie_affinity"), "cookie_affinity", "true".into());
+        }
+        if let Some(n) = &s.affinity_cookie_name {
+            w.line(&format!("{at}.affinity_cookie_name"), "affinity_cookie_name", quote(n));
         }
         if let Some(d) = s.connection_draining {
             let value = match d.drain_timeout {

@@ -52,16 +52,7 @@ fn listener(name: &str, index: usize) -> ListenerConfig {
 }
 
 fn settings(name: String) -> BackendSettingsConfig {
-    BackendSettingsConfig {
-        name,
-        protocol: Protocol::Http,
-        request_timeout: None,
-        host_override: None,
-        probe: None,
-        trusted_ca: None,
-        tcp_keepalive: None,
-        connection_draining: None,
-    }
+    BackendSettingsConfig::named(&name)
 }
 
 /// Maps Front Door Standard/Premium resources, possibly from several files.
@@ -98,10 +89,7 @@ pub fn map(resources: &[Resource]) -> Result<Imported, Vec<Diagnostic>> {
         let mut r = Reader::new(&og.doc);
         let name = og.short_name().to_string();
         let key = format!("backend_pools[{g}]");
-        let mut pool = BackendPoolConfig {
-            name: name.clone(),
-            addresses: Vec::new(),
-        };
+        let mut pool = BackendPoolConfig::new(&name, Vec::new());
         im.source(format!("{key}.name"), &og.doc, og.root.get("name").unwrap_or(&og.root));
         affinity::fd_origin_group(&mut r, &mut im, &og.body, &mut pool, &key);
         let origins = resources
@@ -338,10 +326,7 @@ pub fn map_classic(fd: &Resource, _all: &[Resource]) -> Result<Imported, Vec<Dia
         };
         let key = format!("backend_pools[{i}]");
         im.source(format!("{key}.name"), doc, item.get("name").unwrap_or(item));
-        let mut pool = BackendPoolConfig {
-            name: name.clone(),
-            addresses: Vec::new(),
-        };
+        let mut pool = BackendPoolConfig::new(&name, Vec::new());
         for b in props(item).get("backends").map(Json::as_array).unwrap_or_default() {
             let Some((host, v)) = r.string(b, "address") else {
                 continue;

@@ -8,7 +8,7 @@
 //! | [`terraform`] | `terraform show -json` (plan or state), its blocks reshaped to the ARM fields |
 //! | [`appgw`] | Application Gateway (`Microsoft.Network/applicationGateways`) to a config |
 //! | [`frontdoor`] | Front Door Standard/Premium (`Microsoft.Cdn/profiles`) to a config; classic (`Microsoft.Network/frontDoors`) to one that refuses WebSocket |
-//! | [`affinity`] | the affinity and origin-routing fields, kept apart: they map to keys the gateway is gaining |
+//! | [`affinity`] | the affinity and origin-routing fields, in one place: affinity and the latency window mapped, origin priority and weight listed |
 //! | [`stand_in`] | `wsgate run --config`: the user's config in a scenario's place, its pools on the scenario's scripted backends |
 //! | [`emit`] | the config as TOML, each value commented with the field it came from, then what was read but not modelled |
 //!

@@ -96,6 +96,8 @@ pub const RULES: &[Rule] = &[
         name: "affinity-off-for-sticky-client",
         level: Level::Warning,
         basis: &[
+            "AGW-AFFINITY-1",
+            "AGW16-AFFINITY-1",
             "https://learn.microsoft.com/aspnet/core/signalr/scale",
             "https://socket.io/docs/v4/using-multiple-nodes/",
         ],
@@ -402,10 +404,27 @@ pub fn draining(config: &Config) -> Vec<Finding> {
         .collect()
 }
 
-/// Whether a rule's traffic has affinity. The config has no affinity key
-/// yet, so never; kept as one function so it changes in one place.
-fn affinity_on(_config: &Config, _rule: &gateway::config::RuleConfig) -> bool {
-    false
+/// Whether a rule's traffic has affinity: its backend settings'
+/// `cookie_affinity` (Application Gateway) or its pool's
+/// `session_affinity` (Front Door), as the profile places it. Under
+/// application-gateway-2016 the cookie does not route the handshake
+/// (AGW16-AFFINITY-1), so for a WebSocket client it is as if off.
+fn affinity_on(config: &Config, rule: &gateway::config::RuleConfig) -> bool {
+    let rules = config.profile.behaviour().affinity;
+    if !rules.websocket {
+        return false;
+    }
+    if rules.on_settings {
+        config
+            .backend_settings
+            .iter()
+            .any(|s| s.name == rule.settings && s.cookie_affinity)
+    } else {
+        config
+            .backend_pools
+            .iter()
+            .any(|p| p.name == rule.pool && p.session_affinity)
+    }
 }
 
 /// WSG008: socket.io and SignalR need every request of a connection on the
@@ -420,7 +439,9 @@ pub fn affinity(config: &Config, options: &Options) -> Vec<Finding> {
         .enumerate()
         .filter(|(_, r)| !affinity_on(config, r))
         .filter_map(|(i, r)| {
-            let members = config.backend_pools.iter().find(|p| p.name == r.pool)?.addresses.len();
+            let pool = config.backend_pools.iter().find(|p| p.name == r.pool)?;
+            let enabled = pool.origins.iter().filter(|o| o.enabled != Some(false)).count();
+            let members = pool.addresses.len() + enabled;
             if members < 2 {
                 return None;
             }
@@ -428,14 +449,26 @@ pub fn affinity(config: &Config, options: &Options) -> Vec<Finding> {
                 Client::Socketio => "socket.io's long-polling requests and its upgrade land on different members, which answer 400 \"Session ID unknown\"",
                 Client::Signalr => "SignalR's negotiate and its connect land on different members, which answer 404 for the connection id",
             };
+            let fix = if config.profile.behaviour().affinity.websocket {
+                format!(
+                    "turn on cookie-based affinity (cookie_affinity on the backend settings, Application Gateway) or \
+                     session affinity (session_affinity on the origin group, Front Door), or make the {} client use \
+                     the WebSocket transport only",
+                    client.name()
+                )
+            } else {
+                format!(
+                    "under {} affinity does not route the handshake (AGW16-AFFINITY-1): use one backend, or make the \
+                     {} client use the WebSocket transport only",
+                    config.profile,
+                    client.name()
+                )
+            };
             finding(
                 "WSG008",
                 KeyPath::item("rules", i).key("pool"),
                 format!("affinity is off for route `{}` over {members} members: {how}", r.name),
-                format!(
-                    "turn on cookie-based affinity (Application Gateway) or session affinity (Front Door), or make the {} client use the WebSocket transport only",
-                    client.name()
-                ),
+                fix,
             )
         })
         .collect()
@@ -648,6 +681,18 @@ mod tests {
         assert_eq!(codes(&affinity(&c, &io)), ["WSG008"]);
         let one = config(ProfileName::ApplicationGateway, &["a:80"]);
         assert!(affinity(&one, &io).is_empty());
+        let mut on = c.clone();
+        on.backend_settings[0].cookie_affinity = true;
+        assert!(affinity(&on, &io).is_empty(), "cookie_affinity on the rule's settings");
+        let mut fd = config(ProfileName::FrontDoor, &["a:80", "b:80"]);
+        assert_eq!(codes(&affinity(&fd, &io)), ["WSG008"]);
+        fd.backend_pools[0].session_affinity = true;
+        assert!(affinity(&fd, &io).is_empty(), "session_affinity on the origin group");
+        let mut old = config(ProfileName::ApplicationGateway2016, &["a:80", "b:80"]);
+        old.backend_settings[0].cookie_affinity = true;
+        let f = affinity(&old, &io);
+        assert_eq!(codes(&f), ["WSG008"], "2016: the cookie does not route the handshake");
+        assert!(f[0].fix.contains("AGW16-AFFINITY-1"), "{:?}", f[0].fix);
     }
 
     #[test]

@@ -5,10 +5,11 @@ use std::time::Duration;
 use ::gateway::config::{KeyPath, Protocol};
 use ::gateway::Config;
 use backend::{SessionScript, UpgradeAnswer};
+use sim::app::ClientProtocol;
 use sim::client::Backoff;
 use sim::script::{ClientScript, Messages, Payload, RequestScript};
 
-use super::file::{Behaviour, RequestEntry, ScenarioFile};
+use super::file::{AppWord, Behaviour, ProtocolWord, RequestEntry, ScenarioFile};
 use super::{unknown, BackendSpec, ClientSpec, Entry, Issues, RequestSpec, BACKEND_PORT};
 
 /// The `Host` header clients send unless they say otherwise: the same on
@@ -60,6 +61,7 @@ pub(super) fn backends(file: &ScenarioFile, issues: &mut Issues) -> Vec<BackendS
                 }
                 Behaviour::WrongAccept => UpgradeAnswer::WrongAccept,
                 Behaviour::SwitchProtocol => UpgradeAnswer::SwitchTo("h2c".into()),
+                Behaviour::HangUpUpgrades => UpgradeAnswer::HangUp,
                 Behaviour::Echo | Behaviour::WebsocketOnly => UpgradeAnswer::Accept,
             };
             let push = b.push.as_ref().map(|p| {
@@ -81,7 +83,19 @@ pub(super) fn backends(file: &ScenarioFile, issues: &mut Issues) -> Vec<BackendS
                     code: c.code,
                 }
             });
+            let app = match b.app {
+                None => backend::App::Echo,
+                Some(AppWord::Signalr) => backend::App::SignalR,
+                Some(AppWord::Socketio) => backend::App::SocketIo,
+            };
+            if b.app.is_some() && b.behaviour != Behaviour::Echo {
+                issues.push((
+                    at.clone().key("app"),
+                    "an application runs on the echo backend; leave `behaviour` out".into(),
+                ));
+            }
             BackendSpec {
+                app,
                 name: b.name.clone(),
                 port: b.port.unwrap_or(BACKEND_PORT),
                 tls: b.tls,
@@ -216,6 +230,14 @@ pub(super) fn clients(
         if c.close_code.is_some() {
             close_code_check(close_code, &at, c.close_after.is_some(), issues);
         }
+        let protocol = match c.protocol {
+            ProtocolWord::Websocket => ClientProtocol::WebSocket,
+            ProtocolWord::Signalr => ClientProtocol::SignalR,
+            ProtocolWord::Socketio => ClientProtocol::SocketIo,
+        };
+        if protocol != ClientProtocol::WebSocket && !c.path.as_deref().unwrap_or("/").starts_with('/') {
+            issues.push((at.clone().key("path"), "expected a path starting with `/`".into()));
+        }
         let pong_timeout = positive(c.pong_timeout, at.clone().key("pong_timeout"), issues);
         if pong_timeout.is_some() && c.ping_interval.is_none() {
             issues.push((
@@ -228,7 +250,7 @@ pub(super) fn clients(
                 name: c.name.clone(),
                 count: c.count.unwrap_or(1).max(1),
                 start: c.start.map(|d| d.get()).unwrap_or(Duration::from_secs(1)),
-                path: c.path.clone().unwrap_or_else(|| "/chat".to_string()),
+                path: c.path.clone().unwrap_or_else(|| default_path(protocol).to_string()),
                 host: c.host.clone().unwrap_or_else(|| DEFAULT_HOST.to_string()),
                 subprotocols: c.subprotocols.clone(),
                 headers: c.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -242,11 +264,22 @@ pub(super) fn clients(
                 retry,
                 stop_at: duration,
                 rotation: None,
+                protocol,
             },
             entry,
         });
     }
     out
+}
+
+/// Where a client connects unless it says: a chat path for a plain
+/// WebSocket, a hub for SignalR, socket.io's own path.
+fn default_path(protocol: ClientProtocol) -> &'static str {
+    match protocol {
+        ClientProtocol::WebSocket => "/chat",
+        ClientProtocol::SignalR => "/hub",
+        ClientProtocol::SocketIo => backend::app::SOCKET_IO_PATH,
+    }
 }
 
 fn close_code_check(code: u16, at: &KeyPath, has_close_after: bool, issues: &mut Issues) {

@@ -58,7 +58,7 @@ pub(super) fn build(
 }
 
 const CLIENT_KEYS: &str = "`closed`, `never_closed`, `handshake`, `upgraded`, `subprotocol`, `response_headers`, \
-                           `echoed` or `reconnected_within`";
+                           `cookies`, `echoed` or `reconnected_within`";
 const BACKEND_KEYS: &str = "`no_new_sessions_after`, `sessions`, `sessions_at_least`, `requests`, `health`, \
                             `close_received`, `probes` or `request_path`/`request_headers`/`request_headers_absent`";
 
@@ -179,6 +179,7 @@ fn client_kinds(e: &ExpectEntry) -> usize {
         e.upgraded == Some(true),
         e.subprotocol.is_some(),
         e.response_headers.is_some(),
+        e.cookies.is_some(),
         e.echoed == Some(true),
         e.reconnected_within.is_some(),
     ]
@@ -230,6 +231,9 @@ fn client_check(e: &ExpectEntry) -> Result<ClientCheck, Problem> {
     }
     if let Some(h) = &e.response_headers {
         return Ok(ClientCheck::ResponseHeaders(h.clone()));
+    }
+    if let Some(c) = &e.cookies {
+        return Ok(ClientCheck::Cookies(c.clone()));
     }
     if e.echoed == Some(true) {
         return Ok(ClientCheck::Echoed);

@@ -79,6 +79,7 @@ pub struct GatewaySection {
     pub max_lifetime: Option<Duration>,
     pub max_connections: Option<u32>,
     pub maintenance: Option<MaintenanceConfig>,
+    pub origin_response_timeout: Option<Duration>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -109,6 +110,8 @@ pub enum Behaviour {
     WrongAccept,
     /// Answers upgrades with a 101 switching to `h2c`.
     SwitchProtocol,
+    /// Closes the connection on every upgrade without answering.
+    HangUpUpgrades,
 }
 
 /// `push = { every = "10s", size = 64 }`.
@@ -137,11 +140,38 @@ fn default_close_code() -> u16 {
     1000
 }
 
+/// An application a backend plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppWord {
+    /// An ASP.NET Core SignalR hub: negotiate issues a connection token;
+    /// a WebSocket with a token it did not issue gets 404.
+    Signalr,
+    /// A socket.io server: the polling open issues a session id; a request
+    /// or WebSocket with an id it did not issue gets 400.
+    Socketio,
+}
+
+/// What a client group speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolWord {
+    /// A plain WebSocket handshake.
+    #[default]
+    Websocket,
+    /// A SignalR client: negotiate, then the WebSocket with its token.
+    Signalr,
+    /// A socket.io client: the polling start, then the WebSocket upgrade.
+    Socketio,
+}
+
 /// `[[backends]]`: a scripted backend on its own host.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendEntry {
     pub name: String,
+    /// The application it plays (default: none, an echo server).
+    pub app: Option<AppWord>,
     /// The pool it joins when pools are generated (default `pool`).
     pub pool: Option<String>,
     pub port: Option<u16>,
@@ -203,6 +233,9 @@ fn ten() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct ClientEntry {
     pub name: String,
+    /// `websocket` (default), `signalr` or `socketio`.
+    #[serde(default)]
+    pub protocol: ProtocolWord,
     pub count: Option<usize>,
     pub start: Option<Duration>,
     pub path: Option<String>,
@@ -362,6 +395,9 @@ pub struct ExpectEntry {
     pub upgraded: Option<bool>,
     pub subprotocol: Option<String>,
     pub response_headers: Option<BTreeMap<String, String>>,
+    /// The cookies responses set for the client: name to attributes
+    /// (`{ ApplicationGatewayAffinity = "Path=/" }`); `{}` for none.
+    pub cookies: Option<BTreeMap<String, String>>,
     pub echoed: Option<bool>,
     pub reconnected_within: Option<Duration>,
     pub status: Option<u16>,

@@ -91,10 +91,7 @@ pub(super) fn config(
             let address = format!("{}:{}", b.name, b.port.unwrap_or(BACKEND_PORT));
             match pools.iter_mut().find(|p| p.name == pool) {
                 Some(p) => p.addresses.push(address),
-                None => pools.push(BackendPoolConfig {
-                    name: pool,
-                    addresses: vec![address],
-                }),
+                None => pools.push(BackendPoolConfig::new(&pool, vec![address])),
             }
         }
     }
@@ -134,14 +131,8 @@ pub(super) fn config(
             return None;
         }
         vec![BackendSettingsConfig {
-            name: "settings".into(),
             protocol: if all_tls { Protocol::Https } else { Protocol::Http },
-            request_timeout: None,
-            host_override: None,
-            probe: None,
-            trusted_ca: None,
-            tcp_keepalive: None,
-            connection_draining: None,
+            ..BackendSettingsConfig::named("settings")
         }]
     } else {
         g.backend_settings.clone()
@@ -197,6 +188,7 @@ pub(super) fn config(
         max_lifetime: g.max_lifetime,
         max_connections: g.max_connections,
         maintenance: g.maintenance,
+        origin_response_timeout: g.origin_response_timeout,
         listeners,
         backend_pools: pools,
         backend_settings: settings,

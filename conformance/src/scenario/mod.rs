@@ -63,6 +63,8 @@ pub struct BackendSpec {
     pub latency: Option<Duration>,
     pub health: u16,
     pub health_latency: Option<Duration>,
+    /// The application it plays (SignalR, socket.io), if any.
+    pub app: backend::App,
 }
 
 /// Which listener a client group uses, and whether it speaks TLS.

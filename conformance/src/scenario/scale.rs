@@ -149,6 +149,7 @@ fn scale_expect(e: &Expect, k: f64) -> Expect {
                 | ClientCheck::Upgraded
                 | ClientCheck::Subprotocol(_)
                 | ClientCheck::ResponseHeaders(_)
+                | ClientCheck::Cookies(_)
                 | ClientCheck::Echoed => check.clone(),
             },
             quantity: *quantity,

@@ -12,8 +12,9 @@ use crate::scenario::{BackendSpec, Entry, Scenario};
 /// Time for clients to finish their last step after the scenario's end.
 const MARGIN: Duration = Duration::from_secs(60);
 
-/// The backend options a spec asks for.
-pub fn backend_options(spec: &BackendSpec) -> backend::Options {
+/// The backend options a spec asks for; `seed` draws its application's ids
+/// (derived per backend, so two backends never issue the same one).
+pub fn backend_options(spec: &BackendSpec, seed: u64) -> backend::Options {
     let control = backend::Control::default();
     control.set_health_status(spec.health);
     if let Some(l) = spec.latency {
@@ -27,6 +28,8 @@ pub fn backend_options(spec: &BackendSpec) -> backend::Options {
     backend::Options {
         control,
         script: spec.script,
+        app: spec.app,
+        app_seed: sim::world::derive_seed(seed, &spec.name),
         ..backend::Options::default()
     }
 }
@@ -61,7 +64,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Observed {
         .latency(scenario.latency)
         .duration(scenario.duration + MARGIN);
     for b in &scenario.backends {
-        let options = backend_options(b);
+        let options = backend_options(b, seed);
         let tls = scenario
             .tls
             .as_ref()

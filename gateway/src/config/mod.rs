@@ -10,6 +10,7 @@
 
 mod duration;
 mod error;
+mod routing;
 mod validate;
 
 use std::net::SocketAddr;
@@ -59,6 +60,11 @@ pub struct Config {
     /// Graceful maintenance (Application Gateway profiles): instances are
     /// updated one update domain at a time, each draining for `drain`.
     pub maintenance: Option<MaintenanceConfig>,
+    /// Front Door's origin response timeout, a profile-wide setting: how
+    /// long a request (a WebSocket handshake included) waits for its
+    /// origin's response head before it is answered 504. 16 to 240 s;
+    /// default 30 s. A backend settings' `request_timeout` overrides it.
+    pub origin_response_timeout: Option<Duration>,
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
@@ -149,13 +155,56 @@ pub struct DrainingConfig {
     pub drain_timeout: Option<Duration>,
 }
 
-/// A set of backend addresses traffic is balanced over.
+/// A set of backend addresses traffic is balanced over (Front Door: an
+/// origin group).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendPoolConfig {
     pub name: String,
-    /// `host:port` entries; the host may be a name or an IP address.
+    /// `host:port` entries; the host may be a name or an IP address. Under
+    /// front-door each is an origin with the default priority and weight.
+    #[serde(default)]
     pub addresses: Vec<String>,
+    /// Front Door origins with their routing settings, after `addresses`.
+    #[serde(default)]
+    pub origins: Vec<OriginConfig>,
+    /// Front Door: cookie-based session affinity for the origin group
+    /// (`ASLBSA`): a client's later requests go to the origin its first
+    /// one reached, while that origin is within the latency window.
+    #[serde(default)]
+    pub session_affinity: bool,
+    /// Front Door: origins whose probe round trip is within this much of
+    /// the fastest share the traffic (default `"0ms"`: the fastest only,
+    /// and those as fast).
+    pub latency_sensitivity: Option<Duration>,
+}
+
+impl BackendPoolConfig {
+    /// A pool of plain addresses, every other setting at its default.
+    pub fn new(name: &str, addresses: Vec<String>) -> BackendPoolConfig {
+        BackendPoolConfig {
+            name: name.to_string(),
+            addresses,
+            origins: Vec::new(),
+            session_affinity: false,
+            latency_sensitivity: None,
+        }
+    }
+}
+
+/// A Front Door origin: an address and how the routing method treats it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginConfig {
+    pub address: String,
+    /// 1 (first) to 5; lower-priority origins get traffic only when no
+    /// higher one is available. Default 1.
+    pub priority: Option<u8>,
+    /// 1 to 1000: the origin's share of round robin among the selected
+    /// origins. Default 50.
+    pub weight: Option<u16>,
+    /// A disabled origin gets no traffic. Default true.
+    pub enabled: Option<bool>,
 }
 
 /// How the gateway talks to the members of a pool.
@@ -180,6 +229,32 @@ pub struct BackendSettingsConfig {
     /// removed member's sessions, and every session at a configuration
     /// update, are closed after 30 s.
     pub connection_draining: Option<DrainingConfig>,
+    /// Application Gateway: cookie-based affinity. A response carries an
+    /// affinity cookie naming (by an opaque hash) the member that served
+    /// it, and a request carrying the cookie goes back to that member.
+    #[serde(default)]
+    pub cookie_affinity: bool,
+    /// The affinity cookie's name (default `ApplicationGatewayAffinity`);
+    /// the CORS cookie is this name with `CORS` appended.
+    pub affinity_cookie_name: Option<String>,
+}
+
+impl BackendSettingsConfig {
+    /// Settings named `name` with every optional field unset.
+    pub fn named(name: &str) -> BackendSettingsConfig {
+        BackendSettingsConfig {
+            name: name.to_string(),
+            protocol: Protocol::Http,
+            request_timeout: None,
+            host_override: None,
+            probe: None,
+            trusted_ca: None,
+            tcp_keepalive: None,
+            cookie_affinity: false,
+            affinity_cookie_name: None,
+            connection_draining: None,
+        }
+    }
 }
 
 /// A health probe definition.
@@ -401,6 +476,11 @@ impl Config {
             .section("listeners[]", "[[listeners]]", fields_of::<ListenerConfig>())
             .section("backend_pools[]", "[[backend_pools]]", fields_of::<BackendPoolConfig>())
             .section(
+                "backend_pools[].origins[]",
+                "[[backend_pools.origins]]",
+                fields_of::<OriginConfig>(),
+            )
+            .section(
                 "backend_settings[]",
                 "[[backend_settings]]",
                 fields_of::<BackendSettingsConfig>(),
@@ -516,6 +596,7 @@ impl Config {
             max_lifetime: None,
             max_connections: None,
             maintenance: None,
+            origin_response_timeout: None,
             listeners: vec![ListenerConfig {
                 name: "default".into(),
                 protocol: Protocol::Http,
@@ -526,19 +607,10 @@ impl Config {
                 frontend_idle_timeout: None,
                 frontend_ip: FrontendIp::Public,
             }],
-            backend_pools: vec![BackendPoolConfig {
-                name: "default".into(),
-                addresses: backends,
-            }],
+            backend_pools: vec![BackendPoolConfig::new("default", backends)],
             backend_settings: vec![BackendSettingsConfig {
-                name: "default".into(),
-                protocol: Protocol::Http,
                 request_timeout,
-                host_override: None,
-                probe: None,
-                trusted_ca: None,
-                tcp_keepalive: None,
-                connection_draining: None,
+                ..BackendSettingsConfig::named("default")
             }],
             probes: Vec::new(),
             rules: vec![RuleConfig {

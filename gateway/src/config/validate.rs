@@ -44,6 +44,11 @@ fn durations(config: &Config) -> Vec<(KeyPath, Duration)> {
     if let Some(m) = &config.maintenance {
         out.push((KeyPath::root().key("maintenance").key("drain"), m.drain));
     }
+    out.extend(
+        config
+            .origin_response_timeout
+            .map(|d| (KeyPath::root().key("origin_response_timeout"), d)),
+    );
     for (i, l) in config.listeners.iter().enumerate() {
         let at = KeyPath::item("listeners", i);
         out.extend(l.tcp_keepalive.map(|d| (at.clone().key("tcp_keepalive"), d)));
@@ -213,14 +218,14 @@ fn check(config: &Config) -> Vec<Issue> {
     }
 
     for (i, pool) in config.backend_pools.iter().enumerate() {
-        let at = KeyPath::item("backend_pools", i).key("addresses");
-        if pool.addresses.is_empty() {
-            issues.push(Issue::new(at.clone(), "expected at least one backend address"));
-        }
-        for (j, address) in pool.addresses.iter().enumerate() {
-            if let Err(message) = BackendAddr::parse(address) {
-                issues.push(Issue::new(at.clone().index(j), message));
-            }
+        // Each address is checked with the routing settings beside it.
+        if pool.addresses.is_empty() && pool.origins.is_empty() {
+            let message = if config.profile.behaviour().origin_groups {
+                "expected at least one backend address or [[backend_pools.origins]] entry"
+            } else {
+                "expected at least one backend address"
+            };
+            issues.push(Issue::new(KeyPath::item("backend_pools", i).key("addresses"), message));
         }
     }
 
@@ -400,6 +405,7 @@ fn check(config: &Config) -> Vec<Issue> {
         }
     }
 
+    super::routing::check(config, &mut issues);
     issues
 }
 
@@ -701,9 +707,10 @@ fn resolve(
             .ok_or_else(|| missing(at.clone().key("settings"), "backend settings"))?;
         let settings_key = KeyPath::item("backend_settings", settings_i);
         let settings = &config.backend_settings[settings_i];
-        let request_timeout = match settings.request_timeout {
-            Some(d) => Timer::key(d.get(), &settings_key.clone().key("request_timeout").to_string()),
-            None => Timer::new(behaviour.default_request_timeout, Origin::Profile(config.profile)),
+        let request_timeout = match (settings.request_timeout, config.origin_response_timeout) {
+            (Some(d), _) => Timer::key(d.get(), &settings_key.clone().key("request_timeout").to_string()),
+            (None, Some(d)) => Timer::key(d.get(), "origin_response_timeout"),
+            (None, None) => Timer::new(behaviour.default_request_timeout, Origin::Profile(config.profile)),
         };
         let set = match set_index.get(&(pool_i, settings_i)) {
             Some(&i) => i,
@@ -720,13 +727,9 @@ fn resolve(
                     None => None,
                 };
                 let mut members = Vec::new();
-                for (j, address) in pool.addresses.iter().enumerate() {
-                    let addr = BackendAddr::parse(address).map_err(|m| {
-                        vec![Issue::new(
-                            KeyPath::item("backend_pools", pool_i).key("addresses").index(j),
-                            m,
-                        )]
-                    })?;
+                for written in super::routing::members(pool, pool_i) {
+                    let addr =
+                        BackendAddr::parse(written.address).map_err(|m| vec![Issue::new(written.key.clone(), m)])?;
                     let probe = ProbeSpec::resolve(
                         &behaviour,
                         probe_config,
@@ -734,7 +737,13 @@ fn resolve(
                         settings.protocol == Protocol::Https,
                         &addr,
                     );
-                    members.push(MemberPlan { addr, probe });
+                    members.push(MemberPlan {
+                        addr,
+                        probe,
+                        priority: written.priority,
+                        weight: written.weight,
+                        enabled: written.enabled,
+                    });
                 }
                 let host_override = match &settings.host_override {
                     Some(h) => Some(
@@ -756,6 +765,8 @@ fn resolve(
                         drain: drain_timer(config, settings, &settings_key),
                     },
                     members,
+                    affinity: super::routing::affinity(&behaviour, pool, settings),
+                    latency_sensitivity: super::routing::latency_sensitivity(&behaviour, pool),
                 });
                 set_index.insert((pool_i, settings_i), backend_sets.len() - 1);
                 backend_sets.len() - 1

@@ -173,6 +173,7 @@ mod tests {
     const RETRYING: TimeoutPolicy = TimeoutPolicy {
         status: 504,
         retry_other_member: true,
+        retry_unreached: false,
     };
 
     #[tokio::test(start_paused = true)]

@@ -18,6 +18,9 @@ pub enum UpgradeAnswer {
     WrongAccept,
     /// `101` switching to another protocol (`h2c`, say).
     SwitchTo(String),
+    /// No answer at all: the connection closes once the request is read,
+    /// as a server that dies mid-request does.
+    HangUp,
 }
 
 /// Shared, live settings of one backend.

@@ -68,6 +68,9 @@ pub enum BackendEvent {
     CloseReceived { key: Arc<str>, code: Option<u16> },
     /// The session ended.
     SessionClosed { key: Arc<str>, received: u64, sent: u64 },
+    /// What the backend's application (SignalR, socket.io) did with a
+    /// request.
+    App(crate::app::AppEvent),
 }
 
 impl fmt::Display for BackendEvent {
@@ -94,6 +97,7 @@ impl fmt::Display for BackendEvent {
             BackendEvent::SessionClosed { received, sent, .. } => {
                 write!(f, "session closed after {received} messages in, {sent} out")
             }
+            BackendEvent::App(e) => e.fmt(f),
         }
     }
 }

@@ -10,6 +10,8 @@
 //!   offered subprotocol it knows is chosen, and the session follows its
 //!   [`SessionScript`]: every text and binary message is echoed, and it may
 //!   push messages, ping, and close with a code of its own;
+//! - an [`App`] (SignalR, socket.io) answers its own requests first, and
+//!   refuses a WebSocket for a connection it did not negotiate;
 //! - any other request gets 200 with its own body echoed.
 //!
 //! Everything it sees is reported as a typed [`BackendEvent`], data
@@ -18,6 +20,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | [`app`] | SignalR and socket.io models: the ids a server issued, and the 404/400 for one it did not |
 //! | [`event`] | [`BackendEvent`], [`SeenRequest`], [`digest`] |
 //! | [`control`] | knobs a running backend is turned by: health, delays, upgrade answers |
 //! | [`script`] | what a session does besides echoing: push, ping, close |
@@ -25,6 +28,7 @@
 //! | `session` | one WebSocket session under its script |
 //! | [`tls`] | a listener that completes TLS handshakes off the accept loop |
 
+pub mod app;
 pub mod control;
 pub mod event;
 pub mod script;
@@ -32,6 +36,7 @@ mod serve;
 mod session;
 pub mod tls;
 
+pub use app::{App, AppEvent};
 pub use control::{Control, UpgradeAnswer};
 pub use event::{digest, BackendEvent, Direction, SeenRequest};
 pub use script::{Close, Push, SessionScript};

@@ -1,7 +1,7 @@
 //! The backend's HTTP service and accept loop.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
+use crate::app::{self, App, Issued};
 use crate::control::{Control, UpgradeAnswer};
 use crate::event::{BackendEvent, SeenRequest};
 use crate::script::SessionScript;
@@ -29,6 +30,11 @@ pub struct Options {
     pub control: Control,
     pub script: SessionScript,
     pub observer: Observer,
+    /// The application it plays, if any.
+    pub app: App,
+    /// Where the application's ids come from (with the listener's
+    /// address): give each backend of a run its own.
+    pub app_seed: u64,
 }
 
 impl std::fmt::Debug for Options {
@@ -37,6 +43,7 @@ impl std::fmt::Debug for Options {
             .field("subprotocols", &self.subprotocols)
             .field("control", &self.control)
             .field("script", &self.script)
+            .field("app", &self.app)
             .finish_non_exhaustive()
     }
 }
@@ -48,6 +55,8 @@ impl Default for Options {
             control: Control::default(),
             script: SessionScript::default(),
             observer: Arc::new(|_| {}),
+            app: App::Echo,
+            app_seed: 0,
         }
     }
 }
@@ -64,6 +73,9 @@ pub async fn serve<L: Listener>(listener: L, options: Options) {
 }
 
 async fn accept_loop<L: Listener>(mut listener: L, options: Options) {
+    // The application's ids live as long as this serving loop: a restart
+    // forgets them, as a restarted server does.
+    let issued = Arc::new(Mutex::new(Issued::new(options.app_seed, listener.local_addr().ok())));
     let options = Arc::new(options);
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
@@ -73,8 +85,9 @@ async fn accept_loop<L: Listener>(mut listener: L, options: Options) {
         (options.observer)(BackendEvent::Accepted { peer });
         let halted = options.control.halted();
         let options = Arc::clone(&options);
+        let issued = Arc::clone(&issued);
         tokio::spawn(async move {
-            let service = service_fn(move |req| respond(Arc::clone(&options), req));
+            let service = service_fn(move |req| respond(Arc::clone(&options), Arc::clone(&issued), req));
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).auto_date_header(false);
             let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
@@ -123,16 +136,46 @@ fn seen(req: &Request<Incoming>) -> SeenRequest {
     }
 }
 
-async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn respond(
+    options: Arc<Options>,
+    issued: Arc<Mutex<Issued>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, HungUp> {
     let mut request = seen(&req);
     let control = &options.control;
     let health_path = matches!(req.uri().path(), "/" | "/health");
+    let is_upgrade = handshake::has_token(req.headers(), header::UPGRADE, "websocket");
+    let app = {
+        let mut issued = issued.lock().unwrap_or_else(|p| p.into_inner());
+        app::answer(options.app, &mut issued, req.method(), req.uri(), is_upgrade)
+    };
     // Every request is recorded when it arrives, before any scripted delay:
     // a trace must show a request reaching a slow backend even when the
     // gateway gives up on it before the answer.
-    if handshake::has_token(req.headers(), header::UPGRADE, "websocket") {
+    if let app::Answer::Respond {
+        status,
+        content_type,
+        body,
+        event,
+    } = app
+    {
+        let (_, incoming) = req.into_parts();
+        request.body_len = incoming.collect().await?.to_bytes().len();
+        (options.observer)(BackendEvent::Request(request));
+        (options.observer)(BackendEvent::App(event));
+        delay(control.delay()).await;
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() = status;
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        return Ok(resp);
+    }
+    if is_upgrade {
         (options.observer)(BackendEvent::Request(request));
         delay(control.delay()).await;
+        if control.upgrade() == UpgradeAnswer::HangUp {
+            return Err(HungUp::OnPurpose);
+        }
         return Ok(upgrade(options, req));
     }
     if control.websocket_only() {
@@ -172,6 +215,32 @@ async fn respond(options: Arc<Options>, req: Request<Incoming>) -> Result<Respon
     Ok(resp)
 }
 
+/// Why a request got no answer. hyper closes the connection without
+/// writing a response when the service fails, which is what
+/// [`UpgradeAnswer::HangUp`] wants.
+#[derive(Debug)]
+enum HungUp {
+    OnPurpose,
+    Read(hyper::Error),
+}
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HungUp::OnPurpose => f.write_str("hung up on purpose"),
+            HungUp::Read(e) => write!(f, "reading the request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HungUp {}
+
+impl From<hyper::Error> for HungUp {
+    fn from(e: hyper::Error) -> HungUp {
+        HungUp::Read(e)
+    }
+}
+
 async fn delay(by: Duration) {
     if !by.is_zero() {
         tokio::time::sleep(by).await;
@@ -204,7 +273,8 @@ fn upgrade(options: Arc<Options>, mut req: Request<Incoming>) -> Response<Full<B
             return resp;
         }
         UpgradeAnswer::WrongAccept => handshake::accept_key(b"not-the-client-key"),
-        UpgradeAnswer::Accept => handshake::accept_key(key.as_bytes()),
+        // `respond` hangs up before it gets here.
+        UpgradeAnswer::Accept | UpgradeAnswer::HangUp => handshake::accept_key(key.as_bytes()),
     };
     let offered: Vec<String> = req
         .headers()

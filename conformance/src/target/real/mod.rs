@@ -195,7 +195,7 @@ impl World {
         }
         let mut backends = Vec::new();
         for spec in &s.backends {
-            let mut options = super::sim::backend_options(spec);
+            let mut options = super::sim::backend_options(spec, run.seed);
             let (trace, host) = (trace.clone(), spec.name.clone());
             options.observer = Arc::new(move |event: BackendEvent| trace.record(&host, event));
             let tls = s
