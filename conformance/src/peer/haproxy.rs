@@ -54,6 +54,16 @@ pub fn render(input: &Input<'_>) -> Result<Rendered, RenderError> {
         "HAProxy's soft stop closes its listeners (new connections are refused, not answered 503) and keeps \
          established sessions until they end or hard-stop-after",
     );
+    gaps.add(
+        feature::COOKIE_AFFINITY,
+        "the harness does not render HAProxy's `cookie ... insert` (whose cookie name, value and attributes \
+         differ from the gateway's ApplicationGatewayAffinity pair and its CORS twin on https listeners)",
+    );
+    gaps.add(
+        feature::ORIGIN_ROUTING,
+        "HAProxy has server weights and `backup` servers, but no five priorities and no latency window over \
+         probe round trips, and its round robin starts with whichever server passed its first check first",
+    );
     let mut files = Vec::new();
     let mut c = Conf::default();
 

@@ -133,6 +133,12 @@ pub mod feature {
     pub const REWRITE_EXPRESSION: &str = "rewrite expression";
     /// A timer longer than the peer's largest timeout.
     pub const LONG_TIMER: &str = "long timer";
+    /// Application Gateway's affinity cookie (`ApplicationGatewayAffinity`,
+    /// its CORS twin) or Front Door's, issued and honoured per member.
+    pub const COOKIE_AFFINITY: &str = "cookie affinity";
+    /// Front Door's origin selection: priority, then the latency window over
+    /// probe round trips, then weight, shared exactly.
+    pub const ORIGIN_ROUTING: &str = "origin routing";
 }
 
 /// Something a plan asks for that the peer cannot do, and why.

@@ -42,6 +42,17 @@ pub fn render(input: &Input<'_>) -> Result<Rendered, RenderError> {
          upgraded sessions until worker_shutdown_timeout",
     );
 
+    gaps.add(
+        feature::COOKIE_AFFINITY,
+        "open-source nginx has no cookie stickiness (`sticky cookie` is NGINX Plus); ip_hash and hash \
+         bind by address, not by the gateway's affinity cookie",
+    );
+    gaps.add(
+        feature::ORIGIN_ROUTING,
+        "nginx's upstream has weights and one `backup` tier, but no five priorities and no latency window \
+         over probe round trips, and its weighted round robin starts from its own state per worker",
+    );
+
     let mut c = Conf::default();
     c.line(format!(
         "# nginx.conf rendered by wsgate for the {} profile.",

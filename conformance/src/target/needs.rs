@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use gateway::config::{BackendAddr, Protocol};
+use gateway::config::{routing, BackendAddr, Protocol};
 use gateway::health::HealthRule;
 use gateway::Plan;
 use sim::Action;
@@ -70,6 +70,29 @@ pub fn expect_skip(e: &Expect, target: Target) -> Option<String> {
 
 /// What no real-network target can do.
 fn real_network(scenario: &Scenario, target: Target) -> Option<String> {
+    let windowed = scenario
+        .config
+        .backend_pools
+        .iter()
+        .any(|p| p.latency_sensitivity.is_some());
+    let late_probes = scenario
+        .backends
+        .iter()
+        .find(|b| b.health_latency.is_some())
+        .map(|b| b.name.clone())
+        .or_else(|| {
+            scenario.timeline.iter().find_map(|(_, a)| match a {
+                Action::SetHealthDelay(b, _) => Some(b.clone()),
+                _ => None,
+            })
+        });
+    if let (true, Some(late)) = (windowed, late_probes) {
+        return Some(format!(
+            "{target} cannot keep the latency window's outcome: it compares measured probe round trips \
+             (`{late}` answers probes late) with latency_sensitivity, and on loopback in scaled wall time the \
+             first probes race the first clients and scheduling noise is of the same order as the delays"
+        ));
+    }
     let groups: Vec<&String> = scenario
         .clients
         .iter()
@@ -318,6 +341,36 @@ pub fn peer_needs(scenario: &Scenario, plan: &Plan) -> BTreeMap<&'static str, St
         need(
             feature::UPGRADE_RESPONSE_TIMEOUT,
             "a slow backend and WebSocket clients".into(),
+        );
+    }
+    if let Some(set) = plan.backend_sets.iter().find(|s| s.affinity.is_some()) {
+        need(
+            feature::COOKIE_AFFINITY,
+            format!("cookie affinity on pool `{}`", set.pool),
+        );
+    }
+    let shaped = plan
+        .backend_sets
+        .iter()
+        .flat_map(|s| &s.members)
+        .find(|m| m.priority != routing::DEFAULT_PRIORITY || m.weight != routing::DEFAULT_WEIGHT || !m.enabled);
+    if let Some(m) = shaped {
+        need(
+            feature::ORIGIN_ROUTING,
+            format!(
+                "origin {} with priority {}, weight {}{}",
+                m.addr,
+                m.priority,
+                m.weight,
+                if m.enabled { "" } else { ", disabled" }
+            ),
+        );
+    }
+    let windowed = plan.backend_sets.iter().any(|s| s.latency_sensitivity.is_some());
+    if windowed && scenario.backends.iter().any(|b| b.health_latency.is_some()) {
+        need(
+            feature::ORIGIN_ROUTING,
+            "origins whose probes answer at different speeds, for the latency window".into(),
         );
     }
     if scenario.config.max_connections.is_some() {

@@ -10,7 +10,7 @@
 
 mod duration;
 mod error;
-mod routing;
+pub mod routing;
 mod validate;
 
 use std::net::SocketAddr;
