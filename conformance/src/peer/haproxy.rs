@@ -27,8 +27,8 @@ use gateway::probe::{ProbeSpec, USER_AGENT};
 use gateway::profile::AllUnhealthy;
 
 use super::{
-    duration_text, feature, ident, replacement_pieces, FileContent, Gaps, Input, Piece, RenderError, Rendered,
-    RewriteSet, RuleMatch, RuleTarget, RunFile, Site, WafRule,
+    duration_text, feature, ident, replacement_pieces, uses_affinity, uses_origin_routing, FileContent, Gaps, Input,
+    Piece, RenderError, Rendered, RewriteSet, RuleMatch, RuleTarget, RunFile, Site, WafRule,
 };
 
 /// HAProxy's largest timeout: 2^31-1 ms, about 24.8 days. A session without
@@ -54,16 +54,20 @@ pub fn render(input: &Input<'_>) -> Result<Rendered, RenderError> {
         "HAProxy's soft stop closes its listeners (new connections are refused, not answered 503) and keeps \
          established sessions until they end or hard-stop-after",
     );
-    gaps.add(
-        feature::COOKIE_AFFINITY,
-        "the harness does not render HAProxy's `cookie ... insert` (whose cookie name, value and attributes \
+    if uses_affinity(plan) {
+        gaps.add(
+            feature::COOKIE_AFFINITY,
+            "the harness does not render HAProxy's `cookie ... insert` (whose cookie name, value and attributes \
          differ from the gateway's ApplicationGatewayAffinity pair and its CORS twin on https listeners)",
-    );
-    gaps.add(
-        feature::ORIGIN_ROUTING,
-        "HAProxy has server weights and `backup` servers, but no five priorities and no latency window over \
+        );
+    }
+    if uses_origin_routing(plan) {
+        gaps.add(
+            feature::ORIGIN_ROUTING,
+            "HAProxy has server weights and `backup` servers, but no five priorities and no latency window over \
          probe round trips, and its round robin starts with whichever server passed its first check first",
-    );
+        );
+    }
     let mut files = Vec::new();
     let mut c = Conf::default();
 
@@ -695,6 +699,7 @@ mod tests {
             features(&r),
             vec![
                 feature::MAINTENANCE_DRAIN,
+                feature::ORIGIN_ROUTING,
                 feature::PROBE_SAMPLE_WINDOW,
                 feature::SESSION_LIFETIME_CAP,
             ]

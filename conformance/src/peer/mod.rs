@@ -325,6 +325,23 @@ pub fn idle_timer(session: &gateway::session::SessionPolicy) -> Option<Duration>
         .min()
 }
 
+/// Whether any backend set of `plan` binds clients with an affinity cookie.
+fn uses_affinity(plan: &Plan) -> bool {
+    plan.backend_sets.iter().any(|s| s.affinity.is_some())
+}
+
+/// Whether `plan` routes by Front Door's origin rules: a latency window, or
+/// a member whose priority, weight or enabled state is not the default.
+fn uses_origin_routing(plan: &Plan) -> bool {
+    use gateway::config::routing::{DEFAULT_PRIORITY, DEFAULT_WEIGHT};
+    plan.backend_sets.iter().any(|s| {
+        s.latency_sensitivity.is_some()
+            || s.members
+                .iter()
+                .any(|m| m.priority != DEFAULT_PRIORITY || m.weight != DEFAULT_WEIGHT || !m.enabled)
+    })
+}
+
 /// Collects [`Unsupported`] records, one per feature (the first reason
 /// wins), sorted by feature.
 #[derive(Debug, Default)]

@@ -18,8 +18,8 @@ use std::time::Duration;
 use gateway::config::{Protocol, WafAction};
 
 use super::{
-    duration_text, feature, ident, regex_literal, replacement_pieces, Gaps, Input, Piece, RenderError, Rendered,
-    RewriteSet, RuleMatch, RuleTarget, Site, WafRule,
+    duration_text, feature, ident, regex_literal, replacement_pieces, uses_affinity, uses_origin_routing, Gaps, Input,
+    Piece, RenderError, Rendered, RewriteSet, RuleMatch, RuleTarget, Site, WafRule,
 };
 
 /// nginx has no "off" for its proxy timers: a session without an idle
@@ -42,16 +42,20 @@ pub fn render(input: &Input<'_>) -> Result<Rendered, RenderError> {
          upgraded sessions until worker_shutdown_timeout",
     );
 
-    gaps.add(
-        feature::COOKIE_AFFINITY,
-        "open-source nginx has no cookie stickiness (`sticky cookie` is NGINX Plus); ip_hash and hash \
+    if uses_affinity(plan) {
+        gaps.add(
+            feature::COOKIE_AFFINITY,
+            "open-source nginx has no cookie stickiness (`sticky cookie` is NGINX Plus); ip_hash and hash \
          bind by address, not by the gateway's affinity cookie",
-    );
-    gaps.add(
-        feature::ORIGIN_ROUTING,
-        "nginx's upstream has weights and one `backup` tier, but no five priorities and no latency window \
+        );
+    }
+    if uses_origin_routing(plan) {
+        gaps.add(
+            feature::ORIGIN_ROUTING,
+            "nginx's upstream has weights and one `backup` tier, but no five priorities and no latency window \
          over probe round trips, and its weighted round robin starts from its own state per worker",
-    );
+        );
+    }
 
     let mut c = Conf::default();
     c.line(format!(
@@ -529,6 +533,7 @@ mod tests {
             vec![
                 feature::ACTIVE_HEALTH_PROBES,
                 feature::MAINTENANCE_DRAIN,
+                feature::ORIGIN_ROUTING,
                 feature::SESSION_LIFETIME_CAP,
                 feature::UPGRADE_RESPONSE_TIMEOUT,
             ]
