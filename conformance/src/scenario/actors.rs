@@ -399,33 +399,43 @@ fn raw_bytes(r: &RequestEntry, at: &KeyPath, issues: &mut Issues) -> Option<Vec<
     Some(with_filler(raw, filler))
 }
 
-/// `raw` with `filler` bytes of `X-Filler` header lines (1000 bytes each:
-/// `X-Filler: `, 988 letters, CRLF). A head that ends in a blank line gets
-/// them before it, as whole lines (so rounded up); an unfinished head gets
-/// exactly `filler` bytes appended.
+/// `raw` with exactly `filler` bytes of `X-Filler` header lines (up to 1000
+/// bytes each: `X-Filler: `, letters, CRLF; none shorter than 13). A head
+/// that ends in a blank line gets them before it; an unfinished head gets
+/// them appended. Exact sizes let a scenario put a head's end one byte past
+/// the limit.
 fn with_filler(raw: &str, filler: usize) -> Vec<u8> {
-    if filler == 0 {
-        return raw.as_bytes().to_vec();
+    const LINE: usize = 1000;
+    const SHORTEST: usize = 13;
+    let mut lines = Vec::with_capacity(filler);
+    let mut left = filler;
+    while left > 0 {
+        let mut len = left.min(LINE);
+        if (1..SHORTEST).contains(&(left - len)) {
+            // Leave enough for one last whole line.
+            len = left - SHORTEST;
+        }
+        if len < SHORTEST {
+            // Fewer bytes than one line holds: pad with letters only.
+            lines.extend(std::iter::repeat_n(b'a', len));
+            break;
+        }
+        lines.extend_from_slice(b"X-Filler: ");
+        lines.extend(std::iter::repeat_n(b'a', len - 12));
+        lines.extend_from_slice(b"\r\n");
+        left -= len;
     }
-    let line = format!("X-Filler: {}\r\n", "a".repeat(988));
-    let lines = line.repeat(filler.div_ceil(line.len()));
     let blank = ["\r\n\r\n", "\n\n"].into_iter().find(|end| raw.ends_with(end));
-    match blank {
-        Some(end) => {
-            // Keep the last header's line ending, then the filler, then the
-            // blank line.
-            let split = raw.len() - end.len() / 2;
-            let mut bytes = raw.as_bytes()[..split].to_vec();
-            bytes.extend_from_slice(lines.as_bytes());
-            bytes.extend_from_slice(&raw.as_bytes()[split..]);
-            bytes
-        }
-        None => {
-            let mut bytes = raw.as_bytes().to_vec();
-            bytes.extend_from_slice(&lines.as_bytes()[..filler]);
-            bytes
-        }
-    }
+    let split = match blank {
+        // Keep the last header's line ending, then the filler, then the
+        // blank line.
+        Some(end) => raw.len() - end.len() / 2,
+        None => raw.len(),
+    };
+    let mut bytes = raw.as_bytes()[..split].to_vec();
+    bytes.extend_from_slice(&lines);
+    bytes.extend_from_slice(&raw.as_bytes()[split..]);
+    bytes
 }
 
 #[cfg(test)]
@@ -435,14 +445,27 @@ mod raw_tests {
     #[test]
     fn filler_goes_before_the_blank_line_or_after_an_unfinished_head() {
         let done = with_filler("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1500);
-        assert_eq!(done.len(), 27 + 2000, "whole lines, rounded up");
+        assert_eq!(done.len(), 27 + 1500, "exact");
         assert!(done.starts_with(b"GET / HTTP/1.1\r\nHost: a\r\nX-Filler: aaa"));
         assert!(done.ends_with(b"aaa\r\n\r\n"));
-        let lf = with_filler("GET / HTTP/1.1\nHost: a\n\n", 10);
+        let lf = with_filler("GET / HTTP/1.1\nHost: a\n\n", 20);
         assert!(lf.starts_with(b"GET / HTTP/1.1\nHost: a\nX-Filler: "));
         assert!(lf.ends_with(b"aaa\r\n\n"));
         let open = with_filler("GET / HTTP/1.1\r\n", 32_768 - 16);
         assert_eq!(open.len(), 32_768, "exact when unfinished");
         assert_eq!(with_filler("GET /", 0), b"GET /");
+        for n in [1, 12, 13, 14, 999, 1000, 1001, 1005, 1012, 1013, 32_732] {
+            let head = with_filler("GET / HTTP/1.1\r\nHost: a\r\n\r\n", n);
+            assert_eq!(head.len(), 27 + n, "{n} bytes");
+            if n >= 13 {
+                let text = std::str::from_utf8(&head).unwrap();
+                assert!(
+                    text.lines()
+                        .filter(|l| l.starts_with("X-Filler"))
+                        .all(|l| l.len() >= 11),
+                    "{n}"
+                );
+            }
+        }
     }
 }
