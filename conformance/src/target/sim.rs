@@ -34,9 +34,10 @@ pub fn backend_options(spec: &BackendSpec, seed: u64) -> backend::Options {
     }
 }
 
-/// Where a group's sessions connect inside the simulator: each instance's
-/// host, on the listener's port, with TLS trusting the run's CA.
-fn targets(scenario: &Scenario, entry: &Entry) -> Vec<Target> {
+/// Where a group's sessions connect, in the simulator and on a real network
+/// (which resolves the same names): each instance's host, on the listener's
+/// port, with TLS trusting the run's CA.
+pub(crate) fn targets(scenario: &Scenario, entry: &Entry) -> Vec<Target> {
     let port = scenario
         .config
         .listeners

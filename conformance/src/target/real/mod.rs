@@ -42,7 +42,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backend::BackendEvent;
-use sim::client::{ClientTls, Target};
 use sim::rotation::Rotation;
 use sim::trace::Trace;
 use sim::Action;
@@ -51,8 +50,9 @@ use tokio::time::Instant;
 use self::front::{Front, Instances};
 use self::net::{HostTransport, Net};
 use self::relay::Relay;
+use super::sim::targets;
 use super::Observed;
-use crate::scenario::{Entry, Scenario};
+use crate::scenario::Scenario;
 
 /// One real-network run.
 #[derive(Debug)]
@@ -379,29 +379,6 @@ pub fn relay_links(s: &Scenario) -> BTreeSet<(String, String, u16)> {
         }
     }
     links
-}
-
-/// Where a group's sessions connect: each instance by name, on the
-/// listener's port, with TLS trusting the run's CA.
-fn targets(scenario: &Scenario, entry: &Entry) -> Vec<Target> {
-    let port = scenario
-        .config
-        .listeners
-        .get(entry.listener)
-        .map(|l| l.address.port())
-        .unwrap_or(crate::scenario::GATEWAY_PORT);
-    entry
-        .instances
-        .iter()
-        .map(|host| Target {
-            host: host.clone(),
-            port,
-            tls: scenario.tls.as_ref().filter(|_| entry.tls).map(|m| ClientTls {
-                config: m.client_config(),
-                server_name: host.clone(),
-            }),
-        })
-        .collect()
 }
 
 /// Runs every client and request group on this thread until the end of
