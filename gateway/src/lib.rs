@@ -21,6 +21,7 @@
 //! | `proxy` | forwards one request (I/O); on 101 hands off to the tunnel |
 //! | [`forward`] | pure: the request a backend gets, and the next step after a failure |
 //! | `body` | request bodies: read up to 64 KiB before forwarding, then streamed |
+//! | `buffers` | the relay's read buffers: 8 KiB, growing to 64 KiB for bursts, lent per thread only while bytes move |
 //! | [`upstream`] | one way to reach a backend (connect, TLS, HTTP handshake), typed errors |
 //! | [`handshake`] | pure: plain, upgrade or rejected (400/405/426); judging a backend's 101 |
 //! | [`headers`] | pure: hop-by-hop removal, `X-Forwarded-*`, host override |
@@ -53,6 +54,7 @@ pub mod admin;
 pub mod affinity;
 mod balance;
 mod body;
+mod buffers;
 pub mod config;
 pub mod diagnostic;
 pub mod event;

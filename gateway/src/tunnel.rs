@@ -9,19 +9,15 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::cell::RefCell;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::buffers::{self, Size};
 use crate::event::{CloseReason, Side};
 use crate::session::{self, Expiry, SessionPolicy};
-
-/// Bytes a direction buffers per read. Matches tokio's `copy`; frames larger
-/// than this simply take several reads.
-const CHUNK: usize = 8 * 1024;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,30 +86,6 @@ async fn watchdog(activity: &Activity, policy: &SessionPolicy) -> CloseReason {
     }
 }
 
-thread_local! {
-    /// Read buffers not in use. A pump borrows one only while bytes are in
-    /// flight and gives it back whenever its read is pending, so an idle
-    /// session holds no buffer: memory follows traffic, not session count.
-    static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Buffers kept per thread for reuse; beyond this they are freed.
-const POOL_MAX: usize = 64;
-
-fn borrow_buffer() -> Box<[u8]> {
-    POOL.with(|p| p.borrow_mut().pop())
-        .unwrap_or_else(|| vec![0u8; CHUNK].into_boxed_slice())
-}
-
-fn return_buffer(buf: Box<[u8]>) {
-    POOL.with(|p| {
-        let mut pool = p.borrow_mut();
-        if pool.len() < POOL_MAX {
-            pool.push(buf);
-        }
-    });
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Reading,
@@ -132,6 +104,8 @@ struct Direction {
     to_side: Side,
     step: Step,
     buf: Option<Box<[u8]>>,
+    /// The size of the next read's buffer (see [`buffers::next_size`]).
+    size: Size,
     pos: usize,
     len: usize,
     count: u64,
@@ -145,6 +119,7 @@ impl Direction {
             to_side,
             step: Step::Reading,
             buf: None,
+            size: Size::Small,
             pos: 0,
             len: 0,
             count: 0,
@@ -154,7 +129,7 @@ impl Direction {
 
     fn release(&mut self) {
         if let Some(buf) = self.buf.take() {
-            return_buffer(buf);
+            buffers::give_back(buf);
         }
     }
 
@@ -174,28 +149,29 @@ impl Direction {
         loop {
             match self.step {
                 Step::Reading => {
-                    let mut buf = self.buf.take().unwrap_or_else(borrow_buffer);
+                    let mut buf = self.buf.take().unwrap_or_else(|| buffers::borrow(self.size));
                     let mut read = ReadBuf::new(&mut buf);
                     match from.as_mut().poll_read(cx, &mut read) {
                         Poll::Pending => {
                             // Nothing was read, so nothing is lost by giving
                             // the buffer back until the next wake-up.
-                            return_buffer(buf);
+                            buffers::give_back(buf);
                             return Poll::Pending;
                         }
                         Poll::Ready(Err(e)) => {
-                            return_buffer(buf);
+                            buffers::give_back(buf);
                             return Poll::Ready(PumpEnd::Failed(self.from_side, e));
                         }
                         Poll::Ready(Ok(())) => {
                             let n = read.filled().len();
                             if n == 0 {
-                                return_buffer(buf);
+                                buffers::give_back(buf);
                                 self.step = Step::ShuttingDown;
                                 continue;
                             }
                             self.count += n as u64;
                             activity.touch();
+                            self.size = buffers::next_size(self.size, n);
                             self.buf = Some(buf);
                             (self.pos, self.len) = (0, n);
                             self.step = Step::Writing;
@@ -458,7 +434,7 @@ mod tests {
     async fn an_idle_session_holds_no_buffer() {
         let (mut client, gw_client) = duplex(1 << 16);
         let (gw_backend, mut backend) = duplex(1 << 16);
-        POOL.with(|p| p.borrow_mut().clear());
+        buffers::clear();
         let relay = tokio::spawn(relay(
             gw_client,
             gw_backend,
@@ -473,10 +449,15 @@ mod tests {
             "bytes arrive intact across several buffer loans"
         );
         // Once traffic stops, both pumps are waiting to read: their buffers
-        // are back in the pool (this test runs on one thread).
+        // are back in the pool (this test runs on one thread). 20,000 bytes
+        // arriving at once filled a small buffer, so the burst went on in a
+        // large one, and that went back too.
         tokio::task::yield_now().await;
-        let pooled = POOL.with(|p| p.borrow().len());
-        assert!(pooled >= 1, "the buffers went back to the pool: {pooled}");
+        let (small, large) = buffers::pooled();
+        assert!(
+            small >= 1 && large >= 1,
+            "the buffers went back to the pool: {small} small, {large} large"
+        );
         drop((client, backend));
         relay.await.unwrap();
     }
