@@ -1,7 +1,7 @@
 //! wsgate beside nginx and HAProxy, and beside no proxy at all.
 //!
-//! One echo backend (`gateway::echo`, in this process on `127.0.0.1:0`);
-//! in front of it, each as a child process on a free loopback port: the
+//! One echo backend (`wsgate echo`, its own process on `127.0.0.1:0`); in
+//! front of it, each as a child process on a free loopback port: the
 //! `wsgate` release binary, nginx with its standard WebSocket proxy config,
 //! HAProxy in `mode http` with `timeout tunnel 1h`. "direct" is the backend
 //! itself. The project's closed-loop load generator drives each in turn,
@@ -10,17 +10,23 @@
 //!
 //! - relay: 50 sessions, 64 B binary echo, closed loop: msgs/s, p50, p99;
 //! - handshakes/s: 50 workers each connecting, upgrading and dropping;
-//! - proxy CPU per message and per handshake: the proxy process tree's
-//!   user + system time over a phase (warm-up included) divided by the
-//!   operations in it, from `/proc/PID/stat` at 10 ms resolution;
+//! - large messages: 10 sessions echoing 64 KiB, and 4 echoing 1 MiB,
+//!   closed loop: MB/s of payload echoed (each byte crosses the proxy twice,
+//!   up and back) and the proxy's CPU per MB;
+//! - proxy CPU per message, per handshake and per MB: the proxy process
+//!   tree's user + system time over a phase (warm-up included) divided by
+//!   the operations in it, from `/proc/PID/stat` at 10 ms resolution;
 //! - idle memory: RSS growth of the proxy's process tree (nginx's workers
-//!   included) with 4000 idle sessions open, measured first, on fresh
-//!   processes, after a 100-session warm-up.
+//!   included) with 9,800 idle sessions open, and the wall time to open
+//!   them (100 at a time), measured first, on fresh processes, after a
+//!   100-session warm-up. 9,800, not 10,000: each proxied session is two
+//!   sockets in a one-process proxy, and this machine's hard open-files
+//!   limit is 20,000.
 //!
 //! A peer that is not installed is skipped with how to install it;
 //! `WSGATE_BENCH_INSTALL=1` (or `--install`) installs it with apt-get.
 //! Knobs: `WSGATE_BENCH_ROUNDS` (3), `WSGATE_BENCH_SECS` (5 s per phase),
-//! `WSGATE_BENCH_IDLE` (4000; 0 skips memory), `WSGATE_BENCH_ONLY` (e.g. `direct,wsgate`, to
+//! `WSGATE_BENCH_IDLE` (9800; 0 skips memory), `WSGATE_BENCH_ONLY` (e.g. `direct,wsgate`, to
 //! profile one), `WSGATE_BIN`. `benches/run-peers.sh` builds
 //! wsgate, raises `ulimit -n` and runs this.
 //!
@@ -36,10 +42,12 @@ use std::time::Duration;
 use benches::peer::{self, Kind, Proxy};
 use benches::report;
 use benches::stats::micros;
-use benches::{fixture, loadgen, procfs, BenchError};
+use benches::{loadgen, procfs, BenchError};
 
 const SESSIONS: usize = 50;
 const MESSAGE: usize = 64;
+/// Large-message phases: (sessions, message size).
+const LARGE: [(usize, usize); report::LARGE_PHASES] = [(10, 64 * 1024), (4, 1024 * 1024)];
 const HANDSHAKE_WORKERS: usize = 50;
 const WARMUP: Duration = Duration::from_secs(1);
 
@@ -59,7 +67,7 @@ impl Settings {
         Settings {
             rounds: num("WSGATE_BENCH_ROUNDS", 3).max(1) as usize,
             window: Duration::from_secs(num("WSGATE_BENCH_SECS", 5).max(1)),
-            idle: num("WSGATE_BENCH_IDLE", 4000) as usize,
+            idle: num("WSGATE_BENCH_IDLE", 9800) as usize,
             // `cargo bench` passes `--bench`; only `--install` means anything.
             install: std::env::var("WSGATE_BENCH_INSTALL").is_ok_and(|v| v == "1")
                 || std::env::args().any(|a| a == "--install"),
@@ -92,9 +100,9 @@ fn run() -> Result<(), BenchError> {
         peer::apt_install()?;
     }
     let open_files = procfs::open_files_limit().unwrap_or(1024);
-    // This process holds both ends that are not the proxy's: the client
-    // socket and the echo backend's socket of every idle session.
-    let needed = settings.idle as u64 * 2 + 1000;
+    // This process holds the client socket of every idle session; the echo
+    // backend is its own process.
+    let needed = settings.idle as u64 + 1000;
     let idle = if settings.idle == 0 {
         None
     } else if open_files >= needed {
@@ -108,10 +116,15 @@ fn run() -> Result<(), BenchError> {
     };
 
     let rt = tokio::runtime::Runtime::new()?;
-    let (backend, _echo_task) = rt.block_on(fixture::echo_backend())?;
     let dir = tempfile::Builder::new().prefix("wsgate-peers-").tempdir()?;
+    let bin = peer::wsgate_binary().ok_or(
+        "no wsgate binary for the echo backend: build it with `cargo build --release -p conformance` (or set WSGATE_BIN)",
+    )?;
+    let echo = peer::Echo::start(&bin, dir.path())?;
+    let backend = echo.addr;
     println!(
-        "echo backend on {backend}; configs and logs in {}",
+        "echo backend (wsgate echo, pid {}) on {backend}; configs and logs in {}",
+        echo.pid(),
         dir.path().display()
     );
     let mut proxies = Vec::new();
@@ -130,11 +143,15 @@ fn run() -> Result<(), BenchError> {
         println!("\nidle memory: {n} sessions, each echoes one {MESSAGE} B message then idles");
         for proxy in &proxies {
             let Some(pid) = proxy.pid() else { continue };
-            let (before, after) = rt.block_on(idle_rss(proxy.addr, pid, n))?;
-            let per = (after as f64 - before as f64) / n as f64;
+            let idle = rt.block_on(idle_rss(proxy.addr, pid, n))?;
+            let per = (idle.after as f64 - idle.before as f64) / n as f64;
             println!(
-                "  {:<8} RSS {before} KiB -> {after} KiB: {per:.1} KiB per idle session",
-                proxy.kind.name()
+                "  {:<8} RSS {} KiB -> {} KiB: {per:.1} KiB per idle session; opened in {:.2} s ({:.0} sessions/s)",
+                proxy.kind.name(),
+                idle.before,
+                idle.after,
+                idle.open.as_secs_f64(),
+                n as f64 / idle.open.as_secs_f64(),
             );
             memory.insert(proxy.kind, per);
         }
@@ -165,6 +182,16 @@ fn run() -> Result<(), BenchError> {
                 settings.window,
             ))?;
             let cpu_per_handshake = cpu.per_op(handshakes.all_handshakes);
+            let mut large = [report::Throughput::default(); LARGE.len()];
+            for (slot, &(sessions, size)) in large.iter_mut().zip(&LARGE) {
+                let cpu = CpuMeter::start(proxy.pid());
+                let run = rt.block_on(loadgen::echo_load(proxy.addr, sessions, size, WARMUP, settings.window))?;
+                let all_mb = run.all_messages as f64 * size as f64 / 1e6;
+                *slot = report::Throughput {
+                    mb_per_s: run.per_second() * size as f64 / 1e6,
+                    cpu_us_per_mb: cpu.total_us() / all_mb,
+                };
+            }
             let r = report::Round {
                 msgs_per_s: relay.per_second(),
                 p50_us: micros(relay.latencies.quantile(0.50)),
@@ -172,6 +199,7 @@ fn run() -> Result<(), BenchError> {
                 handshakes_per_s: handshakes.per_second(),
                 cpu_us_per_msg: cpu_per_msg,
                 cpu_us_per_handshake: cpu_per_handshake,
+                large,
             };
             println!(
                 "  round {round} {:<8} {:>8.0} msgs/s  p50 {:>6.0} us  p99 {:>6.0} us  cpu {:>5.1} us/msg  | {:>6.0} handshakes/s (p50 {:.0} us, cpu {:.1} us/handshake, {} failed)",
@@ -185,6 +213,15 @@ fn run() -> Result<(), BenchError> {
                 r.cpu_us_per_handshake,
                 handshakes.failures,
             );
+            for (&(sessions, size), t) in LARGE.iter().zip(&r.large) {
+                println!(
+                    "  round {round} {:<8} {sessions} x {:>4} KiB: {:>7.1} MB/s, cpu {:>6.1} us/MB",
+                    proxy.kind.name(),
+                    size / 1024,
+                    t.mb_per_s,
+                    t.cpu_us_per_mb,
+                );
+            }
             rounds.entry(proxy.kind).or_default().push(r);
         }
     }
@@ -211,26 +248,45 @@ impl CpuMeter {
 
     /// Microseconds per operation since `start`; `NaN` for direct.
     fn per_op(&self, ops: u64) -> f64 {
+        if ops == 0 {
+            return f64::NAN;
+        }
+        self.total_us() / ops as f64
+    }
+
+    /// Microseconds of CPU since `start`; `NaN` for direct.
+    fn total_us(&self) -> f64 {
         match self.pid.and_then(|p| procfs::tree_cpu_time(p).ok()) {
-            Some(end) if ops > 0 => micros(end.saturating_sub(self.start)) / ops as f64,
-            _ => f64::NAN,
+            Some(end) => micros(end.saturating_sub(self.start)),
+            None => f64::NAN,
         }
     }
 }
 
+/// A proxy's memory around `n` idle sessions, and how long opening them took.
+struct Idle {
+    /// RSS of the proxy's process tree before and after, in KiB.
+    before: u64,
+    after: u64,
+    /// Wall time to open all `n` (connect, upgrade, one echo), 100 at a time.
+    open: Duration,
+}
+
 /// Warm the proxy with 100 sessions, then RSS of its process tree before
 /// and after opening `n` idle sessions.
-async fn idle_rss(addr: SocketAddr, pid: u32, n: usize) -> Result<(u64, u64), BenchError> {
+async fn idle_rss(addr: SocketAddr, pid: u32, n: usize) -> Result<Idle, BenchError> {
     let settle = Duration::from_secs(1);
     drop(loadgen::open_idle(addr, 100, 50, MESSAGE).await?);
     tokio::time::sleep(settle).await;
     let before = procfs::tree_rss_kib(pid)?;
+    let started = std::time::Instant::now();
     let sessions = loadgen::open_idle(addr, n, 100, MESSAGE).await?;
+    let open = started.elapsed();
     tokio::time::sleep(settle).await;
     let after = procfs::tree_rss_kib(pid)?;
     drop(sessions);
     tokio::time::sleep(settle).await;
-    Ok((before, after))
+    Ok(Idle { before, after, open })
 }
 
 fn print_machine() {

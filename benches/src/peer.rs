@@ -201,24 +201,7 @@ fn start_wsgate(bin: &Path, backend: SocketAddr, dir: &Path) -> Result<Proxy, Be
         .stdout(Stdio::piped())
         .stderr(File::create(&log)?)
         .spawn()?;
-    let stdout = child.stdout.take().ok_or("stdout was piped")?;
-    let mut stdout = BufReader::new(stdout);
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        if stdout.read_line(&mut line)? == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "wsgate exited before listening: {}",
-                fs::read_to_string(&log).unwrap_or_default()
-            )
-            .into());
-        }
-        if let Some((_, addr)) = line.trim().split_once("listening on ") {
-            break addr.trim_start_matches("ws://").parse::<SocketAddr>()?;
-        }
-    };
+    let (addr, stdout) = listening_addr(&mut child, &log, "wsgate")?;
     let version = Command::new(bin)
         .arg("--version")
         .output()
@@ -233,6 +216,76 @@ fn start_wsgate(bin: &Path, backend: SocketAddr, dir: &Path) -> Result<Proxy, Be
     };
     wait_ready(&mut proxy, &log)?;
     Ok(proxy)
+}
+
+/// Reads a wsgate child's stdout until its `listening on ADDR` line; if it
+/// exits first, the error carries its log.
+fn listening_addr(
+    child: &mut Child,
+    log: &Path,
+    what: &str,
+) -> Result<(SocketAddr, BufReader<ChildStdout>), BenchError> {
+    let stdout = child.stdout.take().ok_or("stdout was piped")?;
+    let mut stdout = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdout.read_line(&mut line)? == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{what} exited before listening: {}",
+                fs::read_to_string(log).unwrap_or_default()
+            )
+            .into());
+        }
+        if let Some((_, rest)) = line.trim().split_once("listening on ") {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            return Ok((addr.trim_start_matches("ws://").parse::<SocketAddr>()?, stdout));
+        }
+    }
+}
+
+/// The echo backend every target is in front of: `wsgate echo` as its own
+/// process, so the bench process holds only the clients' sockets (10,000
+/// idle sessions fit under the open-files limit) and the load generator is
+/// a process apart from both the proxy and the backend.
+#[derive(Debug)]
+pub struct Echo {
+    pub addr: SocketAddr,
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Echo {
+    pub fn start(bin: &Path, dir: &Path) -> Result<Echo, BenchError> {
+        let log = dir.join("echo.log");
+        let mut child = Command::new(bin)
+            .args(["echo", "--listen", "127.0.0.1:0"])
+            // The echo logs every session at info.
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&log)?)
+            .spawn()?;
+        let (addr, stdout) = listening_addr(&mut child, &log, "wsgate echo")?;
+        Ok(Echo {
+            addr,
+            child,
+            _stdout: stdout,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// nginx's documented WebSocket proxying (the `Upgrade`/`Connection`
