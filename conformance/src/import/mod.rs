@@ -9,7 +9,7 @@
 //! | [`appgw`] | Application Gateway (`Microsoft.Network/applicationGateways`) to a config |
 //! | [`frontdoor`] | Front Door Standard/Premium (`Microsoft.Cdn/profiles`) to a config; classic (`Microsoft.Network/frontDoors`) to one that refuses WebSocket |
 //! | [`affinity`] | the affinity and origin-routing fields, in one place: affinity, the latency window, and each Front Door origin as a `[[backend_pools.origins]]` entry with its priority, weight and enabled state |
-//! | [`stand_in`] | `wsgate run --config`: the user's config in a scenario's place, its pools on the scenario's scripted backends |
+//! | [`stand_in`] | `wsgate run --config`: the user's config in a scenario's place, its pools' addresses and origins on the scenario's scripted backends |
 //! | [`emit`] | the config as TOML, each value commented with the field it came from, then what was read but not modelled |
 //!
 //! ```text
