@@ -37,6 +37,11 @@ fn samples() -> Vec<(&'static str, Vec<&'static str>, Options)> {
             vec!["tests/import/frontdoor/terraform.json"],
             Options::new(None, Some(Client::Signalr)),
         ),
+        (
+            "frontdoor-origins",
+            vec!["tests/import/frontdoor/origins.json"],
+            Options::new(Some(std::time::Duration::from_secs(20)), Some(Client::Signalr)),
+        ),
         ("frontdoor-classic", vec!["tests/import/classic/show.json"], ping(20)),
     ]
 }
@@ -85,6 +90,54 @@ fn each_import_passes_wsgate_check() {
         assert!(check.status.success(), "{name}: {stdout}");
         assert!(stdout.trim_end().ends_with(": ok"), "{name}: {stdout}");
     }
+}
+
+#[test]
+fn front_door_origins_import_with_their_priority_weight_and_enabled_and_pass_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("origins.toml");
+    let imported = Command::new(WSGATE)
+        .args(["import", "tests/import/frontdoor/origins.json", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&imported.stderr);
+    assert!(
+        stderr.contains("2 backend address(es) not reachable from here"),
+        "the loopback origin is reachable, the other two are not: {stderr}"
+    );
+    // What the gateway will load, not what the text looks like.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let config = gateway::Config::from_toml(&text, "origins.toml", dir.path().to_path_buf()).unwrap();
+    let origin = |address: &str, priority, weight, enabled| gateway::config::OriginConfig {
+        address: address.to_string(),
+        priority: Some(priority),
+        weight: Some(weight),
+        enabled: Some(enabled),
+    };
+    let [pool] = config.backend_pools.as_slice() else {
+        panic!("one origin group, one pool: {:?}", config.backend_pools)
+    };
+    assert_eq!(pool.name, "game-origins");
+    assert!(pool.addresses.is_empty(), "{:?}", pool.addresses);
+    assert_eq!(
+        pool.origins,
+        [
+            origin("game-primary.example.net:80", 1, 30, true),
+            origin("127.0.0.1:8082", 2, 70, true),
+            origin("game-retired.example.net:80", 1, 50, false),
+        ]
+    );
+    assert!(!text.contains("not carried over"), "{text}");
+    let check = Command::new(WSGATE).arg("check").arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}");
+    assert!(stdout.trim_end().ends_with(": ok"), "{stdout}");
 }
 
 #[test]

@@ -6,13 +6,15 @@
 //! - A Front Door origin group's `sessionAffinityState` and
 //!   `loadBalancingSettings.additionalLatencyInMilliseconds` become the
 //!   pool's `session_affinity` and `latency_sensitivity`.
-//! - An origin's `priority` and `weight` are read but not carried over:
-//!   the pool's members are written as `addresses`, and
-//!   `[[backend_pools.origins]]` is left to the reader (listed as
-//!   unmodelled, with what it would change). A disabled origin is left out
-//!   of its pool, which is what `enabled = false` would do.
+//! - Each origin becomes one of the pool's `[[backend_pools.origins]]`:
+//!   `hostName` and `httpPort` its `address`, and `priority`, `weight` and
+//!   `enabledState` its `priority`, `weight` and `enabled`, each written
+//!   only when the source has it (the gateway's defaults are Front Door's:
+//!   priority 1, weight 50, enabled). A disabled origin is kept with
+//!   `enabled = false`, so it gets no traffic but is still in the file.
 
-use gateway::config::{BackendPoolConfig, BackendSettingsConfig, Duration};
+use gateway::config::routing::{MAX_PRIORITY, MAX_WEIGHT};
+use gateway::config::{BackendPoolConfig, BackendSettingsConfig, Duration, OriginConfig};
 
 use super::json::Json;
 use super::read::Reader;
@@ -63,48 +65,29 @@ pub fn fd_origin_group(r: &mut Reader<'_>, im: &mut Imported, og: &Json, pool: &
     }
 }
 
-/// One Front Door origin: `priority`, `weight`, `enabledState`. Returns
-/// whether the origin goes in the pool.
-pub fn fd_origin(
-    r: &mut Reader<'_>,
-    im: &mut Imported,
-    origin: &Json,
-    _pool: &mut BackendPoolConfig,
-    _key: &str,
-) -> bool {
-    if let Some((n, v)) = r.number(origin, "priority", 1..=5) {
-        if n != 1 {
-            im.unmodelled(
-                r.doc,
-                v,
-                format!(
-                    "origin priority {n}: not carried over, so this origin is first; write it as an origin with \
-                     `priority = {n}` in [[backend_pools.origins]]"
-                ),
-            );
-        }
+/// One Front Door origin at `address`: its `priority`, `weight` and
+/// `enabledState`, each with its source under `key`
+/// (`backend_pools[0].origins[1]`). Azure's ranges (priority 1-5, weight
+/// 1-1000) are the gateway's, so an out-of-range value is a located error
+/// in the input here rather than a check failure on the written file.
+pub fn fd_origin(r: &mut Reader<'_>, im: &mut Imported, origin: &Json, address: String, key: &str) -> OriginConfig {
+    let mut o = OriginConfig {
+        address,
+        priority: None,
+        weight: None,
+        enabled: None,
+    };
+    if let Some((n, v)) = r.number(origin, "priority", 1..=u64::from(MAX_PRIORITY)) {
+        o.priority = u8::try_from(n).ok();
+        im.source(format!("{key}.priority"), r.doc, v);
     }
-    if let Some((n, v)) = r.number(origin, "weight", 1..=1000) {
-        if n != 50 {
-            im.unmodelled(
-                r.doc,
-                v,
-                format!(
-                    "origin weight {n}: not carried over, so origins share traffic equally; write it as an origin \
-                     with `weight = {n}` in [[backend_pools.origins]]"
-                ),
-            );
-        }
+    if let Some((n, v)) = r.number(origin, "weight", 1..=u64::from(MAX_WEIGHT)) {
+        o.weight = u16::try_from(n).ok();
+        im.source(format!("{key}.weight"), r.doc, v);
     }
-    match r.flag(origin, "enabledState") {
-        Some((false, v)) => {
-            im.unmodelled(
-                r.doc,
-                v,
-                "origin disabled: left out of the pool (a disabled origin gets no traffic)",
-            );
-            false
-        }
-        _ => true,
+    if let Some((on, v)) = r.flag(origin, "enabledState") {
+        o.enabled = Some(on);
+        im.source(format!("{key}.enabled"), r.doc, v);
     }
+    o
 }

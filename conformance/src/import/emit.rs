@@ -51,6 +51,26 @@ impl Writer<'_> {
         self.out.push('\n');
     }
 
+    /// The comment after a backend address at `path`: its source, and
+    /// whether this machine can reach it.
+    fn address_comment(&mut self, path: &str) {
+        let src = self.im.sources.get(path);
+        let flag = self.im.unreachable.contains(path);
+        match (src, flag) {
+            (Some(s), true) => {
+                let _ = write!(
+                    self.out,
+                    "  # {s}; not reachable from here: `wsgate run --config` stands in a scripted backend"
+                );
+            }
+            (Some(s), false) => {
+                let _ = write!(self.out, "  # {s}");
+            }
+            (None, true) => self.out.push_str("  # not reachable from here"),
+            (None, false) => {}
+        }
+    }
+
     fn header(&mut self, header: &str) {
         let _ = writeln!(self.out, "\n{header}");
     }
@@ -140,33 +160,42 @@ pub fn toml(im: &Imported) -> String {
         let at = format!("backend_pools[{i}]");
         w.header("[[backend_pools]]");
         w.line(&format!("{at}.name"), "name", quote(&p.name));
-        w.out.push_str("addresses = [\n");
-        for (j, a) in p.addresses.iter().enumerate() {
-            let path = format!("{at}.addresses[{j}]");
-            let _ = write!(w.out, "  {},", quote(a));
-            let src = im.sources.get(&path);
-            let flag = im.unreachable.contains(&path);
-            match (src, flag) {
-                (Some(s), true) => {
-                    let _ = write!(
-                        w.out,
-                        "  # {s}; not reachable from here: `wsgate run --config` stands in a scripted backend"
-                    );
-                }
-                (Some(s), false) => {
-                    let _ = write!(w.out, "  # {s}");
-                }
-                (None, true) => w.out.push_str("  # not reachable from here"),
-                (None, false) => {}
+        // A Front Door pool is all origins: an empty `addresses = []`
+        // beside them would say nothing. A pool with neither keeps it, so
+        // the gap shows where `wsgate check` reports it.
+        if !p.addresses.is_empty() || p.origins.is_empty() {
+            w.out.push_str("addresses = [\n");
+            for (j, a) in p.addresses.iter().enumerate() {
+                let path = format!("{at}.addresses[{j}]");
+                let _ = write!(w.out, "  {},", quote(a));
+                w.address_comment(&path);
+                w.out.push('\n');
             }
-            w.out.push('\n');
+            w.out.push_str("]\n");
         }
-        w.out.push_str("]\n");
         if p.session_affinity {
             w.line(&format!("{at}.session_affinity"), "session_affinity", "true".into());
         }
         if let Some(d) = p.latency_sensitivity {
             w.line(&format!("{at}.latency_sensitivity"), "latency_sensitivity", duration(d));
+        }
+        // Origins last: after `[[backend_pools.origins]]`, TOML keys belong
+        // to the origin, not the pool.
+        for (j, o) in p.origins.iter().enumerate() {
+            let at = format!("{at}.origins[{j}]");
+            w.header("[[backend_pools.origins]]");
+            let _ = write!(w.out, "address = {}", quote(&o.address));
+            w.address_comment(&format!("{at}.address"));
+            w.out.push('\n');
+            if let Some(n) = o.priority {
+                w.line(&format!("{at}.priority"), "priority", n.to_string());
+            }
+            if let Some(n) = o.weight {
+                w.line(&format!("{at}.weight"), "weight", n.to_string());
+            }
+            if let Some(on) = o.enabled {
+                w.line(&format!("{at}.enabled"), "enabled", on.to_string());
+            }
         }
     }
 

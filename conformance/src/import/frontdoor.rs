@@ -2,8 +2,10 @@
 //!
 //! Standard/Premium (`Microsoft.Cdn/profiles` with its `originGroups`,
 //! `origins` and `afdEndpoints/routes`, or the `azurerm_cdn_frontdoor_*`
-//! resources): an origin group is a pool with its settings and probe, a
-//! route a listener and rule. Routes share the endpoint's host name in
+//! resources): an origin group is a pool with its settings and probe, each
+//! of its origins one of the pool's `[[backend_pools.origins]]` (with its
+//! priority, weight and enabled state; see [`affinity`]), a route a
+//! listener and rule. Routes share the endpoint's host name in
 //! Azure; wsgate gives each route its own listener (port 80, then 8001…).
 //!
 //! Classic (`Microsoft.Network/frontDoors`) is neither tier doc 002 names,
@@ -108,23 +110,29 @@ pub fn map(resources: &[Resource]) -> Result<Imported, Vec<Diagnostic>> {
             let port = or
                 .number(&o.body, "httpPort", 1..=65_535)
                 .map_or(80, |(n, _)| u16::try_from(n).unwrap_or(80));
-            if affinity::fd_origin(&mut or, &mut im, &o.body, &mut pool, &key) {
-                let j = pool.addresses.len();
-                im.source(format!("{key}.addresses[{j}]"), &o.doc, hv);
-                if !reachable(host) {
-                    im.unreachable.insert(format!("{key}.addresses[{j}]"));
-                }
-                pool.addresses.push(format!("{host}:{port}"));
+            let okey = format!("{key}.origins[{}]", pool.origins.len());
+            im.source(format!("{okey}.address"), &o.doc, hv);
+            if !reachable(host) {
+                im.unreachable.insert(format!("{okey}.address"));
             }
+            let origin = affinity::fd_origin(&mut or, &mut im, &o.body, format!("{host}:{port}"), &okey);
+            pool.origins.push(origin);
             if let Some(v) = o.body.get("originHostHeader") {
                 im.unmodelled(&o.doc, v, "origin host header: wsgate forwards the client's Host");
             }
             errors.append(&mut or.errors);
         }
-        if pool.addresses.is_empty() {
+        // Said here, at the group, rather than left to the gateway's "every
+        // origin is disabled", which would point into the written file.
+        if pool.origins.is_empty() {
             r.error(
                 &og.type_at,
-                format!("origin group `{name}` has no enabled origin: expected at least one origin whose id names it"),
+                format!("origin group `{name}` has no origin: expected at least one origin whose id names it"),
+            );
+        } else if pool.origins.iter().all(|o| o.enabled == Some(false)) {
+            r.error(
+                &og.type_at,
+                format!("origin group `{name}` has no enabled origin: expected at least one with enabledState Enabled"),
             );
         }
         let skey = format!("backend_settings[{g}]");
@@ -412,12 +420,98 @@ mod tests {
           {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "p/og/o1", "hostName": "127.0.0.1", "httpPort": 8080},
           {"type": "Microsoft.Cdn/profiles/afdEndpoints/routes", "name": "p/e/r", "originGroup": {"id": "x/originGroups/og"}, "cacheConfiguration": {}}]"#;
         let im = import_docs(&[Doc::new("fd.json", text)], &BTreeMap::new()).unwrap();
-        assert_eq!(im.config.backend_pools[0].addresses, ["127.0.0.1:8080"]);
+        let pool = &im.config.backend_pools[0];
+        assert!(pool.addresses.is_empty(), "a Front Door pool is all origins");
+        assert_eq!(
+            pool.origins,
+            [gateway::config::OriginConfig {
+                address: "127.0.0.1:8080".into(),
+                priority: None,
+                weight: None,
+                enabled: None,
+            }],
+            "what the source leaves out is left to the gateway's defaults"
+        );
+        assert!(im.unreachable.is_empty(), "loopback is reachable");
         assert!(
             im.config.rules[0].caching,
             "an empty cacheConfiguration object is still caching"
         );
         assert_eq!(im.config.probes[0].path, "/health");
+    }
+
+    #[test]
+    fn each_origin_keeps_its_priority_weight_and_enabled_state_with_their_sources() {
+        let text = r#"[
+          {"type": "Microsoft.Cdn/profiles/originGroups", "name": "p/og"},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "p/og/a", "hostName": "a.example",
+           "priority": 1, "weight": 30, "enabledState": "Enabled"},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "p/og/b", "hostName": "127.0.0.1",
+           "httpPort": 8081, "priority": 2, "weight": 70},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "p/og/c", "hostName": "c.example",
+           "enabledState": "Disabled"}]"#;
+        let im = import_docs(&[Doc::new("fd.json", text)], &BTreeMap::new()).unwrap();
+        let got: Vec<_> = im.config.backend_pools[0]
+            .origins
+            .iter()
+            .map(|o| (o.address.as_str(), o.priority, o.weight, o.enabled))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a.example:80", Some(1), Some(30), Some(true)),
+                ("127.0.0.1:8081", Some(2), Some(70), None),
+                ("c.example:80", None, None, Some(false)),
+            ]
+        );
+        assert_eq!(
+            im.sources["backend_pools[0].origins[1].weight"],
+            "[2].weight (fd.json:6)"
+        );
+        assert_eq!(
+            im.sources["backend_pools[0].origins[2].enabled"],
+            "[3].enabledState (fd.json:8)"
+        );
+        let unreachable: Vec<&str> = im.unreachable.iter().map(String::as_str).collect();
+        assert_eq!(
+            unreachable,
+            [
+                "backend_pools[0].origins[0].address",
+                "backend_pools[0].origins[2].address"
+            ]
+        );
+        assert!(
+            im.unmodelled
+                .iter()
+                .all(|u| !u.what.contains("priority") && !u.what.contains("weight")),
+            "{:?}",
+            im.unmodelled
+        );
+    }
+
+    #[test]
+    fn an_origin_out_of_azures_range_or_a_group_with_every_origin_disabled_is_located() {
+        let text = r#"[
+          {"type": "Microsoft.Cdn/profiles/originGroups", "name": "og"},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "og/a", "hostName": "a.example",
+           "priority": 6, "weight": 1001}]"#;
+        let e = import_docs(&[Doc::new("fd.json", text)], &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fd.json:4:") && e.contains("expected `priority` between 1 and 5, found 6"),
+            "{e}"
+        );
+        assert!(e.contains("expected `weight` between 1 and 1000, found 1001"), "{e}");
+        let text = r#"[
+          {"type": "Microsoft.Cdn/profiles/originGroups", "name": "og"},
+          {"type": "Microsoft.Cdn/profiles/originGroups/origins", "name": "og/a", "hostName": "a.example",
+           "enabledState": "Disabled"}]"#;
+        let e = import_docs(&[Doc::new("fd.json", text)], &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("fd.json:2:"), "{e}");
+        assert!(e.contains("origin group `og` has no enabled origin"), "{e}");
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! | [`terraform`] | `terraform show -json` (plan or state), its blocks reshaped to the ARM fields |
 //! | [`appgw`] | Application Gateway (`Microsoft.Network/applicationGateways`) to a config |
 //! | [`frontdoor`] | Front Door Standard/Premium (`Microsoft.Cdn/profiles`) to a config; classic (`Microsoft.Network/frontDoors`) to one that refuses WebSocket |
-//! | [`affinity`] | the affinity and origin-routing fields, in one place: affinity and the latency window mapped, origin priority and weight listed |
-//! | [`stand_in`] | `wsgate run --config`: the user's config in a scenario's place, its pools on the scenario's scripted backends |
+//! | [`affinity`] | the affinity and origin-routing fields, in one place: affinity, the latency window, and each Front Door origin as a `[[backend_pools.origins]]` entry with its priority, weight and enabled state |
+//! | [`stand_in`] | `wsgate run --config`: the user's config in a scenario's place, its pools' addresses and origins on the scenario's scripted backends |
 //! | [`emit`] | the config as TOML, each value commented with the field it came from, then what was read but not modelled |
 //!
 //! ```text
@@ -137,8 +137,10 @@ pub struct Imported {
     /// The source field of each config value, by key path
     /// (`backend_settings[0].request_timeout`).
     pub sources: BTreeMap<String, String>,
-    /// Backend addresses (key paths) this machine cannot reach: not
-    /// loopback. `wsgate run --config` stands scripted backends in for them.
+    /// Backend addresses (key paths: `backend_pools[0].addresses[1]`,
+    /// `backend_pools[0].origins[1].address`) this machine cannot reach:
+    /// not loopback. `wsgate run --config` stands scripted backends in for
+    /// them.
     pub unreachable: BTreeSet<String>,
     /// Things said at the top of the file (Front Door classic's refusal).
     pub notes: Vec<String>,

@@ -4,13 +4,15 @@
 //! Everything that decides behaviour is the user's: request timeouts,
 //! draining, probes, caching, WAF, rewrites, frontend idle timeouts. What
 //! only connects the config to the scenario's world is taken from the
-//! scenario: listener addresses (and certificates), and the pool members,
-//! which become the scenario's scripted backends, since the user's
-//! addresses do not exist in the simulator. Each replacement is reported.
+//! scenario: listener addresses (and certificates), and the pool members'
+//! addresses, which become the scenario's scripted backends, since the
+//! user's addresses do not exist in the simulator. A Front Door origin
+//! keeps its priority, weight and enabled state; only its address is
+//! replaced. Each replacement is reported.
 
 use std::net::SocketAddr;
 
-use gateway::config::Protocol;
+use gateway::config::{BackendPoolConfig, OriginConfig, Protocol};
 use gateway::Config;
 
 use crate::scenario::Scenario;
@@ -113,7 +115,7 @@ pub fn stand_in(user: &Config, scenario: &Scenario) -> Result<StandIn, Skip> {
 
     // Pools: a pool the config's rule `i` uses takes the members of the
     // pool the scenario's rule `i` uses.
-    let scenario_pool = |index: usize| -> Option<&gateway::config::BackendPoolConfig> {
+    let scenario_pool = |index: usize| -> Option<&BackendPoolConfig> {
         let rule = generated.rules.get(index % generated.rules.len().max(1))?;
         generated.backend_pools.iter().find(|p| p.name == rule.pool)
     };
@@ -124,15 +126,29 @@ pub fn stand_in(user: &Config, scenario: &Scenario) -> Result<StandIn, Skip> {
         else {
             continue;
         };
-        if pool.addresses != g.addresses {
-            notes.push(format!(
-                "pool `{}`: {} → {} (scripted backends)",
-                pool.name,
-                pool.addresses.join(", "),
-                g.addresses.join(", ")
-            ));
+        // The scripted backends in the gateway's member order: the
+        // scenario's pool may be plain addresses, origins, or both.
+        let scripted: Vec<String> = g
+            .addresses
+            .iter()
+            .cloned()
+            .chain(g.origins.iter().map(|o| o.address.clone()))
+            .collect();
+        if pool.origins.is_empty() {
+            // Plain addresses carry nothing of their own, so the pool
+            // takes every scripted backend, however many it had.
+            if pool.addresses != scripted {
+                notes.push(format!(
+                    "pool `{}`: {} → {} (scripted backends)",
+                    pool.name,
+                    pool.addresses.join(", "),
+                    scripted.join(", ")
+                ));
+            }
+            pool.addresses = scripted;
+        } else {
+            fit_members(pool, &scripted, &mut notes);
         }
-        pool.addresses = g.addresses.clone();
     }
 
     // Settings speak the scenario's backends' protocol, trusting its CA.
@@ -153,16 +169,99 @@ pub fn stand_in(user: &Config, scenario: &Scenario) -> Result<StandIn, Skip> {
     Ok(StandIn { config: c, notes })
 }
 
+/// A pool with origins, one scripted backend per member in the gateway's
+/// member order (`addresses`, then `origins`): each origin keeps its
+/// priority, weight and enabled state, since those are the user's routing,
+/// and only its address changes. Members beyond the scripted backends are
+/// left out, as there is nothing to stand in for them; every change is
+/// noted.
+fn fit_members(pool: &mut BackendPoolConfig, scripted: &[String], notes: &mut Vec<String>) {
+    let mut backends = scripted.iter();
+    let mut moved = Vec::new();
+    let mut left_out = Vec::new();
+    let mut replace = |address: &str| match backends.next() {
+        Some(b) => {
+            if address != b {
+                moved.push(format!("{address} → {b}"));
+            }
+            Some(b.clone())
+        }
+        None => {
+            left_out.push(address.to_string());
+            None
+        }
+    };
+    let addresses: Vec<String> = pool.addresses.iter().filter_map(|a| replace(a)).collect();
+    let origins: Vec<OriginConfig> = pool
+        .origins
+        .iter()
+        .filter_map(|o| replace(&o.address).map(|address| OriginConfig { address, ..o.clone() }))
+        .collect();
+    let members = addresses.len() + origins.len();
+    pool.addresses = addresses;
+    pool.origins = origins;
+    if !moved.is_empty() {
+        notes.push(format!(
+            "pool `{}`: {} (scripted backends; origins keep their priority, weight and enabled)",
+            pool.name,
+            moved.join(", ")
+        ));
+    }
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "pool `{}`: {} left out: the scenario has {} scripted backend(s) for it",
+            pool.name,
+            left_out.join(", "),
+            scripted.len()
+        ));
+    }
+    if let Some(unused) = scripted.get(members..).filter(|u| !u.is_empty()) {
+        notes.push(format!(
+            "pool `{}`: scripted backend(s) {} unused: the pool has {members} member(s)",
+            pool.name,
+            unused.join(", ")
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn scenario() -> Scenario {
-        crate::scenario::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/application-gateway/data-path-echo.toml"
-        )))
+    fn load(name: &str) -> Scenario {
+        crate::scenario::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../scenarios")
+                .join(name),
+        )
         .expect("a shipped scenario loads")
+    }
+
+    fn scenario() -> Scenario {
+        load("application-gateway/data-path-echo.toml")
+    }
+
+    fn origin(address: &str, priority: Option<u8>, weight: Option<u16>, enabled: Option<bool>) -> OriginConfig {
+        OriginConfig {
+            address: address.into(),
+            priority,
+            weight,
+            enabled,
+        }
+    }
+
+    /// A Front Door config whose one pool is `addresses` and `origins`.
+    fn front_door(addresses: &[&str], origins: Vec<OriginConfig>) -> Config {
+        let mut user = Config::single_route(
+            gateway::ProfileName::FrontDoor,
+            SocketAddr::from(([0, 0, 0, 0], 80)),
+            addresses.iter().map(|a| a.to_string()).collect(),
+            None,
+        );
+        user.backend_pools[0].name = "chat-origins".into();
+        user.rules[0].pool = "chat-origins".into();
+        user.backend_pools[0].origins = origins;
+        user
     }
 
     #[test]
@@ -193,5 +292,104 @@ mod tests {
         );
         user.profile = gateway::ProfileName::FrontDoor;
         assert!(matches!(stand_in(&user, &s), Err(Skip::Profile { .. })));
+    }
+
+    #[test]
+    fn origins_keep_their_routing_and_take_scripted_addresses_in_member_order() {
+        // Three scripted origins: b1 (priority 1), b2 (priority 2), b3.
+        let s = load("front-door/origin-priority-failover-and-back.toml");
+        let user = front_door(
+            &[],
+            vec![
+                origin("chat-eu.example:80", Some(1), Some(30), Some(true)),
+                origin("chat-us.example:80", Some(2), Some(70), None),
+                origin("chat-old.example:80", None, None, Some(false)),
+            ],
+        );
+        let fitted = stand_in(&user, &s).unwrap();
+        let pool = &fitted.config.backend_pools[0];
+        assert!(pool.addresses.is_empty());
+        assert_eq!(
+            pool.origins,
+            [
+                origin("b1:80", Some(1), Some(30), Some(true)),
+                origin("b2:80", Some(2), Some(70), None),
+                origin("b3:80", None, None, Some(false)),
+            ],
+            "the user's priority, weight and enabled stay; the scenario's own (b3 disabled) do not"
+        );
+        assert_eq!(
+            fitted
+                .notes
+                .iter()
+                .filter(|n| n.starts_with("pool "))
+                .collect::<Vec<_>>(),
+            [
+                "pool `chat-origins`: chat-eu.example:80 → b1:80, chat-us.example:80 → b2:80, \
+              chat-old.example:80 → b3:80 (scripted backends; origins keep their priority, weight and enabled)"
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_come_before_origins_and_members_beyond_the_scripted_ones_are_left_out() {
+        // Two scripted backends written as plain addresses, b2's on a port
+        // nothing listens on: the scenario's address is taken as it is.
+        let s = load("front-door/retry-on-a-refused-connect.toml");
+        assert_eq!(s.config.backend_pools[0].addresses, ["b1:80", "b2:81"]);
+        let user = front_door(
+            &["10.0.0.4:80"],
+            vec![
+                origin("10.0.0.5:80", Some(2), Some(500), None),
+                origin("10.0.0.6:80", Some(3), None, None),
+            ],
+        );
+        let fitted = stand_in(&user, &s).unwrap();
+        let pool = &fitted.config.backend_pools[0];
+        assert_eq!(pool.addresses, ["b1:80"]);
+        assert_eq!(pool.origins, [origin("b2:81", Some(2), Some(500), None)]);
+        let notes: Vec<&String> = fitted.notes.iter().filter(|n| n.starts_with("pool ")).collect();
+        assert_eq!(
+            notes,
+            [
+                "pool `chat-origins`: 10.0.0.4:80 → b1:80, 10.0.0.5:80 → b2:81 (scripted backends; origins keep \
+                 their priority, weight and enabled)",
+                "pool `chat-origins`: 10.0.0.6:80 left out: the scenario has 2 scripted backend(s) for it",
+            ]
+        );
+    }
+
+    #[test]
+    fn fewer_origins_than_scripted_backends_leave_the_rest_unused() {
+        let s = load("front-door/origin-weights-share-exactly.toml");
+        let user = front_door(&[], vec![origin("chat-eu.example:80", None, Some(1000), None)]);
+        let fitted = stand_in(&user, &s).unwrap();
+        assert_eq!(
+            fitted.config.backend_pools[0].origins,
+            [origin("b1:80", None, Some(1000), None)]
+        );
+        assert!(
+            fitted.notes.contains(
+                &"pool `chat-origins`: scripted backend(s) b2:80, b3:80 unused: the pool has 1 member(s)".to_string()
+            ),
+            "{:?}",
+            fitted.notes
+        );
+    }
+
+    #[test]
+    fn plain_addresses_take_every_scripted_backend_even_from_a_pool_of_origins() {
+        let s = load("front-door/origin-priority-failover-and-back.toml");
+        let user = front_door(&["10.0.0.4:80"], Vec::new());
+        let fitted = stand_in(&user, &s).unwrap();
+        assert_eq!(fitted.config.backend_pools[0].addresses, ["b1:80", "b2:80", "b3:80"]);
+        assert!(fitted.config.backend_pools[0].origins.is_empty());
+        assert!(
+            fitted
+                .notes
+                .contains(&"pool `chat-origins`: 10.0.0.4:80 → b1:80, b2:80, b3:80 (scripted backends)".to_string()),
+            "{:?}",
+            fitted.notes
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use gateway::config::routing::DEFAULT_PRIORITY;
 use gateway::config::{BackendAddr, BackendSettingsConfig, FrontendIp, KeyPath, WafAction, WafTarget};
 use gateway::profile::{AGW_DEFAULT_DRAIN, AGW_FRONTEND_IDLE, AGW_PRIVATE_FRONTEND_IDLE};
 use gateway::{Config, ProfileName};
@@ -428,7 +429,8 @@ fn affinity_on(config: &Config, rule: &gateway::config::RuleConfig) -> bool {
 }
 
 /// WSG008: socket.io and SignalR need every request of a connection on the
-/// same server; without affinity, a pool of several members breaks them.
+/// same server; without affinity, several members sharing the traffic
+/// (enabled, of the top priority) break them.
 pub fn affinity(config: &Config, options: &Options) -> Vec<Finding> {
     let Some(client) = options.client else {
         return Vec::new();
@@ -440,8 +442,7 @@ pub fn affinity(config: &Config, options: &Options) -> Vec<Finding> {
         .filter(|(_, r)| !affinity_on(config, r))
         .filter_map(|(i, r)| {
             let pool = config.backend_pools.iter().find(|p| p.name == r.pool)?;
-            let enabled = pool.origins.iter().filter(|o| o.enabled != Some(false)).count();
-            let members = pool.addresses.len() + enabled;
+            let members = sharing(pool);
             if members < 2 {
                 return None;
             }
@@ -472,6 +473,26 @@ pub fn affinity(config: &Config, options: &Options) -> Vec<Finding> {
             )
         })
         .collect()
+}
+
+/// How many members of `pool` share its traffic while they are healthy:
+/// the enabled ones of the top priority, since Front Door sends a lower
+/// priority nothing until every higher one is unavailable. Plain addresses
+/// are enabled origins of the default priority.
+fn sharing(pool: &gateway::config::BackendPoolConfig) -> usize {
+    let priorities: Vec<u8> = pool
+        .addresses
+        .iter()
+        .map(|_| DEFAULT_PRIORITY)
+        .chain(
+            pool.origins
+                .iter()
+                .filter(|o| o.enabled != Some(false))
+                .map(|o| o.priority.unwrap_or(DEFAULT_PRIORITY)),
+        )
+        .collect();
+    let top = priorities.iter().min();
+    priorities.iter().filter(|p| Some(*p) == top).count()
 }
 
 /// WSG009: Front Door (classic), imported as a WAF policy refusing the
@@ -688,6 +709,28 @@ mod tests {
         assert_eq!(codes(&affinity(&fd, &io)), ["WSG008"]);
         fd.backend_pools[0].session_affinity = true;
         assert!(affinity(&fd, &io).is_empty(), "session_affinity on the origin group");
+        let origin = |address: &str, priority, enabled| gateway::config::OriginConfig {
+            address: address.into(),
+            priority,
+            weight: None,
+            enabled,
+        };
+        let mut tiers = config(ProfileName::FrontDoor, &[]);
+        tiers.backend_pools[0].origins = vec![
+            origin("a:80", Some(1), None),
+            origin("b:80", Some(2), None),
+            origin("c:80", Some(1), Some(false)),
+        ];
+        assert!(
+            affinity(&tiers, &io).is_empty(),
+            "one enabled origin at the top priority takes every request"
+        );
+        tiers.backend_pools[0].origins[1].priority = None;
+        let f = affinity(&tiers, &io);
+        assert!(f[0].consequence.contains("over 2 members"), "{:?}", f[0].consequence);
+        tiers.backend_pools[0].origins[2].enabled = None;
+        let f = affinity(&tiers, &io);
+        assert!(f[0].consequence.contains("over 3 members"), "{:?}", f[0].consequence);
         let mut old = config(ProfileName::ApplicationGateway2016, &["a:80", "b:80"]);
         old.backend_settings[0].cookie_affinity = true;
         let f = affinity(&old, &io);
