@@ -26,7 +26,8 @@
 //! A peer that is not installed is skipped with how to install it;
 //! `WSGATE_BENCH_INSTALL=1` (or `--install`) installs it with apt-get.
 //! Knobs: `WSGATE_BENCH_ROUNDS` (3), `WSGATE_BENCH_SECS` (5 s per phase),
-//! `WSGATE_BENCH_IDLE` (9800; 0 skips memory), `WSGATE_BENCH_ONLY` (e.g. `direct,wsgate`, to
+//! `WSGATE_BENCH_IDLE` (9800; 0 skips memory), `WSGATE_BENCH_THREADS`
+//! (`wsgate serve --threads`; default one worker per core), `WSGATE_BENCH_ONLY` (e.g. `direct,wsgate`, to
 //! profile one), `WSGATE_BIN`. `benches/run-peers.sh` builds
 //! wsgate, raises `ulimit -n` and runs this.
 //!

@@ -192,9 +192,15 @@ pub fn wsgate_binary() -> Option<PathBuf> {
 
 fn start_wsgate(bin: &Path, backend: SocketAddr, dir: &Path) -> Result<Proxy, BenchError> {
     let log = dir.join("wsgate.log");
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--backend"])
-        .arg(backend.to_string())
+        .arg(backend.to_string());
+    // `WSGATE_BENCH_THREADS=1` measures `wsgate serve --threads 1`.
+    if let Ok(threads) = std::env::var("WSGATE_BENCH_THREADS") {
+        command.args(["--threads", threads.trim()]);
+    }
+    let mut child = command
         // Sessions are logged at info; nginx's access log is off too.
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

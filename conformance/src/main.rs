@@ -137,6 +137,12 @@ enum Command {
         /// signal exits at once.
         #[arg(long, value_parser = parse_duration, default_value = serve::DEFAULT_SHUTDOWN_GRACE)]
         shutdown_grace: Duration,
+        /// Worker threads (default: one per core). `--threads 1` runs
+        /// everything on one thread, which costs the least CPU per
+        /// handshake and per message when the gateway shares a small
+        /// machine (see benches/RESULTS.md), as nginx's `worker_processes`.
+        #[arg(long, value_name = "N")]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Print a shell completion script, e.g. `wsgate completions bash >
     /// ~/.local/share/bash-completion/completions/wsgate`.
@@ -369,6 +375,7 @@ fn main() -> ExitCode {
             request_timeout,
             admin,
             shutdown_grace,
+            threads,
         } => {
             let source = match (config, backend.is_empty()) {
                 (Some(path), _) => Source::File(path),
@@ -387,7 +394,7 @@ fn main() -> ExitCode {
                 admin,
                 shutdown_grace: shutdown_grace.get(),
             };
-            cli::block_on(serve::serve(source, options))
+            cli::block_on_threads(threads, serve::serve(source, options))
         }
         Command::Echo { listen } => cli::block_on(serve::echo(listen)),
         Command::Completions { shell } => {

@@ -83,6 +83,30 @@ async fn serve_with_quick_flags_in_front_of_wsgate_echo() {
 }
 
 #[tokio::test]
+async fn serve_on_one_thread_and_on_several() {
+    let (_echo, backend) = start(&["echo", "--listen", "127.0.0.1:0"]);
+    let backend = backend.to_string();
+    for threads in ["1", "3"] {
+        let (_gw, gateway) = start(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            &backend,
+            "--threads",
+            threads,
+        ]);
+        echo_through(gateway).await;
+    }
+    // Zero threads is refused by the argument parser, not at run time.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsgate"))
+        .args(["serve", "--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[tokio::test]
 async fn serve_without_backend_uses_the_builtin_echo() {
     let (_gw, gateway) = start(&["serve", "--listen", "127.0.0.1:0"]);
     echo_through(gateway).await;

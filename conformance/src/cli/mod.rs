@@ -89,9 +89,28 @@ pub fn output_failed(e: &io::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs a server future on a multi-threaded runtime until it ends.
+/// Runs a server future on a multi-threaded runtime (a worker per core)
+/// until it ends.
 pub fn block_on(fut: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    block_on_threads(None, fut)
+}
+
+/// Runs a server future until it ends, on `threads` worker threads: one
+/// means everything on the calling thread (tokio's current-thread runtime,
+/// no cross-thread wake-ups); none means a worker per core.
+pub fn block_on_threads(
+    threads: Option<std::num::NonZeroUsize>,
+    fut: impl std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+) -> ExitCode {
+    let built = match threads.map(std::num::NonZeroUsize::get) {
+        Some(1) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    };
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wsgate: cannot start the runtime: {e}");
