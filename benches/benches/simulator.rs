@@ -6,36 +6,40 @@
 //! pings each, every ping and pong in the trace. Front Door ends every
 //! session at 4 hours, so the gateway's lifetime close usually ends a client.
 //!
-//! Two shapes of the same 100 clients, because turmoil's cost depends on
+//! Three shapes of the same 100 clients, because turmoil's cost depends on
 //! the number of hosts, not only on traffic:
 //!
-//! - `one_host_per_client`: each client is its own `World::client` host
-//!   (102 hosts), as the tests write them. turmoil 0.7 keeps a link for
-//!   every pair of hosts and scans all of them for every host on every
-//!   step, so a step costs O(hosts²): this shape is timed once and printed.
 //! - `one_client_host`: the 100 sessions run concurrently in one client
-//!   host (3 hosts), each still tracing under its own name. Criterion times
-//!   this one (10 samples of one run each).
+//!   host, beside one gateway and one backend (3 hosts), each session still
+//!   tracing under its own name, as the scenario runner runs a
+//!   `[[clients]]` group;
+//! - `one_host_per_client`: each client is its own `World::client` host
+//!   (102 hosts), as the tests write them;
+//! - `realistic`: 100 client hosts, 3 gateway instances (clients spread
+//!   over them) and 5 backends in the pool (108 hosts).
 //!
-//! The turmoil tick is 1 s (`WSGATE_SIM_TICK_MS` overrides it). Every host
-//! is stepped once per tick, so wall cost grows with ticks: 4 h at 1 s is
-//! 14,400 steps, at 100 ms ten times that. Timers still fire at their exact
-//! virtual instants inside a tick, but each network hop waits for the next
-//! tick, so a ping's round trip reads as a few seconds here. That suits
-//! this scenario, whose cadence is 20 s and whose timers (Front Door's
-//! 5-minute idle close, 4-hour lifetime) are minutes and hours; sub-second
-//! timing checks use finer ticks. Criterion cannot print the figure that
-//! matters, virtual seconds per wall second, so it is printed at the end.
+//! turmoil 0.7 keeps a link for every pair of hosts, ticks every link on
+//! every step and, for every host, scans every link for its messages, so a
+//! step costs O(hosts²): the 100-host shapes are the ones that show it.
+//!
+//! The tick is 10 ms, the scenario files' default (`WSGATE_SIM_TICK_MS`
+//! overrides it). Every host is stepped once per tick, so wall cost grows
+//! with ticks: 4 h at 10 ms is 1.44 million steps. Timers fire at their
+//! exact virtual instants inside a tick; network hops wait for the next.
+//!
+//! Each shape runs `WSGATE_SIM_RUNS` times (default 3 for 3 hosts, 1 for
+//! the others) and prints its median; `WSGATE_SIM_SHAPES` (e.g.
+//! `one_client_host`) picks shapes. Plain `main`: the figure that matters,
+//! virtual seconds per wall second, is not one criterion can print.
 //!
 //! `cargo bench -p benches --bench simulator`
 
 #![allow(clippy::unwrap_used)] // bench code: a failure should stop the run loudly
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use gateway::transport::Transport;
 use gateway::{Config, ProfileName};
 use sim::client::{self, ClientOptions, Received};
@@ -50,22 +54,34 @@ fn tick() -> Duration {
     let ms = std::env::var("WSGATE_SIM_TICK_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000u64);
+        .unwrap_or(10u64);
     Duration::from_millis(ms.max(1))
 }
 
 /// How the clients are placed on turmoil hosts.
 #[derive(Debug, Clone, Copy)]
 enum Shape {
-    OneHostPerClient,
     OneClientHost,
+    OneHostPerClient,
+    Realistic,
 }
 
 impl Shape {
+    const ALL: [Shape; 3] = [Shape::OneClientHost, Shape::OneHostPerClient, Shape::Realistic];
+
     fn name(self) -> &'static str {
         match self {
-            Shape::OneHostPerClient => "one_host_per_client",
             Shape::OneClientHost => "one_client_host",
+            Shape::OneHostPerClient => "one_host_per_client",
+            Shape::Realistic => "realistic",
+        }
+    }
+
+    /// Gateway instances and backends.
+    fn servers(self) -> (usize, usize) {
+        match self {
+            Shape::Realistic => (3, 5),
+            _ => (1, 1),
         }
     }
 }
@@ -85,13 +101,14 @@ async fn ping_client<T: Transport>(
     trace: &Trace,
     name: &str,
     index: u64,
+    gateway: &str,
     options: ClientOptions,
     counters: &Counters,
 ) -> Result<(), String> {
     let start = tokio::time::Instant::now();
     // Spread the clients over one ping interval, as real ones are.
     tokio::time::sleep(PING_EVERY * index as u32 / CLIENTS as u32).await;
-    let mut c = client::connect(transport, name, &client::Target::plain("gateway", 80), &options, trace)
+    let mut c = client::connect(transport, name, &client::Target::plain(gateway, 80), &options, trace)
         .await
         .map_err(|e| e.to_string())?;
     let opened = tokio::time::Instant::now();
@@ -126,35 +143,42 @@ async fn ping_client<T: Transport>(
 
 fn front_door_world(tick: Duration, shape: Shape, counters: &Arc<Counters>) -> World {
     let mut world = World::new(6).tick(tick).duration(VIRTUAL + Duration::from_secs(600));
-    world.backend("b1", 9001, backend::Options::default());
-    world.gateway(
-        "gateway",
-        Config::single_route(
-            ProfileName::FrontDoor,
-            "0.0.0.0:80".parse().unwrap(),
-            vec!["b1:9001".into()],
-            None,
-        ),
-    );
+    let (instances, backends) = shape.servers();
+    let members: Vec<String> = (1..=backends).map(|i| format!("b{i}:9001")).collect();
+    for i in 1..=backends {
+        world.backend(&format!("b{i}"), 9001, backend::Options::default());
+    }
+    let config = Config::single_route(ProfileName::FrontDoor, "0.0.0.0:80".parse().unwrap(), members, None);
+    let gateways = if instances == 1 {
+        world.gateway("gateway", config);
+        vec!["gateway".to_string()]
+    } else {
+        world.gateway_instances("gateway", instances, config)
+    };
     match shape {
-        Shape::OneHostPerClient => {
+        Shape::OneHostPerClient | Shape::Realistic => {
             for i in 0..CLIENTS {
                 let counters = Arc::clone(counters);
+                let gateway = gateways[i as usize % gateways.len()].clone();
                 world.client(&format!("c{i:03}"), move |mut env| async move {
                     let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
-                    ping_client(&env.transport, &env.trace, &env.name, i, options, &counters).await?;
+                    ping_client(&env.transport, &env.trace, &env.name, i, &gateway, options, &counters).await?;
                     Ok(())
                 });
             }
         }
         Shape::OneClientHost => {
             let counters = Arc::clone(counters);
+            let gateway = gateways[0].clone();
             world.client("clients", move |mut env| async move {
-                let sessions = (0..CLIENTS).map(|i| {
-                    let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
-                    let (transport, trace, counters) = (&env.transport, &env.trace, &counters);
-                    async move { ping_client(transport, trace, &format!("c{i:03}"), i, options, counters).await }
-                });
+                let sessions =
+                    (0..CLIENTS).map(|i| {
+                        let options = ClientOptions::new("chat.example", "/chat", &mut env.rng);
+                        let (transport, trace, counters, gateway) = (&env.transport, &env.trace, &counters, &gateway);
+                        async move {
+                            ping_client(transport, trace, &format!("c{i:03}"), i, gateway, options, counters).await
+                        }
+                    });
                 let sessions: Vec<_> = sessions.collect();
                 for result in futures_util::future::join_all(sessions).await {
                     result?;
@@ -209,37 +233,24 @@ fn print_runs(tick: Duration, shape: Shape, runs: &[Run]) {
     );
 }
 
-fn simulator(c: &mut Criterion) {
+fn main() {
     let tick = tick();
-    let runs: Mutex<Vec<Run>> = Mutex::default();
-    let mut group = c.benchmark_group("simulator");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_secs(1));
-    let shape = Shape::OneClientHost;
-    group.bench_function(
-        format!("front_door_4h_{}_tick_{}ms", shape.name(), tick.as_millis()),
-        |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let run = run_once(tick, shape);
-                        runs.lock().unwrap().push(run);
-                        run.wall
-                    })
-                    .sum()
-            })
-        },
-    );
-    group.finish();
-    print_runs(tick, shape, &runs.lock().unwrap());
-
-    // Tens of seconds per run: once, outside criterion.
-    let shape = Shape::OneHostPerClient;
-    print_runs(tick, shape, &[run_once(tick, shape)]);
+    let only = std::env::var("WSGATE_SIM_SHAPES").ok();
+    let runs_env = std::env::var("WSGATE_SIM_RUNS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    for shape in Shape::ALL {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n.trim() == shape.name()))
+        {
+            continue;
+        }
+        let runs = runs_env.unwrap_or(match shape {
+            Shape::OneClientHost => 3,
+            _ => 1,
+        });
+        let runs: Vec<Run> = (0..runs.max(1)).map(|_| run_once(tick, shape)).collect();
+        print_runs(tick, shape, &runs);
+    }
 }
-
-criterion_group!(benches, simulator);
-criterion_main!(benches);

@@ -243,8 +243,9 @@ struct TargetArgs {
     /// `cargo test` replays.
     #[arg(long, value_name = "FILE")]
     save_failing_seeds: Option<PathBuf>,
-    /// Runs at once (default: 1 in the simulator only, 8 with a
-    /// real-network target, whose runs mostly wait).
+    /// Runs at once (default: one per core in the simulator only, 8 with
+    /// a real-network target, whose runs mostly wait). Reports print in
+    /// file order either way.
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
 }

@@ -195,6 +195,31 @@ fn check_warns_about_caching_on_websocket_routes() {
 }
 
 #[test]
+fn parallel_runs_print_what_one_at_a_time_prints() {
+    // Four quick files across two profiles: enough for reports to finish
+    // out of order on several threads.
+    let files = [
+        "front-door/caching-breaks-the-upgrade.toml",
+        "application-gateway/handshake-arrives-intact.toml",
+        "front-door/handshake-101.toml",
+        "application-gateway/rewrites-apply-to-the-handshake.toml",
+    ]
+    .map(|f| scenarios().join(f));
+    let run = |jobs: &str| {
+        let out = Command::new(WSGATE)
+            .args(["run", "--jobs", jobs])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let one = run("1");
+    assert!(String::from_utf8_lossy(&one).contains(" passed, 0 failed"));
+    assert_eq!(String::from_utf8_lossy(&one), String::from_utf8_lossy(&run("3")));
+}
+
+#[test]
 fn a_bad_config_names_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

@@ -98,12 +98,19 @@ impl Args {
         all
     }
 
+    /// Jobs at once: as given; else 8 when a real network is involved
+    /// (those wait on wall-clock time, not CPU); else one per core, since
+    /// each simulated run is one thread's CPU work, and each world is built
+    /// and run inside its own thread, so parallel runs do not change a
+    /// trace.
     fn jobs(&self) -> usize {
         self.jobs
-            .unwrap_or(if self.all_targets().iter().any(|t| t.is_real_network()) {
-                8
-            } else {
-                1
+            .unwrap_or_else(|| {
+                if self.all_targets().iter().any(|t| t.is_real_network()) {
+                    8
+                } else {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                }
             })
             .max(1)
     }
