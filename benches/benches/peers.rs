@@ -27,7 +27,9 @@
 //! `WSGATE_BENCH_INSTALL=1` (or `--install`) installs it with apt-get.
 //! Knobs: `WSGATE_BENCH_ROUNDS` (3), `WSGATE_BENCH_SECS` (5 s per phase),
 //! `WSGATE_BENCH_IDLE` (9800; 0 skips memory), `WSGATE_BENCH_THREADS`
-//! (`wsgate serve --threads`; default one worker per core), `WSGATE_BENCH_ONLY` (e.g. `direct,wsgate`, to
+//! (`wsgate serve --threads`; default one worker per core),
+//! `WSGATE_BENCH_PHASES` (e.g. `handshake`, to profile one; default
+//! `relay,handshake,large`), `WSGATE_BENCH_ONLY` (e.g. `direct,wsgate`, to
 //! profile one), `WSGATE_BIN`. `benches/run-peers.sh` builds
 //! wsgate, raises `ulimit -n` and runs this.
 //!
@@ -60,6 +62,8 @@ struct Settings {
     install: bool,
     /// Which targets run; all by default.
     only: Vec<Kind>,
+    /// Which phases run (`relay`, `handshake`, `large`); all by default.
+    phases: Option<String>,
 }
 
 impl Settings {
@@ -72,6 +76,7 @@ impl Settings {
             // `cargo bench` passes `--bench`; only `--install` means anything.
             install: std::env::var("WSGATE_BENCH_INSTALL").is_ok_and(|v| v == "1")
                 || std::env::args().any(|a| a == "--install"),
+            phases: std::env::var("WSGATE_BENCH_PHASES").ok(),
             only: match std::env::var("WSGATE_BENCH_ONLY") {
                 Ok(names) => Kind::ALL
                     .into_iter()
@@ -80,6 +85,14 @@ impl Settings {
                 Err(_) => Kind::ALL.to_vec(),
             },
         }
+    }
+}
+
+impl Settings {
+    fn runs(&self, phase: &str) -> bool {
+        self.phases
+            .as_deref()
+            .is_none_or(|p| p.split(',').any(|n| n.trim() == phase))
     }
 }
 
@@ -166,25 +179,39 @@ fn run() -> Result<(), BenchError> {
     let mut rounds: BTreeMap<Kind, Vec<report::Round>> = BTreeMap::new();
     for round in 1..=settings.rounds {
         for proxy in &proxies {
-            let cpu = CpuMeter::start(proxy.pid());
-            let relay = rt.block_on(loadgen::echo_load(
-                proxy.addr,
-                SESSIONS,
-                MESSAGE,
-                WARMUP,
-                settings.window,
-            ))?;
-            let cpu_per_msg = cpu.per_op(relay.all_messages);
-            let cpu = CpuMeter::start(proxy.pid());
-            let handshakes = rt.block_on(loadgen::handshake_load(
-                proxy.addr,
-                HANDSHAKE_WORKERS,
-                WARMUP,
-                settings.window,
-            ))?;
-            let cpu_per_handshake = cpu.per_op(handshakes.all_handshakes);
-            let mut large = [report::Throughput::default(); LARGE.len()];
+            let (mut relay_figures, mut cpu_per_msg) = (None, f64::NAN);
+            if settings.runs("relay") {
+                let cpu = CpuMeter::start(proxy.pid());
+                let relay = rt.block_on(loadgen::echo_load(
+                    proxy.addr,
+                    SESSIONS,
+                    MESSAGE,
+                    WARMUP,
+                    settings.window,
+                ))?;
+                cpu_per_msg = cpu.per_op(relay.all_messages);
+                relay_figures = Some(relay);
+            }
+            let (mut handshake_figures, mut cpu_per_handshake) = (None, f64::NAN);
+            if settings.runs("handshake") {
+                let cpu = CpuMeter::start(proxy.pid());
+                let handshakes = rt.block_on(loadgen::handshake_load(
+                    proxy.addr,
+                    HANDSHAKE_WORKERS,
+                    WARMUP,
+                    settings.window,
+                ))?;
+                cpu_per_handshake = cpu.per_op(handshakes.all_handshakes);
+                handshake_figures = Some(handshakes);
+            }
+            let mut large = [report::Throughput {
+                mb_per_s: f64::NAN,
+                cpu_us_per_mb: f64::NAN,
+            }; LARGE.len()];
             for (slot, &(sessions, size)) in large.iter_mut().zip(&LARGE) {
+                if !settings.runs("large") {
+                    break;
+                }
                 let cpu = CpuMeter::start(proxy.pid());
                 let run = rt.block_on(loadgen::echo_load(proxy.addr, sessions, size, WARMUP, settings.window))?;
                 let all_mb = run.all_messages as f64 * size as f64 / 1e6;
@@ -193,11 +220,14 @@ fn run() -> Result<(), BenchError> {
                     cpu_us_per_mb: cpu.total_us() / all_mb,
                 };
             }
+            let quantile = |q: f64| relay_figures.as_ref().map_or(f64::NAN, |r| micros(r.latencies.quantile(q)));
             let r = report::Round {
-                msgs_per_s: relay.per_second(),
-                p50_us: micros(relay.latencies.quantile(0.50)),
-                p99_us: micros(relay.latencies.quantile(0.99)),
-                handshakes_per_s: handshakes.per_second(),
+                msgs_per_s: relay_figures.as_ref().map_or(f64::NAN, loadgen::EchoRun::per_second),
+                p50_us: quantile(0.50),
+                p99_us: quantile(0.99),
+                handshakes_per_s: handshake_figures
+                    .as_ref()
+                    .map_or(f64::NAN, loadgen::HandshakeRun::per_second),
                 cpu_us_per_msg: cpu_per_msg,
                 cpu_us_per_handshake: cpu_per_handshake,
                 large,
@@ -210,9 +240,11 @@ fn run() -> Result<(), BenchError> {
                 r.p99_us,
                 r.cpu_us_per_msg,
                 r.handshakes_per_s,
-                micros(handshakes.latencies.quantile(0.5)),
+                handshake_figures
+                    .as_ref()
+                    .map_or(f64::NAN, |h| micros(h.latencies.quantile(0.5))),
                 r.cpu_us_per_handshake,
-                handshakes.failures,
+                handshake_figures.as_ref().map_or(0, |h| h.failures),
             );
             for (&(sessions, size), t) in LARGE.iter().zip(&r.large) {
                 println!(
