@@ -220,7 +220,11 @@ fn run() -> Result<(), BenchError> {
                     cpu_us_per_mb: cpu.total_us() / all_mb,
                 };
             }
-            let quantile = |q: f64| relay_figures.as_ref().map_or(f64::NAN, |r| micros(r.latencies.quantile(q)));
+            let quantile = |q: f64| {
+                relay_figures
+                    .as_ref()
+                    .map_or(f64::NAN, |r| micros(r.latencies.quantile(q)))
+            };
             let r = report::Round {
                 msgs_per_s: relay_figures.as_ref().map_or(f64::NAN, loadgen::EchoRun::per_second),
                 p50_us: quantile(0.50),

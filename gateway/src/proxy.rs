@@ -529,7 +529,7 @@ fn respond<T: Transport>(
                 let _registered = registered;
                 let outcome = match (client_upgrade.await, backend_upgrade.await) {
                     (Ok(client), Ok(backend)) => {
-                        tunnel::relay(TokioIo::new(client), TokioIo::new(backend), policy, dropped).await
+                        tunnel::relay(TokioIo::new(client), TokioIo::new(backend), &policy, dropped).await
                     }
                     (Err(_), _) => failed_upgrade(Side::Client),
                     (_, Err(_)) => failed_upgrade(Side::Backend),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::roster::{Membership, Roster};
+use crate::roster::{Membership, Released, Roster};
 
 use tokio::sync::mpsc;
 
@@ -97,6 +97,28 @@ impl Drop for Registered {
     }
 }
 
+/// Completes when a session is dropped, with why: every session at once
+/// (maintenance, the end of a drain of everything) before its own group
+/// (its member removed, its configuration replaced), as a biased select
+/// would poll them. A plain struct of two waits, because every open session
+/// holds one for its whole life.
+#[derive(Debug)]
+pub(crate) struct Dropped {
+    everyone: Released<CloseReason>,
+    mine: Released<CloseReason>,
+}
+
+impl Future for Dropped {
+    type Output = CloseReason;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<CloseReason> {
+        if let std::task::Poll::Ready(reason) = std::pin::Pin::new(&mut self.everyone).poll(cx) {
+            return std::task::Poll::Ready(reason);
+        }
+        std::pin::Pin::new(&mut self.mine).poll(cx)
+    }
+}
+
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
@@ -148,11 +170,7 @@ impl Registry {
     /// Registers a session in `group`. The returned future completes, with
     /// the reason, when the session must be dropped: maintenance drops
     /// every session, a drain those of some groups.
-    pub(crate) fn register(
-        self: &Arc<Self>,
-        id: u64,
-        group: Group,
-    ) -> (Registered, impl Future<Output = CloseReason> + Send + 'static) {
+    pub(crate) fn register(self: &Arc<Self>, id: u64, group: Group) -> (Registered, Dropped) {
         self.lock().insert(id, group.member.clone());
         let (membership, everyone) = self.sessions.join();
         let roster = {
@@ -160,13 +178,7 @@ impl Registry {
             groups.entry(group).or_default().clone()
         };
         let (group_membership, mine) = roster.join();
-        let dropped = async move {
-            tokio::select! {
-                biased;
-                reason = everyone => reason,
-                reason = mine => reason,
-            }
-        };
+        let dropped = Dropped { everyone, mine };
         (
             Registered {
                 registry: Arc::clone(self),
@@ -587,6 +599,34 @@ impl GatewayHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sessions_wait_to_be_dropped_is_two_pointers() {
+        // Held by every open session for its whole life.
+        assert_eq!(std::mem::size_of::<Dropped>(), 2 * std::mem::size_of::<usize>());
+    }
+
+    #[tokio::test]
+    async fn maintenance_wins_over_a_group_release_at_the_same_moment() {
+        let registry = Arc::new(Registry::new());
+        let group = Group {
+            epoch: 0,
+            set: 0,
+            member: BackendAddr {
+                host: "b1".into(),
+                port: 80,
+            },
+        };
+        let (_registered, dropped) = registry.register(1, group.clone());
+        // The group's release comes first, but both are in before the
+        // session looks: it reports maintenance, as a biased select would.
+        let rosters: Vec<Roster<CloseReason>> = registry.groups.lock().unwrap().values().cloned().collect();
+        for r in rosters {
+            r.release_all_with(CloseReason::Closed);
+        }
+        registry.sessions.release_all_with(CloseReason::Maintenance);
+        assert_eq!(dropped.await, CloseReason::Maintenance);
+    }
 
     fn handle() -> GatewayHandle {
         let (generation, _) = crate::generation::build(
