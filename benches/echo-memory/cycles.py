@@ -22,7 +22,8 @@ def recv_until(s, marker):
         buf += chunk
     return buf
 
-def cycle(host, port):
+def open_session(host, port):
+    """Connects, upgrades and echoes one 64 B binary message."""
     s = socket.create_connection((host, port))
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET /chat HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -33,13 +34,21 @@ def cycle(host, port):
     got = head.split(b"\r\n\r\n", 1)[1]
     while len(got) < 66:
         got += s.recv(4096)
+    return s
+
+def close_session(s, wait=False):
+    """Sends a Close frame; with `wait`, reads until the echo closes too."""
     s.sendall(frame(0x8, struct.pack("!H", 1000)))
-    try:
-        while s.recv(4096):
+    if wait:
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
             pass
-    except OSError:
-        pass
     s.close()
+
+def cycle(host, port):
+    close_session(open_session(host, port), wait=True)
 
 if __name__ == "__main__":
   addr, pid, n, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
