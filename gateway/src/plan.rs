@@ -75,7 +75,9 @@ pub struct RoutePlan {
     pub waf: Option<Waf>,
     pub rewrite: Option<Rewrite>,
     /// Timers for upgraded sessions on this route.
-    pub session: SessionPolicy,
+    /// Shared by every session on the route: each holds a pointer, not a
+    /// copy, for its whole life.
+    pub session: Arc<SessionPolicy>,
 }
 
 /// A pool as seen through one backend settings.
@@ -384,18 +386,18 @@ fn scaled_route(r: RoutePlan, k: f64) -> RoutePlan {
         idle,
         lifetime,
         frontend_idle,
-    } = session;
+    } = Arc::unwrap_or_clone(session);
     RoutePlan {
         rule,
         backends,
         caching,
         waf,
         rewrite,
-        session: SessionPolicy {
+        session: Arc::new(SessionPolicy {
             idle: scaled_timer_opt(idle, k),
             lifetime: scaled_timer_opt(lifetime, k),
             frontend_idle: scaled_timer_opt(frontend_idle, k),
-        },
+        }),
     }
 }
 

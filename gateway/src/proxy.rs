@@ -518,7 +518,7 @@ fn respond<T: Transport>(
                 cookies.apply(shared, id, &backend, resp.headers_mut());
             }
             let session_shared = Arc::clone(shared);
-            let policy = route.plan.session.clone();
+            let policy = Arc::clone(&route.plan.session);
             let group = Group {
                 epoch: route.epoch,
                 set: route.backends.set,

@@ -3,6 +3,7 @@
 //! and leaves locating it to the caller; files are not read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
 use regex::Regex;
@@ -795,7 +796,7 @@ fn resolve(
             caching: rule.caching,
             waf,
             rewrite,
-            session: SessionPolicy::resolve(&behaviour, &request_timeout, &overrides),
+            session: Arc::new(SessionPolicy::resolve(&behaviour, &request_timeout, &overrides)),
         });
     }
     let mut listeners = Vec::new();
@@ -811,7 +812,7 @@ fn resolve(
         };
         let frontend_idle = frontend_idle_timer(config, listener, &KeyPath::item("listeners", i));
         if let Some(r) = routes.get_mut(route) {
-            r.session.frontend_idle = frontend_idle;
+            Arc::make_mut(&mut r.session).frontend_idle = frontend_idle;
         }
         listeners.push(ListenerPlan {
             name: listener.name.clone(),
