@@ -286,16 +286,22 @@ pub fn run_on(target: Target, scenario: &Scenario, seed: u64, options: &TargetOp
 /// The gateway side of a real run, with its plan scaled by `k`.
 fn front(target: Target, scenario: &Scenario, k: f64, options: &TargetOptions) -> Result<Front, String> {
     let (plan, material) = gateway::Plan::resolve(&scenario.config).map_err(|e| format!("the gateway config: {e}"))?;
-    let plan = plan.time_scaled(k);
+    // Origins are meant to be equally near unless a backend's probes answer
+    // late on purpose; only then is a probe's round trip a signal to keep.
+    let slack = match needs::late_probes(scenario) {
+        Some(_) => std::time::Duration::ZERO,
+        None => options.timing.tolerance,
+    };
     match target {
         Target::Sim | Target::Real => Ok(Front::Wsgate {
-            plan,
+            plan: timing::wall_clock_plan(&plan, k, slack),
             material,
             scale: k,
+            slack,
         }),
         Target::Peer(kind) => Ok(Front::Peer {
             kind,
-            plan,
+            plan: plan.time_scaled(k),
             policies: crate::peer::Policies::from_config(&scenario.config),
         }),
         Target::External => {

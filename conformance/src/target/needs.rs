@@ -68,14 +68,11 @@ pub fn expect_skip(e: &Expect, target: Target) -> Option<String> {
     None
 }
 
-/// What no real-network target can do.
-fn real_network(scenario: &Scenario, target: Target) -> Option<String> {
-    let windowed = scenario
-        .config
-        .backend_pools
-        .iter()
-        .any(|p| p.latency_sensitivity.is_some());
-    let late_probes = scenario
+/// The first backend whose probes answer late on purpose (`health_latency`,
+/// or a `set-health-delay` on the timeline): the scenario means its origins
+/// to be unequally near. Pure.
+pub fn late_probes(scenario: &Scenario) -> Option<String> {
+    scenario
         .backends
         .iter()
         .find(|b| b.health_latency.is_some())
@@ -85,8 +82,17 @@ fn real_network(scenario: &Scenario, target: Target) -> Option<String> {
                 Action::SetHealthDelay(b, _) => Some(b.clone()),
                 _ => None,
             })
-        });
-    if let (true, Some(late)) = (windowed, late_probes) {
+        })
+}
+
+/// What no real-network target can do.
+fn real_network(scenario: &Scenario, target: Target) -> Option<String> {
+    let windowed = scenario
+        .config
+        .backend_pools
+        .iter()
+        .any(|p| p.latency_sensitivity.is_some());
+    if let (true, Some(late)) = (windowed, late_probes(scenario)) {
         return Some(format!(
             "{target} cannot keep the latency window's outcome: it compares measured probe round trips \
              (`{late}` answers probes late) with latency_sensitivity, and on loopback in scaled wall time the \

@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use gateway::Plan;
+
 use crate::peer::PeerKind;
 
 /// How much a real run's clock may stray from the simulator's, in wall
@@ -174,9 +176,59 @@ pub fn tolerance(timing: &Timing, scaled_latency: Duration) -> Duration {
     timing.tolerance + scaled_latency * HOPS
 }
 
+/// The plan a real run serves: its timers divided by `k`, and each Front
+/// Door latency window widened by `slack`, the scheduling slack of the
+/// run's wall clock.
+///
+/// Front Door measures probe round trips in whole milliseconds, so on an
+/// idle loopback every origin is equally near. On a busy machine one probe
+/// can take a millisecond or more by scheduling alone, and with the
+/// default window of 0 that one late wake-up sends every session to the
+/// other origins until the next probe. That is noise, not latency. The
+/// caller passes the tolerance as `slack` when the scenario means its
+/// origins to be equally near, and zero when a backend's probes answer
+/// late on purpose (`needs::late_probes`), whose delay is the signal.
+pub fn wall_clock_plan(plan: &Plan, k: f64, slack: Duration) -> Plan {
+    let mut plan = plan.time_scaled(k);
+    for set in &mut plan.backend_sets {
+        if let Some(window) = set.latency_sensitivity.as_mut() {
+            *window += slack;
+        }
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_windows_get_the_slack_and_nothing_else_does() {
+        let src = "profile = \"front-door\"\n\
+            [[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n\
+            [[backend_pools]]\nname = \"p\"\naddresses = [\"b1:80\", \"b2:80\"]\nlatency_sensitivity = \"10ms\"\n\
+            [[backend_settings]]\nname = \"s\"\nrequest_timeout = \"30s\"\n\
+            [[rules]]\nname = \"r\"\nlistener = \"l\"\npool = \"p\"\nsettings = \"s\"\n";
+        let config: gateway::Config = toml::from_str(src).unwrap();
+        let (plan, _) = Plan::resolve(&config).unwrap();
+        let wall = wall_clock_plan(&plan, 2.0, Duration::from_millis(150));
+        // The window as configured (time_scaled leaves it: it compares
+        // measured round trips, which loopback does not scale), plus the slack.
+        assert_eq!(
+            plan.time_scaled(2.0).backend_sets[0].latency_sensitivity,
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(
+            wall.backend_sets[0].latency_sensitivity,
+            Some(Duration::from_millis(160))
+        );
+        let scaled = plan.time_scaled(2.0);
+        assert_eq!(wall.routes[0].session, scaled.routes[0].session);
+        assert_eq!(
+            wall.backend_sets[0].settings.request_timeout,
+            scaled.backend_sets[0].settings.request_timeout
+        );
+    }
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 

@@ -33,6 +33,9 @@ pub enum Front {
         plan: Plan,
         material: TlsMaterial,
         scale: f64,
+        /// The wall clock's scheduling slack, added to latency windows
+        /// (see [`crate::target::timing::wall_clock_plan`]).
+        slack: std::time::Duration,
     },
     /// nginx or HAProxy, rendered from the plan and run as a process.
     Peer {
@@ -227,9 +230,18 @@ impl Instances {
     /// timers divided by the run's scale, or the latest configuration
     /// again (a push that changes nothing).
     pub fn update(&mut self, next: Option<&Config>) -> Result<(), String> {
-        if let (Some(config), Front::Wsgate { plan, material, scale }) = (next, &mut self.front) {
+        if let (
+            Some(config),
+            Front::Wsgate {
+                plan,
+                material,
+                scale,
+                slack,
+            },
+        ) = (next, &mut self.front)
+        {
             let (resolved, read) = Plan::resolve(config).map_err(|e| e.to_string())?;
-            *plan = resolved.time_scaled(*scale);
+            *plan = crate::target::timing::wall_clock_plan(&resolved, *scale, *slack);
             *material = read;
         }
         let Front::Wsgate { plan, material, .. } = &self.front else {
