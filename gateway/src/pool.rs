@@ -258,41 +258,10 @@ pub fn choose(
     cursor.pick(&selection(members, skip, rules)).map(Choice::Balanced)
 }
 
-/// Which members a pick may choose: the healthy ones, except `skip` (the
-/// member a retry already tried). When none is healthy and
-/// `use_all_when_none_healthy` (Front Door), every member but `skip`;
-/// otherwise (Application Gateway) none, which the caller answers with 502.
-pub fn eligible(healthy: &[bool], skip: Option<usize>, use_all_when_none_healthy: bool) -> Vec<bool> {
-    let use_all = use_all_when_none_healthy && !healthy.contains(&true);
-    healthy
-        .iter()
-        .enumerate()
-        .map(|(i, &h)| (h || use_all) && Some(i) != skip)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn eligibility_follows_health_and_skips_the_retried_member() {
-        assert_eq!(eligible(&[true, false, true], None, false), [true, false, true]);
-        assert_eq!(eligible(&[true, false, true], Some(0), false), [false, false, true]);
-        assert_eq!(
-            eligible(&[true, false], None, true),
-            [true, false],
-            "one healthy: no fallback"
-        );
-    }
-
-    #[test]
-    fn with_none_healthy_front_door_uses_all_and_application_gateway_none() {
-        assert_eq!(eligible(&[false, false], None, true), [true, true]);
-        assert_eq!(eligible(&[false, false], Some(1), true), [true, false]);
-        assert_eq!(eligible(&[false, false], None, false), [false, false]);
-    }
 
     #[test]
     fn cycles_through_every_member() {
