@@ -201,6 +201,21 @@ pub fn check_target(method: &Method, target: &Uri) -> Option<Rejection> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_refused_switch_says_what_was_wrong() {
+        // The reason lands in the gateway's BackendError event and the trace.
+        assert_eq!(
+            BadSwitch::NotRequested.to_string(),
+            "101 to a request that asked for no WebSocket upgrade"
+        );
+        assert_eq!(BadSwitch::Protocol.to_string(), "101 whose Upgrade is not websocket");
+        assert_eq!(BadSwitch::Connection.to_string(), "101 without Connection: Upgrade");
+        assert_eq!(
+            BadSwitch::Accept.to_string(),
+            "101 whose Sec-WebSocket-Accept does not match the key"
+        );
+    }
+
     fn upgrade_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("server.example.com"));

@@ -178,6 +178,26 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_results_read_as_the_answer_or_the_failure() {
+        // What `GET /backends` and the probe events show.
+        assert_eq!(ProbeResult::Success(200).to_string(), "status 200");
+        assert_eq!(
+            ProbeResult::Failure(ProbeFailure::Status(500)).to_string(),
+            "status 500"
+        );
+        assert_eq!(
+            ProbeResult::Failure(ProbeFailure::Body(200)).to_string(),
+            "status 200 without the expected body"
+        );
+        assert_eq!(ProbeResult::Failure(ProbeFailure::Timeout).to_string(), "timeout");
+        let refused = crate::upstream::UpstreamError::new(crate::upstream::Kind::Connect, "refused");
+        assert_eq!(
+            ProbeResult::Failure(ProbeFailure::Upstream(refused)).to_string(),
+            "connect: refused"
+        );
+    }
     use proptest::prelude::*;
 
     const OK: ProbeResult = ProbeResult::Success(200);

@@ -372,6 +372,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_are_the_config_and_command_line_spellings_both_ways() {
+        for (profile, name) in [
+            (ProfileName::ApplicationGateway, "application-gateway"),
+            (ProfileName::ApplicationGateway2016, "application-gateway-2016"),
+            (ProfileName::FrontDoor, "front-door"),
+        ] {
+            assert_eq!(profile.as_str(), name);
+            assert_eq!(profile.to_string(), name);
+            assert_eq!(name.parse::<ProfileName>(), Ok(profile));
+        }
+        assert!("front_door".parse::<ProfileName>().is_err());
+    }
+
+    #[test]
     fn config_files_use_the_same_names() {
         #[derive(Deserialize)]
         struct P {

@@ -152,6 +152,16 @@ pub fn expired(now: Duration, last_activity: Duration, policy: &SessionPolicy) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timer_names_the_setting_behind_it() {
+        // The close reason a user reads: which key to change, or which
+        // profile default applied.
+        let key = Timer::key(Duration::from_secs(15), "backend_settings[0].request_timeout");
+        assert_eq!(key.to_string(), "backend_settings[0].request_timeout = 15s");
+        let default = Timer::new(Duration::from_secs(300), Origin::Profile(ProfileName::FrontDoor));
+        assert_eq!(default.to_string(), "5m, the front-door default");
+    }
     use crate::profile::ProfileName;
     use proptest::prelude::*;
 
