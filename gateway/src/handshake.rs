@@ -256,7 +256,15 @@ mod tests {
     fn missing_key_is_400() {
         let mut h = upgrade_headers();
         h.remove(header::SEC_WEBSOCKET_KEY);
-        assert_eq!(status(classify(&Method::GET, Version::HTTP_11, &h, true)), Some(400));
+        // A missing key and a malformed one are both 400, each with its
+        // own reason in the event a user reads.
+        match classify(&Method::GET, Version::HTTP_11, &h, true) {
+            Verdict::Reject(r) => {
+                assert_eq!(r.status, StatusCode::BAD_REQUEST);
+                assert_eq!(r.reason, "WebSocket handshake without Sec-WebSocket-Key");
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        }
     }
 
     #[test]
