@@ -266,6 +266,34 @@ mod tests {
     }
 
     #[test]
+    fn a_window_that_goes_unhealthy_counts_only_its_failures() {
+        // One success among four samples: three failures, which the event
+        // and the metrics report.
+        let mut h = Health::new(HealthRule::Window { size: 4, required: 2 }, true);
+        for r in [OK, fail(), fail()] {
+            assert_eq!(h.observe(Duration::ZERO, r), None);
+        }
+        assert_eq!(
+            h.observe(Duration::ZERO, fail()),
+            Some(Transition::BecameUnhealthy { failures: 3 })
+        );
+    }
+
+    #[test]
+    fn the_admin_view_has_the_last_result_and_the_failure_count() {
+        // What `GET /backends` shows for a member.
+        let mut h = Health::new(HealthRule::Consecutive { unhealthy_after: 3 }, true);
+        assert_eq!(h.last(), None);
+        h.observe(Duration::from_secs(30), fail());
+        h.observe(Duration::from_secs(60), fail());
+        assert_eq!(h.consecutive_failures(), 2);
+        assert_eq!(h.last(), Some(&(Duration::from_secs(60), fail())));
+        h.observe(Duration::from_secs(90), OK);
+        assert_eq!(h.consecutive_failures(), 0);
+        assert_eq!(h.last(), Some(&(Duration::from_secs(90), OK)));
+    }
+
+    #[test]
     fn an_initially_unhealthy_backend_joins_on_success() {
         let mut h = Health::new(HealthRule::Consecutive { unhealthy_after: 3 }, false);
         assert!(!h.is_healthy());
