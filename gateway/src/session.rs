@@ -153,15 +153,6 @@ pub fn expired(now: Duration, last_activity: Duration, policy: &SessionPolicy) -
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_timer_names_the_setting_behind_it() {
-        // The close reason a user reads: which key to change, or which
-        // profile default applied.
-        let key = Timer::key(Duration::from_secs(15), "backend_settings[0].request_timeout");
-        assert_eq!(key.to_string(), "backend_settings[0].request_timeout = 15s");
-        let default = Timer::new(Duration::from_secs(300), Origin::Profile(ProfileName::FrontDoor));
-        assert_eq!(default.to_string(), "5m, the front-door default");
-    }
     use crate::profile::ProfileName;
     use proptest::prelude::*;
 
@@ -179,6 +170,28 @@ mod tests {
             lifetime: lifetime.map(t),
             frontend_idle: None,
         }
+    }
+
+    #[test]
+    fn on_a_tie_the_lifetime_is_reported_then_the_sessions_own_idle_timer() {
+        // All three fire at 60 s: the lifetime would have closed the
+        // session whatever the traffic, so it is the cause.
+        let mut p = policy(Some(60), Some(60));
+        p.frontend_idle = Some(t(60));
+        assert_eq!(next_deadline(S(0), &p), Some((S(60), Expiry::Lifetime)));
+        // Idle and frontend idle tie: the session's own timer.
+        p.lifetime = None;
+        assert_eq!(next_deadline(S(0), &p), Some((S(60), Expiry::Idle)));
+        p.idle = None;
+        assert_eq!(next_deadline(S(0), &p), Some((S(60), Expiry::FrontendIdle)));
+    }
+
+    #[test]
+    fn a_deadline_too_far_to_represent_is_decades_away_not_now() {
+        let base = tokio::time::Instant::now();
+        let far = deadline(base, Duration::MAX);
+        assert!(far >= base + S(86_400 * 365 * 29), "{:?}", far - base);
+        assert_eq!(deadline(base, S(5)), base + S(5));
     }
 
     #[test]
