@@ -76,6 +76,8 @@ mod tests {
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody"), Some(27));
         assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n"), Some(24));
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
+        // A CR after a line end that is not followed by LF ends nothing.
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\rX: b"), None);
     }
 
     #[tokio::test(start_paused = true)]
@@ -96,6 +98,28 @@ mod tests {
         assert_eq!(
             read_head(&mut reader, 1024, Duration::from_secs(10)).await,
             Head::TooLarge
+        );
+    }
+
+    #[tokio::test]
+    async fn a_complete_head_one_byte_over_the_limit_is_refused_at_the_limit_accepted() {
+        // Both arrive whole in one read, so only the complete-head check
+        // decides: 431 one byte over, replayed at exactly the limit.
+        let head = |len: usize| {
+            let mut h = b"GET / HTTP/1.1\r\nX: ".to_vec();
+            h.resize(len - 4, b'a');
+            h.extend_from_slice(b"\r\n\r\n");
+            h
+        };
+        let over = head(1025);
+        assert_eq!(
+            read_head(&mut over.as_slice(), 1024, Duration::from_secs(10)).await,
+            Head::TooLarge
+        );
+        let at = head(1024);
+        assert_eq!(
+            read_head(&mut at.as_slice(), 1024, Duration::from_secs(10)).await,
+            Head::Complete(at.clone())
         );
     }
 
