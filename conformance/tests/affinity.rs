@@ -8,10 +8,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backend::{App, AppEvent, BackendEvent};
@@ -21,45 +19,17 @@ use sim::client::{ClientEvent, Target};
 use sim::script::ClientScript;
 use sim::trace::{Trace, TraceEvent};
 
-const WSGATE: &str = env!("CARGO_BIN_EXE_wsgate");
+mod support;
 
-/// `wsgate serve`, killed on drop.
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{start, Running};
 
 /// Starts `wsgate serve --config <config>` and returns it with the address
 /// it printed (`listening on …`, printed once every backend has answered a
 /// probe).
-fn serve(config: &std::path::Path) -> (Serving, SocketAddr) {
-    let mut child = Command::new(WSGATE)
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wsgate starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let _ = tx.send(rest.trim().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("wsgate printed its address");
-    (Serving(child), addr.parse().expect("a socket address"))
+fn serve(config: &std::path::Path) -> (Running, SocketAddr) {
+    start(&["serve", "--config", config.to_str().unwrap()])
 }
 
-/// An `app` backend on 127.0.0.1 whose application events land in `seen`.
 async fn app_backend(app: App, seed: u64, seen: &Arc<Mutex<Vec<AppEvent>>>) -> SocketAddr {
     let seen = Arc::clone(seen);
     let options = backend::Options {

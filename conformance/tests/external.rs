@@ -5,23 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
-const WSGATE: &str = env!("CARGO_BIN_EXE_wsgate");
+mod support;
 
-/// A child process killed on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{start, Running, WSGATE};
 
 /// A loopback port nothing listens on now (bound, then released).
 fn free_port() -> u16 {
@@ -34,26 +23,7 @@ fn free_port() -> u16 {
 
 /// `wsgate serve --config FILE`, once it prints its listener.
 fn serve(config: &std::path::Path) -> (Running, SocketAddr) {
-    let mut child = Command::new(WSGATE)
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wsgate serve starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, addr)) = line.split_once("listening on ") {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("wsgate serve printed its address");
-    (Running(child), addr.parse().unwrap())
+    start(&["serve", "--config", config.to_str().unwrap()])
 }
 
 const GATEWAY: &str = r#"

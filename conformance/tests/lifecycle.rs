@@ -6,10 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,16 +18,9 @@ use gateway::TokioTransport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-const WSGATE: &str = env!("CARGO_BIN_EXE_wsgate");
+mod support;
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{start_with, Running};
 
 /// A backend on 127.0.0.1 that counts the sessions it opened.
 struct Backend {
@@ -77,40 +69,13 @@ fn config(backends: &[SocketAddr], request_timeout: &str) -> String {
 /// Starts `wsgate serve --config PATH --admin 127.0.0.1:0`; returns the
 /// process, the gateway and the admin addresses.
 fn serve(path: &Path) -> (Running, SocketAddr, SocketAddr) {
-    let mut child = Command::new(WSGATE)
-        .args(["serve", "--config"])
-        .arg(path)
-        .args(["--admin", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            for marker in ["listening on ", "admin endpoint on "] {
-                if let Some(rest) = line.split(marker).nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
-                    let _ = tx.send((marker, addr));
-                }
-            }
-        }
-    });
-    let (mut gateway, mut admin) = (None, None);
-    while gateway.is_none() || admin.is_none() {
-        let (marker, addr) = rx.recv_timeout(Duration::from_secs(30)).expect("wsgate started");
-        let addr: SocketAddr = addr.parse().unwrap();
-        if marker == "listening on " {
-            gateway = Some(addr);
-        } else {
-            admin = Some(addr);
-        }
-    }
-    (Running(child), gateway.unwrap(), admin.unwrap())
+    let (running, addrs) = start_with(
+        &["serve", "--config", path.to_str().unwrap(), "--admin", "127.0.0.1:0"],
+        &["listening on ", "admin endpoint on "],
+    );
+    (running, addrs[0], addrs[1])
 }
 
-/// One admin request; returns the status line's code and the body.
 async fn admin(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
