@@ -197,7 +197,7 @@ mod tests {
     fn front_door_retries_a_request_that_reached_no_answer() {
         let fd = crate::profile::ProfileName::FrontDoor.behaviour().http_timeout;
         let refused = UpstreamError::new(Kind::Connect, "refused");
-        let closed = UpstreamError::new(Kind::Response, "connection closed before message completed");
+        let closed = UpstreamError::new(Kind::Response, "connection closed before a response head");
         for error in [&refused, &closed] {
             assert_eq!(on_failure(error, &fd, true, false), NextStep::Retry);
             assert_eq!(on_failure(error, &fd, true, true), NextStep::Answer(502), "once");

@@ -23,6 +23,7 @@
 //! | `body` | request bodies: read up to 64 KiB before forwarding, then streamed |
 //! | `buffers` | the relay's read buffers: 8 KiB, growing to 64 KiB for bursts, lent per thread only while bytes move |
 //! | [`upstream`] | one way to reach a backend (connect, TLS, HTTP handshake), typed errors |
+//! | `upgrade` | a WebSocket handshake sent to a backend by hand: one write, one head parsed, the socket to the tunnel on 101 |
 //! | [`handshake`] | pure: plain, upgrade or rejected (400/405/426); judging a backend's 101 |
 //! | [`headers`] | pure: hop-by-hop removal, `X-Forwarded-*`, host override |
 //! | [`pool`] | pure: the member a request goes to: affinity, then (weighted) round robin over the selection (health, priority, latency window) |
@@ -45,6 +46,7 @@
 //!                                                  │ reject: 400 / 426
 //!                                                  ▼
 //!                        pool pick ─▶ headers ─▶ Transport::connect ─▶ backend
+//!                                   (hyper client; a handshake: upgrade)
 //!                                                  │ 101
 //!                                                  ▼
 //!                                      tunnel: bytes both ways until close
@@ -80,6 +82,7 @@ pub mod session;
 pub mod tls;
 pub mod transport;
 mod tunnel;
+mod upgrade;
 pub mod upstream;
 pub mod waf;
 

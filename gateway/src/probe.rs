@@ -303,7 +303,7 @@ async fn once<T: Transport>(transport: &T, tls: Option<&Tls>, backend: &BackendA
             ));
         }
     };
-    let mut sender = match upstream::open::<T, upstream::Empty>(transport, backend, tls, None, false).await {
+    let mut sender = match upstream::open::<T, upstream::Empty>(transport, backend, tls, None).await {
         Ok(sender) => sender,
         Err(e) => return fail(e),
     };

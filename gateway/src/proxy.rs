@@ -22,8 +22,9 @@ use crate::config::{BackendAddr, Protocol};
 use crate::event::{CloseReason, Event, Events, Side};
 use crate::forward::{self, BodyLength, NextStep};
 use crate::generation::Current;
-use crate::handshake::{self, Rejection, Verdict};
+use crate::handshake::{self, BadSwitch, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
+use crate::io::MaybeTls;
 use crate::plan::{RoutePlan, SettingsPlan};
 use crate::pool::Choice;
 use crate::probe::Member;
@@ -31,6 +32,7 @@ use crate::profile::Behaviour;
 use crate::registry::{Group, Registry};
 use crate::transport::Transport;
 use crate::tunnel;
+use crate::upgrade::{self, Answer};
 use crate::upstream::{self, Tls, UpstreamError};
 use crate::waf::WafVerdict;
 
@@ -187,7 +189,9 @@ fn refuse<T>(shared: &Shared<T>, id: u64, status: StatusCode, reason: &'static s
     gateway_response(status, reason)
 }
 
-/// One attempt at a backend, under the request timeout when `timed`.
+/// One attempt at a backend, under the request timeout when `timed`. A
+/// WebSocket handshake goes through [`upgrade`], anything else through
+/// hyper's client.
 async fn attempt<T: Transport>(
     shared: &Shared<T>,
     backends: &Backends,
@@ -195,19 +199,17 @@ async fn attempt<T: Transport>(
     req: Request<Outbound>,
     upgrade: bool,
     timed: bool,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<Answer<MaybeTls<T::Stream>>, UpstreamError> {
     let settings = &backends.settings;
     let tls = backends.tls_for(backend);
     let exchange = async {
-        let mut sender = upstream::open(
-            &shared.transport,
-            backend,
-            tls.as_ref(),
-            settings.tcp_keepalive,
-            upgrade,
-        )
-        .await?;
-        upstream::send(&mut sender, req).await
+        let stream = upstream::connect(&shared.transport, backend, tls.as_ref(), settings.tcp_keepalive).await?;
+        if upgrade {
+            upgrade::exchange(stream, req).await
+        } else {
+            let mut sender = upstream::http1(stream).await?;
+            upstream::send(&mut sender, req).await.map(Answer::Other)
+        }
     };
     if !timed {
         return exchange.await;
@@ -486,87 +488,110 @@ fn respond<T: Transport>(
     route: &Route,
     id: u64,
     backend: BackendAddr,
-    mut resp: Response<Incoming>,
+    answer: Answer<MaybeTls<T::Stream>>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     client_key: Option<HeaderValue>,
     cookies: Option<Cookies>,
 ) -> Result<Response<Body>, Infallible> {
+    let (mut head, stream) = match answer {
+        Answer::Switched { head, backend } => (head, backend),
+        Answer::Other(resp) => {
+            return Ok(forward_answer(
+                shared,
+                id,
+                backend,
+                resp,
+                client_upgrade.is_some(),
+                cookies,
+            ))
+        }
+    };
+    let checked = handshake::check_switch(&head.headers, client_key.as_ref());
+    let client_upgrade = match (checked, client_upgrade) {
+        (Ok(()), Some(client_upgrade)) => client_upgrade,
+        // A switch only comes back to a forwarded handshake, which has both
+        // a key and an upgrade handle; without them it is not one.
+        (Ok(()), None) => return Ok(invalid_switch(shared, id, backend, BadSwitch::NotRequested)),
+        (Err(problem), _) => return Ok(invalid_switch(shared, id, backend, problem)),
+    };
+    let subprotocol = head
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    shared.emit(Event::UpgradeCompleted {
+        id,
+        backend: backend.clone(),
+        subprotocol,
+    });
+    if let Some(cookies) = cookies {
+        cookies.apply(shared, id, &backend, &mut head.headers);
+    }
+    let session_shared = Arc::clone(shared);
+    let policy = Arc::clone(&route.plan.session);
+    let group = Group {
+        epoch: route.epoch,
+        set: route.backends.set,
+        member: backend,
+    };
+    let (registered, dropped) = shared.registry.register(id, group);
+    tokio::spawn(async move {
+        let _registered = registered;
+        let outcome = match client_upgrade.await {
+            Ok(client) => tunnel::relay(TokioIo::new(client), stream, &policy, dropped).await,
+            Err(_) => failed_upgrade(Side::Client),
+        };
+        session_shared.emit(Event::SessionClosed {
+            id,
+            by: outcome.by,
+            reason: outcome.reason,
+            bytes_from_client: outcome.bytes_from_client,
+            bytes_from_backend: outcome.bytes_from_backend,
+        });
+    });
+    Ok(Response::from_parts(head, Either::Right(Full::new(Bytes::new()))))
+}
+
+/// Answers 502 for a 101 the gateway will not carry, and says why.
+fn invalid_switch<T>(shared: &Shared<T>, id: u64, backend: BackendAddr, problem: BadSwitch) -> Response<Body> {
+    shared.emit(Event::InvalidSwitch { id, backend, problem });
+    gateway_response(StatusCode::BAD_GATEWAY, "backend answered an invalid 101")
+}
+
+/// Forwards an answer that is not a switch: to a handshake, the backend
+/// declined it; to anything else, it is the response. A 101 here answers a
+/// request that asked for no upgrade, and is refused.
+fn forward_answer<T>(
+    shared: &Shared<T>,
+    id: u64,
+    backend: BackendAddr,
+    resp: Response<Incoming>,
+    handshake: bool,
+    cookies: Option<Cookies>,
+) -> Response<Body> {
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        if let Err(problem) = handshake::check_switch(resp.headers(), client_key.as_ref()) {
-            shared.emit(Event::InvalidSwitch { id, backend, problem });
-            return Ok(gateway_response(
-                StatusCode::BAD_GATEWAY,
-                "backend answered an invalid 101",
-            ));
-        }
+        return invalid_switch(shared, id, backend, BadSwitch::NotRequested);
     }
-    match client_upgrade {
-        Some(client_upgrade) if status == StatusCode::SWITCHING_PROTOCOLS => {
-            let subprotocol = resp
-                .headers()
-                .get(header::SEC_WEBSOCKET_PROTOCOL)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            shared.emit(Event::UpgradeCompleted {
-                id,
-                backend: backend.clone(),
-                subprotocol,
-            });
-            let backend_upgrade = hyper::upgrade::on(&mut resp);
-            if let Some(cookies) = cookies {
-                cookies.apply(shared, id, &backend, resp.headers_mut());
-            }
-            let session_shared = Arc::clone(shared);
-            let policy = Arc::clone(&route.plan.session);
-            let group = Group {
-                epoch: route.epoch,
-                set: route.backends.set,
-                member: backend,
-            };
-            let (registered, dropped) = shared.registry.register(id, group);
-            tokio::spawn(async move {
-                let _registered = registered;
-                let outcome = match (client_upgrade.await, backend_upgrade.await) {
-                    (Ok(client), Ok(backend)) => {
-                        tunnel::relay(TokioIo::new(client), TokioIo::new(backend), &policy, dropped).await
-                    }
-                    (Err(_), _) => failed_upgrade(Side::Client),
-                    (_, Err(_)) => failed_upgrade(Side::Backend),
-                };
-                session_shared.emit(Event::SessionClosed {
-                    id,
-                    by: outcome.by,
-                    reason: outcome.reason,
-                    bytes_from_client: outcome.bytes_from_client,
-                    bytes_from_backend: outcome.bytes_from_backend,
-                });
-            });
-            let (parts, _) = resp.into_parts();
-            Ok(Response::from_parts(parts, Either::Right(Full::new(Bytes::new()))))
-        }
-        upgrade => {
-            if upgrade.is_some() {
-                shared.emit(Event::UpgradeDeclined {
-                    id,
-                    backend: backend.clone(),
-                    status: status.as_u16(),
-                });
-            } else {
-                shared.emit(Event::ResponseForwarded {
-                    id,
-                    backend: backend.clone(),
-                    status: status.as_u16(),
-                });
-            }
-            let (mut parts, body) = resp.into_parts();
-            headers::response_headers(&mut parts.headers, false);
-            if let Some(cookies) = cookies {
-                cookies.apply(shared, id, &backend, &mut parts.headers);
-            }
-            Ok(Response::from_parts(parts, Either::Left(body)))
-        }
+    if handshake {
+        shared.emit(Event::UpgradeDeclined {
+            id,
+            backend: backend.clone(),
+            status: status.as_u16(),
+        });
+    } else {
+        shared.emit(Event::ResponseForwarded {
+            id,
+            backend: backend.clone(),
+            status: status.as_u16(),
+        });
     }
+    let (mut parts, body) = resp.into_parts();
+    headers::response_headers(&mut parts.headers, false);
+    if let Some(cookies) = cookies {
+        cookies.apply(shared, id, &backend, &mut parts.headers);
+    }
+    Response::from_parts(parts, Either::Left(body))
 }
 
 fn failed_upgrade(side: Side) -> tunnel::Outcome {

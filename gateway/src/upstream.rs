@@ -143,22 +143,14 @@ impl fmt::Debug for Tls {
     }
 }
 
-/// Opens a connection to `backend` and does the HTTP/1.1 handshake. The
-/// connection task runs in the background; with `upgrades` it hands the
-/// socket over after a 101.
-pub(crate) async fn open<T, B>(
+/// Opens a connection to `backend`: TCP through the transport, then TLS
+/// when `tls` says so.
+pub(crate) async fn connect<T: Transport>(
     transport: &T,
     backend: &BackendAddr,
     tls: Option<&Tls>,
     keepalive: Option<Duration>,
-    upgrades: bool,
-) -> Result<SendRequest<B>, UpstreamError>
-where
-    T: Transport,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) -> Result<MaybeTls<T::Stream>, UpstreamError> {
     let stream = transport
         .connect(&backend.host, backend.port)
         .await
@@ -167,8 +159,8 @@ where
         // Best effort: a socket that refuses keepalive still carries traffic.
         let _ = transport.set_keepalive(&stream, idle);
     }
-    let stream = match tls {
-        None => MaybeTls::Plain(stream),
+    match tls {
+        None => Ok(MaybeTls::Plain(stream)),
         Some(tls) => {
             let name = rustls::pki_types::ServerName::try_from(tls.name.clone())
                 .map_err(|e| UpstreamError::new(Kind::TlsName, format!("{}: {e}", tls.name)))?;
@@ -177,24 +169,46 @@ where
                 .connect(name, stream)
                 .await
                 .map_err(|e| UpstreamError::new(Kind::Tls, e))?;
-            MaybeTls::Client(Box::new(secured))
+            Ok(MaybeTls::Client(Box::new(secured)))
         }
-    };
+    }
+}
+
+/// Does the HTTP/1.1 client handshake on `stream`. The connection task
+/// runs in the background and ends when the response (and its body) is
+/// done.
+pub(crate) async fn http1<B, S>(stream: S) -> Result<SendRequest<B>, UpstreamError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| UpstreamError::new(Kind::Handshake, e))?;
-    // The connection task ends when the response (and its body) is done, or,
-    // for an upgrade, when hyper hands the socket to the tunnel.
-    if upgrades {
-        tokio::spawn(async move {
-            let _ = connection.with_upgrades().await;
-        });
-    } else {
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
     Ok(sender)
+}
+
+/// Opens a connection to `backend` and does the HTTP/1.1 handshake, for a
+/// request that is not a WebSocket handshake (those go through
+/// [`crate::upgrade`]).
+pub(crate) async fn open<T, B>(
+    transport: &T,
+    backend: &BackendAddr,
+    tls: Option<&Tls>,
+    keepalive: Option<Duration>,
+) -> Result<SendRequest<B>, UpstreamError>
+where
+    T: Transport,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    http1(connect(transport, backend, tls, keepalive).await?).await
 }
 
 /// Sends `req` and waits for the response head, telling a broken client
