@@ -98,26 +98,16 @@ impl Drop for Registered {
 }
 
 /// Completes when a session is dropped, with why: every session at once
-/// (maintenance, the end of a drain of everything) before its own group
-/// (its member removed, its configuration replaced), as a biased select
-/// would poll them. A plain struct of two waits, because every open session
+/// (maintenance, the end of a drain of everything) wins over its own group
+/// (its member removed, its configuration replaced) when both come before
+/// the session looks. One wait in two rosters, because every open session
 /// holds one for its whole life.
-#[derive(Debug)]
-pub(crate) struct Dropped {
-    everyone: Released<CloseReason>,
-    mine: Released<CloseReason>,
-}
+pub(crate) type Dropped = Released<CloseReason>;
 
-impl Future for Dropped {
-    type Output = CloseReason;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<CloseReason> {
-        if let std::task::Poll::Ready(reason) = std::pin::Pin::new(&mut self.everyone).poll(cx) {
-            return std::task::Poll::Ready(reason);
-        }
-        std::pin::Pin::new(&mut self.mine).poll(cx)
-    }
-}
+/// The rank of a release of every session: above a group's.
+const EVERYONE: u8 = 1;
+/// The rank of a release of one group.
+const GROUP: u8 = 0;
 
 impl Registry {
     pub(crate) fn new() -> Registry {
@@ -172,13 +162,13 @@ impl Registry {
     /// every session, a drain those of some groups.
     pub(crate) fn register(self: &Arc<Self>, id: u64, group: Group) -> (Registered, Dropped) {
         self.lock().insert(id, group.member.clone());
-        let (membership, everyone) = self.sessions.join();
         let roster = {
             let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
             groups.entry(group).or_default().clone()
         };
-        let (group_membership, mine) = roster.join();
-        let dropped = Dropped { everyone, mine };
+        let dropped = Dropped::new();
+        let group_membership = roster.join_ranked(&dropped, GROUP);
+        let membership = self.sessions.join_ranked(&dropped, EVERYONE);
         (
             Registered {
                 registry: Arc::clone(self),
@@ -601,9 +591,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sessions_wait_to_be_dropped_is_two_pointers() {
+    fn a_sessions_wait_to_be_dropped_is_one_pointer() {
         // Held by every open session for its whole life.
-        assert_eq!(std::mem::size_of::<Dropped>(), 2 * std::mem::size_of::<usize>());
+        assert_eq!(std::mem::size_of::<Dropped>(), std::mem::size_of::<usize>());
     }
 
     #[tokio::test]

@@ -12,14 +12,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
-use tokio::sync::oneshot;
+use std::task::{Context, Poll, Waker};
 
 #[derive(Debug)]
 struct Members<T> {
     next: u64,
-    waiting: BTreeMap<u64, oneshot::Sender<T>>,
+    waiting: BTreeMap<u64, (Arc<Slot<T>>, u8)>,
 }
 
 impl<T> Default for Members<T> {
@@ -27,6 +25,51 @@ impl<T> Default for Members<T> {
         Members {
             next: 0,
             waiting: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where a member's release lands: the value with its rank, and the task
+/// waiting for it. One slot may be in several rosters (a session is in
+/// every-session's and its group's), so a member costs one small
+/// allocation however many rosters can release it.
+#[derive(Debug)]
+pub struct Slot<T> {
+    state: Mutex<SlotState<T>>,
+}
+
+#[derive(Debug)]
+struct SlotState<T> {
+    value: Option<(u8, T)>,
+    waiter: Option<Waker>,
+}
+
+impl<T> Slot<T> {
+    fn new() -> Slot<T> {
+        Slot {
+            state: Mutex::new(SlotState {
+                value: None,
+                waiter: None,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState<T>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Leaves `value` unless one of a higher rank is already waiting to
+    /// be taken, and wakes the waiter.
+    fn offer(&self, rank: u8, value: T) {
+        let waiter = {
+            let mut state = self.state();
+            if state.value.as_ref().is_none_or(|(held, _)| *held < rank) {
+                state.value = Some((rank, value));
+            }
+            state.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.wake();
         }
     }
 }
@@ -79,21 +122,21 @@ impl<T: Clone + Send + 'static> Roster<T> {
     /// Joins the roster. The future completes, with the release's value,
     /// when the roster is released; dropping the membership leaves it.
     pub fn join(&self) -> (Membership<T>, Released<T>) {
-        let (tx, rx) = oneshot::channel();
-        let id = {
-            let mut m = lock(&self.members);
-            let id = m.next;
-            m.next += 1;
-            m.waiting.insert(id, tx);
-            id
-        };
-        (
-            Membership {
-                members: Arc::clone(&self.members),
-                id,
-            },
-            Released { rx },
-        )
+        let released = Released::new();
+        (self.join_ranked(&released, 0), released)
+    }
+
+    /// Joins the roster with a wait that another roster may release too.
+    /// When both release it before it is polled, the higher `rank` wins.
+    pub fn join_ranked(&self, released: &Released<T>, rank: u8) -> Membership<T> {
+        let mut m = lock(&self.members);
+        let id = m.next;
+        m.next += 1;
+        m.waiting.insert(id, (Arc::clone(&released.slot), rank));
+        Membership {
+            members: Arc::clone(&self.members),
+            id,
+        }
     }
 
     /// Releases every current member, oldest first, with `value`; returns
@@ -101,8 +144,8 @@ impl<T: Clone + Send + 'static> Roster<T> {
     pub fn release_all_with(&self, value: T) -> usize {
         let waiting = std::mem::take(&mut lock(&self.members).waiting);
         let count = waiting.len();
-        for (_, tx) in waiting {
-            let _ = tx.send(value.clone());
+        for (_, (slot, rank)) in waiting {
+            slot.offer(rank, value.clone());
         }
         count
     }
@@ -118,21 +161,43 @@ impl<T: Clone + Send + 'static> Roster<T> {
 }
 
 /// A member's wait for the release: a plain struct rather than an `async`
-/// block, so every open session (which holds two) pays for one pointer,
-/// not for an async state machine.
+/// block, so every open session pays for one pointer, not for an async
+/// state machine. Nothing releases a member of a roster that is gone: it
+/// waits forever, as a session outlives nothing that could drop it.
 #[derive(Debug)]
 pub struct Released<T> {
-    rx: oneshot::Receiver<T>,
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> Released<T> {
+    /// A wait that no roster releases yet: join it to some with
+    /// [`Roster::join_ranked`].
+    pub fn new() -> Released<T> {
+        Released {
+            slot: Arc::new(Slot::new()),
+        }
+    }
+}
+
+impl<T> Default for Released<T> {
+    fn default() -> Self {
+        Released::new()
+    }
 }
 
 impl<T> Future for Released<T> {
     type Output = T;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(value)) => Poll::Ready(value),
-            // The roster is gone; nothing will release this member.
-            Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut state = self.slot.state();
+        match state.value.take() {
+            Some((_, value)) => Poll::Ready(value),
+            None => {
+                if !state.waiter.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    state.waiter = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
         }
     }
 }
@@ -189,6 +254,35 @@ mod tests {
         assert_eq!(second.await, 7);
         let waited = tokio::time::timeout(std::time::Duration::from_millis(5), released).await;
         assert!(waited.is_err(), "nothing releases it");
+    }
+
+    #[tokio::test]
+    async fn a_wait_in_two_rosters_takes_the_higher_rank_on_a_tie() {
+        let (low, high): (Roster<&str>, Roster<&str>) = (Roster::new(), Roster::new());
+        let (_m, released) = low.join();
+        let _high = high.join_ranked(&released, 1);
+        // Released by the higher rank first, then the lower: the higher
+        // stays. Then the other way round.
+        high.release_all_with("high");
+        low.release_all_with("low");
+        assert_eq!(released.await, "high");
+
+        let (low, high): (Roster<&str>, Roster<&str>) = (Roster::new(), Roster::new());
+        let (_m, released) = low.join();
+        let _high = high.join_ranked(&released, 1);
+        low.release_all_with("low");
+        high.release_all_with("high");
+        assert_eq!(released.await, "high");
+    }
+
+    #[tokio::test]
+    async fn a_release_wakes_a_waiting_member() {
+        let roster: Roster<u8> = Roster::new();
+        let (_m, released) = roster.join();
+        let waiting = tokio::spawn(released);
+        tokio::task::yield_now().await;
+        assert_eq!(roster.release_all_with(3), 1);
+        assert_eq!(waiting.await.unwrap(), 3);
     }
 
     #[test]
