@@ -67,6 +67,20 @@ impl<S> Prefixed<S> {
     pub fn new(prefix: Vec<u8>, inner: S) -> Prefixed<S> {
         Prefixed { prefix, pos: 0, inner }
     }
+
+    /// Puts `bytes` back in front of whatever is still to be read: bytes
+    /// a reader took past what it needed (hyper's read buffer after an
+    /// upgrade).
+    pub fn put_back(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut prefix = Vec::with_capacity(bytes.len() + self.prefix.len() - self.pos);
+        prefix.extend_from_slice(bytes);
+        prefix.extend_from_slice(&self.prefix[self.pos..]);
+        self.prefix = prefix;
+        self.pos = 0;
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
@@ -115,5 +129,18 @@ mod tests {
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
+    }
+
+    #[tokio::test]
+    async fn bytes_put_back_come_before_the_rest_of_the_prefix() {
+        let inner: &[u8] = b"!";
+        let mut s = Prefixed::new(b"abcdef".to_vec(), inner);
+        let mut first = [0u8; 2];
+        s.read_exact(&mut first).await.unwrap();
+        s.put_back(b"xy");
+        s.put_back(b"");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "xycdef!");
     }
 }

@@ -24,7 +24,7 @@ use crate::forward::{self, BodyLength, NextStep};
 use crate::generation::Current;
 use crate::handshake::{self, BadSwitch, Rejection, Verdict};
 use crate::headers::{self, Forwarding};
-use crate::io::MaybeTls;
+use crate::io::{MaybeTls, Prefixed};
 use crate::plan::{RoutePlan, SettingsPlan};
 use crate::pool::Choice;
 use crate::probe::Member;
@@ -537,9 +537,9 @@ fn respond<T: Transport>(
     let (registered, dropped) = shared.registry.register(id, group);
     tokio::spawn(async move {
         let _registered = registered;
-        let outcome = match client_upgrade.await {
-            Ok(client) => tunnel::relay(TokioIo::new(client), stream, &policy, dropped).await,
-            Err(_) => failed_upgrade(Side::Client),
+        let outcome = match client_upgrade.await.map(own_socket::<T::Stream>) {
+            Ok(Some(client)) => tunnel::relay(client, stream, &policy, dropped).await,
+            Ok(None) | Err(_) => failed_upgrade(Side::Client),
         };
         session_shared.emit(Event::SessionClosed {
             id,
@@ -550,6 +550,28 @@ fn respond<T: Transport>(
         });
     });
     Ok(Response::from_parts(head, Either::Right(Full::new(Bytes::new()))))
+}
+
+/// The client's own socket back from hyper after its upgrade, with the
+/// bytes hyper read past the request put back in front. The tunnel then
+/// relays socket to socket, with no boxed stream or hyper wrapper per read
+/// for the session's life. `None` only if the connection was served as
+/// another type than `serve_connection` gives hyper, a bug a test catches.
+fn own_socket<S>(upgraded: hyper::upgrade::Upgraded) -> Option<Prefixed<MaybeTls<S>>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match upgraded.downcast::<TokioIo<Prefixed<MaybeTls<S>>>>() {
+        Ok(parts) => {
+            let mut stream = parts.io.into_inner();
+            stream.put_back(&parts.read_buf);
+            Some(stream)
+        }
+        Err(_) => {
+            tracing::error!("an upgraded client connection is not the type it was served as");
+            None
+        }
+    }
 }
 
 /// Answers 502 for a 101 the gateway will not carry, and says why.

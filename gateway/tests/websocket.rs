@@ -67,3 +67,35 @@ async fn a_declined_upgrade_is_returned_unchanged() {
     assert!(raw.to_ascii_lowercase().contains("x-reason: policy"), "{raw}");
     assert!(raw.ends_with("forbidden"), "{raw}");
 }
+
+#[tokio::test]
+async fn a_frame_sent_with_the_handshake_reaches_the_backend() {
+    // A client may send its first frame right behind its request, in the
+    // same segment, before the 101. The gateway reads it with the request
+    // and must still relay it, first, once the session is open.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let backend = backend().await;
+    let gw = gateway(config_for(&[backend.addr])).await;
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let mask = [1u8, 2, 3, 4];
+    let mut request = b"GET /early HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    request.extend_from_slice(&[0x81, 0x80 | 5]);
+    request.extend_from_slice(&mask);
+    request.extend(b"early".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&request).await.unwrap();
+
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let expected_frame = [&[0x81u8, 5][..], b"early"].concat();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !got.ends_with(&expected_frame) {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .expect("no echo of the early frame")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+}
