@@ -551,4 +551,63 @@ mod tests {
         assert_eq!(err.kind(), Kind::Response, "{err}");
         assert!(err.to_string().contains("before a response head"), "{err}");
     }
+
+    #[tokio::test]
+    async fn a_head_in_pieces_is_read_whole_and_a_long_one_is_carried() {
+        // A 101 whose head is over a kilobyte (a long cookie), sent in two
+        // writes: the gateway reads on until the head ends.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cookie = "c".repeat(3000);
+        let head = format!("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nset-cookie: a={cookie}\r\n\r\n");
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            let (first, second) = head.as_bytes().split_at(40);
+            s.write_all(first).await.unwrap();
+            s.flush().await.unwrap();
+            // Give the first piece time to be read on its own; if the two
+            // arrive together the test still passes, it just reads once.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            s.write_all(second).await.unwrap();
+            let _ = s.read(&mut buf).await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let answer = exchange(stream, handshake()).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(answer.headers()["set-cookie"].len(), 3002);
+        assert!(format!("{answer:?}").starts_with("Switched"), "{answer:?}");
+        drop(answer);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_head_that_never_ends_is_refused_at_the_limit() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 101 Switching Protocols\r\n").await.unwrap();
+            let line = format!("x-pad: {}\r\n", "p".repeat(1000));
+            // Past the limit, then silence with the connection open: only
+            // the limit can end the read.
+            for _ in 0..(MAX_HEAD / line.len() + 2) {
+                if s.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            let _ = s.read(&mut buf).await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // A hang guard, not a timing assertion.
+        let result = tokio::time::timeout(std::time::Duration::from_secs(30), exchange(stream, handshake()))
+            .await
+            .expect("the read went on past the limit");
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), Kind::Response, "{err}");
+        assert!(err.to_string().contains(&format!("over {MAX_HEAD} bytes")), "{err}");
+    }
 }
