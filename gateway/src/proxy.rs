@@ -539,7 +539,7 @@ fn respond<T: Transport>(
         let _registered = registered;
         let outcome = match client_upgrade.await.map(own_socket::<T::Stream>) {
             Ok(Some(client)) => tunnel::relay(client, stream, &policy, dropped).await,
-            Ok(None) | Err(_) => failed_upgrade(Side::Client),
+            Ok(None) | Err(_) => failed_upgrade(),
         };
         session_shared.emit(Event::SessionClosed {
             id,
@@ -616,9 +616,12 @@ fn forward_answer<T>(
     Response::from_parts(parts, Either::Left(body))
 }
 
-fn failed_upgrade(side: Side) -> tunnel::Outcome {
+/// How a session ends whose client connection hyper could not hand over:
+/// the backend's socket is the gateway's own since `upgrade`, so only the
+/// client's side can fail here.
+fn failed_upgrade() -> tunnel::Outcome {
     tunnel::Outcome {
-        by: side,
+        by: Side::Client,
         reason: CloseReason::UpgradeFailed,
         bytes_from_client: 0,
         bytes_from_backend: 0,

@@ -34,7 +34,7 @@ impl<T> Default for Members<T> {
 /// every-session's and its group's), so a member costs one small
 /// allocation however many rosters can release it.
 #[derive(Debug)]
-pub struct Slot<T> {
+struct Slot<T> {
     state: Mutex<SlotState<T>>,
 }
 
