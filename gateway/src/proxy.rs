@@ -534,22 +534,63 @@ fn respond<T: Transport>(
         set: route.backends.set,
         member: backend,
     };
-    let (registered, dropped) = shared.registry.register(id, group);
-    tokio::spawn(async move {
-        let _registered = registered;
-        let outcome = match client_upgrade.await.map(own_socket::<T::Stream>) {
-            Ok(Some(client)) => tunnel::relay(client, stream, &policy, dropped).await,
-            Ok(None) | Err(_) => failed_upgrade(),
-        };
-        session_shared.emit(Event::SessionClosed {
-            id,
-            by: outcome.by,
-            reason: outcome.reason,
-            bytes_from_client: outcome.bytes_from_client,
-            bytes_from_backend: outcome.bytes_from_backend,
-        });
-    });
+    let (registered, dropped) = shared.registry.register(group);
+    tokio::spawn(session::<T::Stream, _>(
+        client_upgrade,
+        stream,
+        policy,
+        dropped,
+        registered,
+        move |outcome: tunnel::Outcome| {
+            session_shared.emit(Event::SessionClosed {
+                id,
+                by: outcome.by,
+                reason: outcome.reason,
+                bytes_from_client: outcome.bytes_from_client,
+                bytes_from_backend: outcome.bytes_from_backend,
+            })
+        },
+    ));
     Ok(Response::from_parts(head, Either::Right(Full::new(Bytes::new()))))
+}
+
+/// One upgraded session, as its own task: waits for hyper to hand over the
+/// client's connection, relays until the session ends, closes both
+/// connections, then reports how it ended.
+///
+/// Written so that each value is stored once in the task, because the task
+/// is most of what an open session costs: everything is captured by value
+/// and then only borrowed (the tunnel relays through `&mut`), since a value
+/// moved into a local or into another future keeps a second slot in the
+/// task for its whole life. A test below holds its size.
+///
+/// Not an `async fn`: its parameters would be moved into locals of the
+/// future, two slots each (744 bytes in place of 616).
+#[allow(clippy::manual_async_fn)]
+fn session<S, F>(
+    client_upgrade: hyper::upgrade::OnUpgrade,
+    mut backend: Prefixed<MaybeTls<S>>,
+    policy: Arc<crate::session::SessionPolicy>,
+    mut dropped: crate::registry::Dropped,
+    registered: crate::registry::Registered,
+    closed: F,
+) -> impl std::future::Future<Output = ()> + Send + 'static
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: FnOnce(tunnel::Outcome) + Send + 'static,
+{
+    async move {
+        // Held, not moved, so the session stays registered until the end.
+        let _registered = &registered;
+        let mut client = client_upgrade.await.ok().and_then(own_socket::<S>);
+        let outcome = match client.as_mut() {
+            Some(client) => tunnel::relay(client, &mut backend, &policy, &mut dropped).await,
+            None => failed_upgrade(),
+        };
+        // Both connections close before the session is reported closed.
+        drop((client, backend));
+        closed(outcome);
+    }
 }
 
 /// The client's own socket back from hyper after its upgrade, with the
@@ -625,5 +666,48 @@ fn failed_upgrade() -> tunnel::Outcome {
         reason: CloseReason::UpgradeFailed,
         bytes_from_client: 0,
         bytes_from_backend: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionPolicy;
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[tokio::test]
+    async fn a_sessions_task_stays_small() {
+        // An idle session costs this future (inside its task), two socket
+        // registrations and its registry entries, once per open session.
+        // Moving a captured value into a local or into the relay's future
+        // keeps a second copy for the session's life: before `session`
+        // borrowed them, this was 904 bytes (616 now in a release build,
+        // 632 in a debug one). With tokio's header and trailer, and its
+        // 128-byte alignment, the task takes 768 bytes instead of 1,024.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (backend, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (backend, _accepted) = (backend.unwrap(), accepted.unwrap());
+        let registry = Arc::new(Registry::new());
+        let group = Group {
+            epoch: 0,
+            set: 0,
+            member: BackendAddr {
+                host: "127.0.0.1".to_string(),
+                port: addr.port(),
+            },
+        };
+        let (registered, dropped) = registry.register(group);
+        let task = session::<TcpStream, _>(
+            hyper::upgrade::on(Request::new(())),
+            Prefixed::new(Vec::new(), MaybeTls::Plain(backend)),
+            Arc::new(SessionPolicy::default()),
+            dropped,
+            registered,
+            |_| {},
+        );
+        let size = std::mem::size_of_val(&task);
+        eprintln!("session task future: {size} bytes");
+        assert!(size <= 640, "session task future is {size} bytes");
     }
 }

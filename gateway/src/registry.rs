@@ -45,14 +45,18 @@ pub(crate) struct Group {
 /// drain state.
 #[derive(Debug)]
 pub(crate) struct Registry {
-    open: Mutex<BTreeMap<u64, BackendAddr>>,
+    /// Sessions registered and not yet ended. A released session leaves
+    /// its rosters at once but stays open until its task ends and reports
+    /// its close, which a shutdown waits for; hence counts apart from the
+    /// rosters.
+    open: AtomicUsize,
     /// Every open session's tunnel waits here; releasing it drops them
     /// all, in the order they opened.
     sessions: Roster<CloseReason>,
     /// Each session also waits in its group's roster, for drains that
     /// close some sessions and not others (a removed member, a
     /// configuration update). Groups are released in key order.
-    groups: Mutex<BTreeMap<Group, Roster<CloseReason>>>,
+    groups: Mutex<BTreeMap<Group, GroupSessions>>,
     /// Read on every request; changed only under `drain`.
     draining: AtomicBool,
     /// Bumped by every drain and cancel: a drain's timer acts only if no
@@ -67,6 +71,15 @@ pub(crate) struct Registry {
     /// Woken whenever a session is unregistered, for a shutdown waiting
     /// for the last one.
     closed: Notify,
+}
+
+/// One group's sessions: the roster that drops them, and how many are
+/// open. Counted per group, not listed per session, since every open
+/// session would pay for its entry in a list.
+#[derive(Debug, Default, Clone)]
+struct GroupSessions {
+    roster: Roster<CloseReason>,
+    open: Arc<AtomicUsize>,
 }
 
 /// Counts a client connection while it is open.
@@ -85,14 +98,16 @@ impl Drop for Connection {
 #[derive(Debug)]
 pub(crate) struct Registered {
     registry: Arc<Registry>,
-    id: u64,
+    /// The open count of the session's group.
+    group_open: Arc<AtomicUsize>,
     _membership: Membership<CloseReason>,
     _group: Membership<CloseReason>,
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.registry.lock().remove(&self.id);
+        self.group_open.fetch_sub(1, Ordering::Relaxed);
+        self.registry.open.fetch_sub(1, Ordering::Relaxed);
         self.registry.closed.notify_waiters();
     }
 }
@@ -112,7 +127,7 @@ const GROUP: u8 = 0;
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            open: Mutex::new(BTreeMap::new()),
+            open: AtomicUsize::new(0),
             sessions: Roster::new(),
             groups: Mutex::new(BTreeMap::new()),
             draining: AtomicBool::new(false),
@@ -153,26 +168,24 @@ impl Registry {
         self.drain.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, BackendAddr>> {
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    fn groups(&self) -> std::sync::MutexGuard<'_, BTreeMap<Group, GroupSessions>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Registers a session in `group`. The returned future completes, with
     /// the reason, when the session must be dropped: maintenance drops
     /// every session, a drain those of some groups.
-    pub(crate) fn register(self: &Arc<Self>, id: u64, group: Group) -> (Registered, Dropped) {
-        self.lock().insert(id, group.member.clone());
-        let roster = {
-            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-            groups.entry(group).or_default().clone()
-        };
+    pub(crate) fn register(self: &Arc<Self>, group: Group) -> (Registered, Dropped) {
+        let sessions = self.groups().entry(group).or_default().clone();
+        sessions.open.fetch_add(1, Ordering::Relaxed);
+        self.open.fetch_add(1, Ordering::Relaxed);
         let dropped = Dropped::new();
-        let group_membership = roster.join_ranked(&dropped, GROUP);
+        let group_membership = sessions.roster.join_ranked(&dropped, GROUP);
         let membership = self.sessions.join_ranked(&dropped, EVERYONE);
         (
             Registered {
                 registry: Arc::clone(self),
-                id,
+                group_open: sessions.open,
                 _membership: membership,
                 _group: group_membership,
             },
@@ -182,7 +195,7 @@ impl Registry {
 
     /// Drops every open session now; returns how many there were.
     pub(crate) fn drop_all(&self) -> usize {
-        let count = self.lock().len();
+        let count = self.open_count();
         self.sessions.release_all_with(CloseReason::Maintenance);
         count
     }
@@ -191,14 +204,14 @@ impl Registry {
     /// key order, each in the order it opened; returns how many.
     pub(crate) fn drop_groups(&self, which: impl Fn(&Group) -> bool, reason: &CloseReason) -> usize {
         let rosters: Vec<Roster<CloseReason>> = {
-            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+            let mut groups = self.groups();
             // Groups with nobody left are forgotten, so the map follows
             // what is open rather than everything that ever was.
-            groups.retain(|_, r| !r.is_empty());
+            groups.retain(|_, g| g.open.load(Ordering::Relaxed) > 0 || !g.roster.is_empty());
             groups
                 .iter()
                 .filter(|(g, _)| which(g))
-                .map(|(_, r)| r.clone())
+                .map(|(_, g)| g.roster.clone())
                 .collect()
         };
         rosters.iter().map(|r| r.release_all_with(reason.clone())).sum()
@@ -214,13 +227,17 @@ impl Registry {
     }
 
     pub(crate) fn open_count(&self) -> usize {
-        self.lock().len()
+        self.open.load(Ordering::Relaxed)
     }
 
+    /// Open sessions per backend, those with none left out.
     pub(crate) fn by_backend(&self) -> BTreeMap<BackendAddr, usize> {
         let mut counts = BTreeMap::new();
-        for backend in self.lock().values() {
-            *counts.entry(backend.clone()).or_insert(0) += 1;
+        for (group, sessions) in self.groups().iter() {
+            let open = sessions.open.load(Ordering::Relaxed);
+            if open > 0 {
+                *counts.entry(group.member.clone()).or_insert(0) += open;
+            }
         }
         counts
     }
@@ -607,10 +624,10 @@ mod tests {
                 port: 80,
             },
         };
-        let (_registered, dropped) = registry.register(1, group.clone());
+        let (_registered, dropped) = registry.register(group.clone());
         // The group's release comes first, but both are in before the
         // session looks: it reports maintenance, as a biased select would.
-        let rosters: Vec<Roster<CloseReason>> = registry.groups.lock().unwrap().values().cloned().collect();
+        let rosters: Vec<Roster<CloseReason>> = registry.groups().values().map(|g| g.roster.clone()).collect();
         for r in rosters {
             r.release_all_with(CloseReason::Closed);
         }
@@ -653,8 +670,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drain_closes_its_groups_and_no_others() {
         let h = handle();
-        let (_a, a) = h.registry.register(1, group("a:1"));
-        let (_b, b) = h.registry.register(2, group("b:1"));
+        let (_a, a) = h.registry.register(group("a:1"));
+        let (_b, b) = h.registry.register(group("b:1"));
         let reason = CloseReason::Drained {
             cause: DrainCause::BackendRemoved,
             timer: crate::session::Timer::key(Duration::from_secs(30), "t"),
@@ -665,6 +682,40 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_secs(60), &mut b).await.is_err());
         assert_eq!(h.maintenance(None), 2, "both still registered until dropped");
         assert_eq!(b.await, CloseReason::Maintenance);
+    }
+
+    /// A released session has left its rosters but is open until its task
+    /// drops its registration: a shutdown waits for that, and the admin
+    /// API counts it per backend until then.
+    #[tokio::test]
+    async fn a_session_counts_as_open_until_its_registration_drops() {
+        let h = handle();
+        let (a1, _) = h.registry.register(group("a:1"));
+        let (a2, _) = h.registry.register(group("a:1"));
+        let (b1, b1_dropped) = h.registry.register(group("b:1"));
+        let counts = |h: &GatewayHandle| {
+            let by: Vec<(String, usize)> = h
+                .sessions_by_backend()
+                .into_iter()
+                .map(|(b, n)| (b.to_string(), n))
+                .collect();
+            (h.open_sessions(), by)
+        };
+        let both = vec![("a:1".to_string(), 2), ("b:1".to_string(), 1)];
+        assert_eq!(counts(&h), (3, both.clone()));
+        assert_eq!(
+            h.registry.drop_groups(|g| g.member.host == "b", &CloseReason::Closed),
+            1
+        );
+        assert_eq!(b1_dropped.await, CloseReason::Closed);
+        assert_eq!(counts(&h), (3, both), "released, not yet ended");
+        drop(b1);
+        assert_eq!(counts(&h), (2, vec![("a:1".to_string(), 2)]));
+        drop((a1, a2));
+        assert_eq!(counts(&h), (0, vec![]));
+        // A group with nobody left is forgotten at the next drain.
+        assert_eq!(h.registry.drop_groups(|_| true, &CloseReason::Closed), 0);
+        assert!(h.registry.groups().is_empty());
     }
 
     #[test]
@@ -697,7 +748,7 @@ mod tests {
         assert!(!h.is_draining(), "the second drain ended at 2 s");
         // A session opened after the drain ended survives the first
         // drain's timer at 10 s.
-        let (_registered, dropped) = h.registry.register(1, group("b:1"));
+        let (_registered, dropped) = h.registry.register(group("b:1"));
         tokio::pin!(dropped);
         let at_ten = tokio::time::timeout(Duration::from_secs(20), &mut dropped).await;
         assert!(at_ten.is_err(), "the replaced drain's timer must not drop it");
@@ -711,7 +762,7 @@ mod tests {
         assert!(h.is_draining());
         assert!(h.cancel_maintenance());
         assert!(!h.is_draining());
-        let (_registered, dropped) = h.registry.register(1, group("b:1"));
+        let (_registered, dropped) = h.registry.register(group("b:1"));
         tokio::pin!(dropped);
         assert!(tokio::time::timeout(Duration::from_secs(60), &mut dropped)
             .await
@@ -730,7 +781,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_ends_early_when_the_last_session_closes() {
         let h = handle();
-        let (registered, _dropped) = h.registry.register(1, group("b:1"));
+        let (registered, _dropped) = h.registry.register(group("b:1"));
         let started = tokio::time::Instant::now();
         let closer = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(3)).await;
@@ -746,7 +797,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_drops_what_the_grace_left_open() {
         let h = handle();
-        let (registered, dropped) = h.registry.register(1, group("b:1"));
+        let (registered, dropped) = h.registry.register(group("b:1"));
         // A session that ends when it is dropped, as a tunnel does.
         tokio::spawn(async move {
             dropped.await;
