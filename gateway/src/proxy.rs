@@ -189,6 +189,30 @@ fn refuse<T>(shared: &Shared<T>, id: u64, status: StatusCode, reason: &'static s
     gateway_response(status, reason)
 }
 
+/// The request head each attempt sends, kept across a retry.
+enum Head {
+    /// A WebSocket handshake's, encoded from these parts by every attempt,
+    /// so a retry sends them again without a copy.
+    Handshake(http::request::Parts),
+    /// Anything else is handed to hyper's client, which takes the parts: the
+    /// first attempt takes `first`, a retry a copy of `spare`, which is kept
+    /// only when a retry is possible.
+    Plain {
+        first: Option<http::request::Parts>,
+        spare: Option<Box<http::request::Parts>>,
+    },
+}
+
+impl Head {
+    /// The parts for a plain request's next attempt.
+    fn next_plain(
+        first: &mut Option<http::request::Parts>,
+        spare: &Option<Box<http::request::Parts>>,
+    ) -> Option<http::request::Parts> {
+        first.take().or_else(|| spare.as_deref().cloned())
+    }
+}
+
 /// One attempt at a backend, under the request timeout when `timed`. A
 /// WebSocket handshake goes through [`upgrade`], anything else through
 /// hyper's client.
@@ -196,19 +220,27 @@ async fn attempt<T: Transport>(
     shared: &Shared<T>,
     backends: &Backends,
     backend: &BackendAddr,
-    req: Request<Outbound>,
-    upgrade: bool,
+    head: &mut Head,
+    body: Outbound,
     timed: bool,
 ) -> Result<Answer<MaybeTls<T::Stream>>, UpstreamError> {
     let settings = &backends.settings;
     let tls = backends.tls_for(backend);
     let exchange = async {
         let stream = upstream::connect(&shared.transport, backend, tls.as_ref(), settings.tcp_keepalive).await?;
-        if upgrade {
-            upgrade::exchange(stream, req).await
-        } else {
-            let mut sender = upstream::http1(stream).await?;
-            upstream::send(&mut sender, req).await.map(Answer::Other)
+        match head {
+            Head::Handshake(parts) => upgrade::exchange(stream, parts, body).await,
+            Head::Plain { first, spare } => {
+                // Retries come only with a spare, so this is never `None`;
+                // if it were, the attempt fails rather than the process.
+                let parts = Head::next_plain(first, spare).ok_or_else(|| {
+                    UpstreamError::new(upstream::Kind::Handshake, "no copy of the request kept to retry")
+                })?;
+                let mut sender = upstream::http1(stream).await?;
+                upstream::send(&mut sender, Request::from_parts(parts, body))
+                    .await
+                    .map(Answer::Other)
+            }
         }
     };
     if !timed {
@@ -219,16 +251,6 @@ async fn attempt<T: Transport>(
         Ok(result) => result,
         Err(_) => Err(UpstreamError::timeout(timeout)),
     }
-}
-
-/// A request rebuilt from kept parts and a body read whole, for a retry.
-fn replay(parts: &http::request::Parts, body: &Bytes) -> Request<Outbound> {
-    let mut req = Request::new(Either::Left(Full::new(body.clone())));
-    *req.method_mut() = parts.method.clone();
-    *req.uri_mut() = parts.uri.clone();
-    *req.version_mut() = parts.version;
-    *req.headers_mut() = parts.headers.clone();
-    req
 }
 
 /// Handles one request from a client connection.
@@ -389,18 +411,23 @@ pub(crate) async fn handle<T: Transport>(
     let (outbound, spare) = match body {
         RequestBody::Whole(bytes) => {
             let policy = &route.behaviour.http_timeout;
-            let spare = (policy.retry_other_member || policy.retry_unreached).then(|| (parts.clone(), bytes.clone()));
-            (Request::from_parts(parts, Either::Left(Full::new(bytes))), spare)
+            let spare = (policy.retry_other_member || policy.retry_unreached).then(|| bytes.clone());
+            (Either::Left(Full::new(bytes)), spare)
         }
-        RequestBody::Streaming { head, rest } => (
-            Request::from_parts(parts, Either::Right(Chained::new(head, rest))),
-            None,
-        ),
+        RequestBody::Streaming { head, rest } => (Either::Right(Chained::new(head, rest)), None),
+    };
+    let mut head = if upgrade {
+        Head::Handshake(parts)
+    } else {
+        Head::Plain {
+            spare: spare.as_ref().map(|_| Box::new(parts.clone())),
+            first: Some(parts),
+        }
     };
     // Doc 001: request timeouts are "not relevant to WebSocket traffic",
     // the opening handshake included, under the 2016 profile.
     let timed = !upgrade || route.behaviour.upgrade_timeout;
-    let mut result = attempt(&shared, backends, &backend, outbound, upgrade, timed).await;
+    let mut result = attempt(&shared, backends, &backend, &mut head, outbound, timed).await;
     let mut retried = false;
     let resp = loop {
         let error = match result {
@@ -417,7 +444,7 @@ pub(crate) async fn handle<T: Transport>(
             (NextStep::Retry, Some(spare)) => backends.pick(None, Some(&backend)).map(|(_, other)| (other, spare)),
             _ => None,
         };
-        let Some((other, (parts, bytes))) = other else {
+        let Some((other, bytes)) = other else {
             let status = match step {
                 NextStep::Answer(status) => status,
                 // No other member to retry on: the failure is final.
@@ -442,7 +469,8 @@ pub(crate) async fn handle<T: Transport>(
         });
         backend = other;
         retried = true;
-        result = attempt(&shared, backends, &backend, replay(parts, bytes), upgrade, timed).await;
+        let body = Either::Left(Full::new(bytes.clone()));
+        result = attempt(&shared, backends, &backend, &mut head, body, timed).await;
     };
     // The cookie names the member that answered, after any retry.
     let cookies = issue.and_then(|a| {

@@ -186,16 +186,21 @@ fn broken(detail: impl std::fmt::Display) -> UpstreamError {
     UpstreamError::new(Kind::Response, detail)
 }
 
-/// Sends `req` over `stream` and reads the answer's head.
-pub(crate) async fn exchange<S, B>(mut stream: S, req: Request<B>) -> Result<Answer<S>, UpstreamError>
+/// Sends a request (its head from `parts`, then `body`) over `stream` and
+/// reads the answer's head. The head is only borrowed, so a retry on
+/// another member sends the same parts again without a copy of them.
+pub(crate) async fn exchange<S, B>(
+    mut stream: S,
+    parts: &http::request::Parts,
+    mut body: B,
+) -> Result<Answer<S>, UpstreamError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let (parts, mut body) = req.into_parts();
     let mut out = Vec::with_capacity(1024);
-    let framing = encode_head(&parts, body.size_hint().exact(), &mut out);
+    let framing = encode_head(parts, body.size_hint().exact(), &mut out);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| UpstreamError::new(Kind::ClientBody, e))?;
         // Trailers are dropped, as hyper's client does for a request whose
@@ -268,7 +273,7 @@ where
 async fn other<S>(
     read: Vec<u8>,
     stream: S,
-    parts: http::request::Parts,
+    parts: &http::request::Parts,
 ) -> Result<http::Response<Incoming>, UpstreamError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -276,8 +281,8 @@ where
     let replay = Sent::new(Prefixed::new(read, stream));
     let mut sender = upstream::http1::<upstream::Empty, _>(replay).await?;
     let mut req = Request::new(upstream::Empty::new());
-    *req.method_mut() = parts.method;
-    *req.uri_mut() = parts.uri;
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
     upstream::send(&mut sender, req).await
 }
 
@@ -468,6 +473,17 @@ mod tests {
         (addr, task)
     }
 
+    async fn exchange_request<S>(
+        stream: S,
+        req: Request<http_body_util::Full<Bytes>>,
+    ) -> Result<Answer<S>, UpstreamError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        exchange(stream, &parts, body).await
+    }
+
     fn handshake() -> Request<http_body_util::Full<Bytes>> {
         Request::get("/chat")
             .header("host", "b")
@@ -480,7 +496,7 @@ mod tests {
     async fn a_switch_hands_over_the_socket_with_the_bytes_after_the_head() {
         let (addr, task) = backend(b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n\x81\x02hi").await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let Answer::Switched { head, mut backend } = exchange(stream, handshake()).await.unwrap() else {
+        let Answer::Switched { head, mut backend } = exchange_request(stream, handshake()).await.unwrap() else {
             panic!("not switched");
         };
         assert_eq!(head.headers["upgrade"], "websocket");
@@ -501,7 +517,7 @@ mod tests {
     async fn another_answer_is_read_by_hyper_with_its_body() {
         let (addr, _task) = backend(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden").await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let Answer::Other(resp) = exchange(stream, handshake()).await.unwrap() else {
+        let Answer::Other(resp) = exchange_request(stream, handshake()).await.unwrap() else {
             panic!("switched");
         };
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
@@ -517,7 +533,7 @@ mod tests {
             .header("transfer-encoding", "chunked")
             .body(http_body_util::Full::new(Bytes::from_static(b"hello")))
             .unwrap();
-        let Answer::Switched { backend, .. } = exchange(stream, req).await.unwrap() else {
+        let Answer::Switched { backend, .. } = exchange_request(stream, req).await.unwrap() else {
             panic!("not switched");
         };
         drop(backend);
@@ -532,7 +548,7 @@ mod tests {
     async fn a_broken_head_is_a_response_error() {
         let (addr, _task) = backend(b"garbage\r\n\r\n").await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let err = exchange(stream, handshake()).await.unwrap_err();
+        let err = exchange_request(stream, handshake()).await.unwrap_err();
         assert_eq!(err.kind(), Kind::Response, "{err}");
     }
 
@@ -547,7 +563,7 @@ mod tests {
             // Dropped: closed without an answer.
         });
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let err = exchange(stream, handshake()).await.unwrap_err();
+        let err = exchange_request(stream, handshake()).await.unwrap_err();
         assert_eq!(err.kind(), Kind::Response, "{err}");
         assert!(err.to_string().contains("before a response head"), "{err}");
     }
@@ -574,7 +590,7 @@ mod tests {
             let _ = s.read(&mut buf).await;
         });
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let answer = exchange(stream, handshake()).await.unwrap();
+        let answer = exchange_request(stream, handshake()).await.unwrap();
         assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(answer.headers()["set-cookie"].len(), 3002);
         assert!(format!("{answer:?}").starts_with("Switched"), "{answer:?}");
@@ -603,9 +619,12 @@ mod tests {
         });
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         // A hang guard, not a timing assertion.
-        let result = tokio::time::timeout(std::time::Duration::from_secs(30), exchange(stream, handshake()))
-            .await
-            .expect("the read went on past the limit");
+        let result = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            exchange_request(stream, handshake()),
+        )
+        .await
+        .expect("the read went on past the limit");
         let err = result.unwrap_err();
         assert_eq!(err.kind(), Kind::Response, "{err}");
         assert!(err.to_string().contains(&format!("over {MAX_HEAD} bytes")), "{err}");

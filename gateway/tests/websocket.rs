@@ -99,3 +99,48 @@ async fn a_frame_sent_with_the_handshake_reaches_the_backend() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 101"), "{text}");
 }
+
+#[tokio::test]
+async fn a_handshake_retried_on_another_origin_sends_the_same_head() {
+    // Front Door retries a request whose origin refused the connection
+    // (FD-RETRY-1). A handshake's head is encoded afresh from the kept
+    // request by each attempt, so the retry must carry every header the
+    // first attempt would have: the upgrade, the key, the forwarding.
+    use gateway::config::Duration as ConfigDuration;
+    use gateway::{Event, ProfileName};
+    let refused = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let live = backend().await;
+    let mut config = config_for(&[refused, live.addr]);
+    config.profile = ProfileName::FrontDoor;
+    config.backend_settings[0].request_timeout = Some(ConfigDuration::from_secs(30));
+    let gw = gateway(config).await;
+    for i in 0..4 {
+        let url = format!("ws://{}/retried?n={i}", gw.addr);
+        let (mut ws, resp) = tokio_tungstenite::connect_async(url).await.unwrap();
+        assert_eq!(resp.status(), 101);
+        ws.send(Message::text("after a retry")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("after a retry"));
+        ws.close(None).await.unwrap();
+    }
+    let events = gw.events.lock().unwrap().clone();
+    let refusals = events
+        .iter()
+        .filter(|e| matches!(e, Event::BackendError { backend, .. } if backend.port == refused.port()))
+        .count();
+    assert!(refusals >= 1, "the refused origin was tried: {events:?}");
+    let seen = live.seen.requests();
+    assert_eq!(seen.len(), 4, "every handshake reached the live origin once");
+    for (i, request) in seen.iter().enumerate() {
+        assert_eq!(request.uri, format!("/retried?n={i}"));
+        assert_eq!(
+            request.header("upgrade").map(str::to_ascii_lowercase).as_deref(),
+            Some("websocket")
+        );
+        assert!(request.header("sec-websocket-key").is_some_and(|k| k.len() == 24));
+        assert_eq!(request.header("sec-websocket-version"), Some("13"));
+        assert_eq!(request.header("x-forwarded-proto"), Some("http"));
+    }
+}
