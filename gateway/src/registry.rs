@@ -205,9 +205,11 @@ impl Registry {
     pub(crate) fn drop_groups(&self, which: impl Fn(&Group) -> bool, reason: &CloseReason) -> usize {
         let rosters: Vec<Roster<CloseReason>> = {
             let mut groups = self.groups();
-            // Groups with nobody left are forgotten, so the map follows
-            // what is open rather than everything that ever was.
-            groups.retain(|_, g| g.open.load(Ordering::Relaxed) > 0 || !g.roster.is_empty());
+            // Groups with no session open are forgotten, so the map follows
+            // what is open rather than everything that ever was. A group
+            // whose sessions were released but have not ended yet stays:
+            // they still count per backend.
+            groups.retain(|_, g| g.open.load(Ordering::Relaxed) > 0);
             groups
                 .iter()
                 .filter(|(g, _)| which(g))
@@ -708,7 +710,11 @@ mod tests {
             1
         );
         assert_eq!(b1_dropped.await, CloseReason::Closed);
-        assert_eq!(counts(&h), (3, both), "released, not yet ended");
+        assert_eq!(counts(&h), (3, both.clone()), "released, not yet ended");
+        // A drain of nothing prunes the groups with nobody open, and only
+        // those: b's session was released but is still open.
+        assert_eq!(h.registry.drop_groups(|_| false, &CloseReason::Closed), 0);
+        assert_eq!(counts(&h), (3, both), "still counted after the pruning");
         drop(b1);
         assert_eq!(counts(&h), (2, vec![("a:1".to_string(), 2)]));
         drop((a1, a2));

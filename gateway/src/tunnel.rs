@@ -284,7 +284,8 @@ where
         }
     })
     .await;
-    // Dropping both streams here closes both connections.
+    // Dropping both streams here closes both connections; when they are
+    // lent (`&mut`, as the proxy lends them), the owner drops them next.
     drop((client, backend));
     Outcome {
         by,
