@@ -45,11 +45,6 @@ pub(crate) struct Group {
 /// drain state.
 #[derive(Debug)]
 pub(crate) struct Registry {
-    /// Sessions registered and not yet ended. A released session leaves
-    /// its rosters at once but stays open until its task ends and reports
-    /// its close, which a shutdown waits for; hence counts apart from the
-    /// rosters.
-    open: AtomicUsize,
     /// Every open session's tunnel waits here; releasing it drops them
     /// all, in the order they opened.
     sessions: Roster<CloseReason>,
@@ -75,7 +70,9 @@ pub(crate) struct Registry {
 
 /// One group's sessions: the roster that drops them, and how many are
 /// open. Counted per group, not listed per session, since every open
-/// session would pay for its entry in a list.
+/// session would pay for its entry in a list. A released session leaves
+/// the roster at once but stays open until its task ends and reports its
+/// close, which a shutdown waits for; hence a count apart from the roster.
 #[derive(Debug, Default, Clone)]
 struct GroupSessions {
     roster: Roster<CloseReason>,
@@ -107,7 +104,6 @@ pub(crate) struct Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         self.group_open.fetch_sub(1, Ordering::Relaxed);
-        self.registry.open.fetch_sub(1, Ordering::Relaxed);
         self.registry.closed.notify_waiters();
     }
 }
@@ -127,7 +123,6 @@ const GROUP: u8 = 0;
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            open: AtomicUsize::new(0),
             sessions: Roster::new(),
             groups: Mutex::new(BTreeMap::new()),
             draining: AtomicBool::new(false),
@@ -176,9 +171,14 @@ impl Registry {
     /// the reason, when the session must be dropped: maintenance drops
     /// every session, a drain those of some groups.
     pub(crate) fn register(self: &Arc<Self>, group: Group) -> (Registered, Dropped) {
-        let sessions = self.groups().entry(group).or_default().clone();
-        sessions.open.fetch_add(1, Ordering::Relaxed);
-        self.open.fetch_add(1, Ordering::Relaxed);
+        // Counted under the lock, so a drain pruning groups with nobody
+        // open cannot forget this one between its lookup and its count.
+        let sessions = {
+            let mut groups = self.groups();
+            let sessions = groups.entry(group).or_default();
+            sessions.open.fetch_add(1, Ordering::Relaxed);
+            sessions.clone()
+        };
         let dropped = Dropped::new();
         let group_membership = sessions.roster.join_ranked(&dropped, GROUP);
         let membership = self.sessions.join_ranked(&dropped, EVERYONE);
@@ -228,8 +228,9 @@ impl Registry {
         self.connections.load(Ordering::Relaxed)
     }
 
+    /// Sessions registered and not yet ended.
     pub(crate) fn open_count(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
+        self.groups().values().map(|g| g.open.load(Ordering::Relaxed)).sum()
     }
 
     /// Open sessions per backend, those with none left out.

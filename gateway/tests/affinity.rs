@@ -152,15 +152,7 @@ async fn a_cookie_for_a_backend_out_of_the_pool_is_balanced_and_replaced() {
 /// FD-RETRY-1 on a real network: the first origin refuses connections.
 #[tokio::test]
 async fn front_door_sends_a_refused_request_to_another_origin() {
-    let refused = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap()
-    };
-    let live = backend().await;
-    let mut config = config_for(&[refused, live.addr]);
-    config.profile = ProfileName::FrontDoor;
-    config.backend_settings[0].request_timeout = Some(ConfigDuration::from_secs(30));
-    let gw = gateway(config).await;
+    let (gw, live, refused) = front_door_behind_a_refusing_origin().await;
     for _ in 0..4 {
         let (status, _) = get(gw.addr, "/api", None).await;
         assert_eq!(status, 200);

@@ -106,17 +106,8 @@ async fn a_handshake_retried_on_another_origin_sends_the_same_head() {
     // (FD-RETRY-1). A handshake's head is encoded afresh from the kept
     // request by each attempt, so the retry must carry every header the
     // first attempt would have: the upgrade, the key, the forwarding.
-    use gateway::config::Duration as ConfigDuration;
-    use gateway::{Event, ProfileName};
-    let refused = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap()
-    };
-    let live = backend().await;
-    let mut config = config_for(&[refused, live.addr]);
-    config.profile = ProfileName::FrontDoor;
-    config.backend_settings[0].request_timeout = Some(ConfigDuration::from_secs(30));
-    let gw = gateway(config).await;
+    use gateway::Event;
+    let (gw, live, refused) = front_door_behind_a_refusing_origin().await;
     for i in 0..4 {
         let url = format!("ws://{}/retried?n={i}", gw.addr);
         let (mut ws, resp) = tokio_tungstenite::connect_async(url).await.unwrap();

@@ -139,6 +139,25 @@ pub fn config_for(backends: &[SocketAddr]) -> Config {
     )
 }
 
+/// An address on 127.0.0.1 that refuses connections: a port the OS gave
+/// a listener that is closed again.
+pub async fn refusing_addr() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Front Door in front of two origins: the first refuses every connection,
+/// the second is a live echo backend. Returns the gateway, the live origin
+/// and the refusing address.
+pub async fn front_door_behind_a_refusing_origin() -> (Running, Backend, SocketAddr) {
+    let refused = refusing_addr().await;
+    let live = backend().await;
+    let mut config = config_for(&[refused, live.addr]);
+    config.profile = ProfileName::FrontDoor;
+    config.backend_settings[0].request_timeout = Some(Duration::from_secs(30));
+    (gateway(config).await, live, refused)
+}
+
 pub async fn gateway(config: Config) -> Running {
     gateway_with_handle(config).await.0
 }
