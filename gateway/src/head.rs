@@ -7,10 +7,23 @@
 //! to hyper. Later heads on a keep-alive connection are hyper's, under the
 //! same limits (an idle keep-alive connection is closed without a response,
 //! as nginx and HAProxy do).
+//!
+//! When that first head is a WebSocket handshake, the gateway serves it
+//! without hyper's server at all ([`handshake`] parses it once, and
+//! [`encode_switch`] writes the 101): a tunnel's connection needs no
+//! dispatcher, no second parse and no upgrade channel (issue #15).
 
 use std::time::Duration;
 
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Version};
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::handshake::has_token;
+
+/// As many request headers as hyper's server accepts by default, so a head
+/// served here is one hyper would have served.
+const MAX_HEADERS: usize = 100;
 
 /// What reading the first head produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,6 +74,65 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, limit: usize, timeo
     tokio::time::timeout(timeout, read).await.unwrap_or(Head::TimedOut)
 }
 
+/// The head at the start of `buf` as request parts, and its length, when it
+/// is a WebSocket handshake the gateway can serve without hyper: `GET`,
+/// HTTP/1.1, `Upgrade: websocket` and `Connection: upgrade`, and no body
+/// (neither `Content-Length` nor `Transfer-Encoding`). `None` for anything
+/// else, which hyper serves: hyper answers what is malformed, and reads
+/// bodies.
+///
+/// Parsed as hyper's server parses it (httparse with its default options,
+/// at most [`MAX_HEADERS`] headers, names lower-cased, values kept in
+/// order), so a head is never served here that hyper would have refused,
+/// and the request that reaches the handler is the one hyper would build.
+pub fn handshake(buf: &[u8]) -> Option<(http::request::Parts, usize)> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        _ => return None,
+    };
+    if req.method != Some("GET") || req.version != Some(1) {
+        return None;
+    }
+    let uri: http::Uri = req.path?.parse().ok()?;
+    let mut map = http::HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_bytes(h.value).ok()?;
+        map.append(name, value);
+    }
+    let upgrade = has_token(&map, header::UPGRADE, "websocket") && has_token(&map, header::CONNECTION, "upgrade");
+    if !upgrade || map.contains_key(header::CONTENT_LENGTH) || map.contains_key(header::TRANSFER_ENCODING) {
+        return None;
+    }
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = Method::GET;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.headers = map;
+    Some((parts, len))
+}
+
+/// A `101` head as hyper's server writes it: the canonical reason phrase,
+/// and the headers in order with their names in lower case.
+pub fn encode_switch(head: &http::response::Parts) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(head.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &head.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// A minimal response the gateway writes itself before hyper is involved.
 pub fn bare_response(status: u16, reason: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status} {reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").into_bytes()
@@ -78,6 +150,72 @@ mod tests {
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
         // A CR after a line end that is not followed by LF ends nothing.
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\rX: b"), None);
+    }
+
+    const KEYED: &str = "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+    #[test]
+    fn a_handshake_head_is_parsed_as_hyper_would_build_it() {
+        let raw = format!(
+            "GET /chat?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nX-Two: 1\r\nx-two: 2\r\n{KEYED}\r\n\x01\x00"
+        );
+        let (parts, len) = handshake(raw.as_bytes()).unwrap();
+        assert_eq!(len, raw.len() - 2, "the frame after the head is not part of it");
+        assert_eq!(parts.method, Method::GET);
+        assert_eq!(parts.version, Version::HTTP_11);
+        assert_eq!(parts.uri, "/chat?x=1");
+        assert_eq!(parts.headers.get("host").unwrap(), "a");
+        let twos: Vec<_> = parts.headers.get_all("x-two").iter().collect();
+        assert_eq!(twos, ["1", "2"]);
+        let names: Vec<_> = parts.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "host",
+                "upgrade",
+                "connection",
+                "x-two",
+                "sec-websocket-version",
+                "sec-websocket-key"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_bodiless_http11_websocket_get_is_served_without_hyper() {
+        let ok = format!("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{KEYED}\r\n");
+        assert!(handshake(ok.as_bytes()).is_some());
+        for other in [
+            // Not a handshake, or not one hyper would leave to us.
+            ok.replace("GET", "POST"),
+            ok.replace("HTTP/1.1", "HTTP/1.0"),
+            ok.replace("Upgrade: websocket", "Upgrade: h2c"),
+            ok.replace("Connection: Upgrade", "Connection: keep-alive"),
+            ok.replace("Host: a", "Host: a\r\nContent-Length: 0"),
+            ok.replace("Host: a", "Host: a\r\nTransfer-Encoding: chunked"),
+            // Malformed: hyper answers these.
+            ok.replace("GET / ", "GET /a b "),
+            ok.replace("Host: a", "Host: a\x01b"),
+            ok.replace("Host: a", "Ho st: a"),
+            ok.replace("Host: a", &"X: y\r\n".repeat(MAX_HEADERS)),
+            // Incomplete.
+            ok.trim_end().to_string(),
+        ] {
+            assert!(handshake(other.as_bytes()).is_none(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_switch_is_written_as_hyper_writes_it() {
+        let (mut head, ()) = http::Response::new(()).into_parts();
+        head.status = http::StatusCode::SWITCHING_PROTOCOLS;
+        head.headers.append("upgrade", HeaderValue::from_static("websocket"));
+        head.headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        head.headers.append("set-cookie", HeaderValue::from_static("b=2"));
+        assert_eq!(
+            String::from_utf8(encode_switch(&head)).unwrap(),
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n\r\n"
+        );
     }
 
     #[tokio::test(start_paused = true)]

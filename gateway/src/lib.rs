@@ -17,8 +17,8 @@
 //! | [`profile`] | the documented systems, each one typed [`profile::Behaviour`] value |
 //! | [`transport`] | the socket seam, and its tokio implementation |
 //! | [`server`] | [`Gateway`]: binds listeners and serves connections |
-//! | [`head`] | reads a connection's first request head under a deadline (408/431) |
-//! | `proxy` | forwards one request (I/O); on 101 hands off to the tunnel |
+//! | [`head`] | reads a connection's first request head under a deadline (408/431); parses a first handshake served without hyper, and writes its 101 |
+//! | `proxy` | routes one request (I/O), from hyper or from a first head; on 101 hands off to the tunnel |
 //! | [`forward`] | pure: the request a backend gets, and the next step after a failure |
 //! | `body` | request bodies: read up to 64 KiB before forwarding, then streamed |
 //! | `buffers` | the relay's read buffers: 8 KiB, growing to 64 KiB for bursts, lent per thread only while bytes move |

@@ -3,8 +3,18 @@
 //!
 //! ```text
 //! accept ─▶ admit (503 past max_connections) ─▶ [TLS] ─▶ first head (408/431)
-//!        ─▶ hyper http1 ─▶ proxy::handle ─▶ plain response | 101 ─▶ tunnel
+//!        ├─ a WebSocket handshake ─▶ proxy::route ─▶ 101 written here ─▶ tunnel
+//!        │                                       └▶ any other answer ─┐
+//!        └─ anything else ─────────────────────────────────────▶ hyper http1
+//!                         ─▶ proxy::handle ─▶ plain response | 101 ─▶ tunnel
 //! ```
+//!
+//! A connection that opens with a handshake, the common case for a
+//! WebSocket client, is served without hyper's server: its head is parsed
+//! once ([`head::handshake`]), and the session gets the socket itself, with
+//! no dispatcher or upgrade channel. A refused handshake's answer is
+//! written by hyper, which reads the same head again and keeps the
+//! connection alive, so response framing has one implementation.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +22,7 @@ use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
@@ -24,7 +34,7 @@ use crate::head::{self, Head};
 use crate::io::{MaybeTls, Prefixed};
 use crate::plan::{ListenerPlan, Plan, TlsMaterial};
 use crate::probe;
-use crate::proxy::{self, Conn, Shared};
+use crate::proxy::{self, Client, Conn, Routed, Shared, Switch};
 use crate::registry::{GatewayHandle, Registry, Update};
 use crate::roster::Roster;
 use crate::transport::{Listener, Transport};
@@ -369,7 +379,7 @@ async fn serve_connection<T: Transport>(
             }
         }
     };
-    let prefix = match head::read_head(&mut stream, limits.max_header_bytes, limits.header_read_timeout).await {
+    let mut prefix = match head::read_head(&mut stream, limits.max_header_bytes, limits.header_read_timeout).await {
         Head::Complete(bytes) => bytes,
         Head::TooLarge => {
             let _ = stream
@@ -385,8 +395,46 @@ async fn serve_connection<T: Transport>(
         }
         Head::Closed => return,
     };
+    // A first head that is a WebSocket handshake is served without hyper.
+    let mut first = None;
+    if let Some((parts, len)) = head::handshake(&prefix) {
+        let mut early = Vec::new();
+        let routed = tokio::select! {
+            biased;
+            routed = proxy::route(&shared, &conn, parts, None) => routed,
+            () = watch_for_close(&mut stream, &mut early) => return,
+        };
+        match routed {
+            Routed::Switch(Switch { head, session }) => {
+                let mut client = Prefixed::new(after_head(prefix, len, early), stream);
+                let written = write_switch(&mut client, &head::encode_switch(&head)).await;
+                session.start(match written {
+                    Ok(()) => Client::Own(client),
+                    Err(_) => Client::Lost,
+                });
+                return;
+            }
+            // hyper writes any other answer, with its framing and
+            // keep-alive: it reads the same head again and is given this
+            // answer for it.
+            Routed::Answer(resp) => {
+                prefix.extend_from_slice(&early);
+                first = Some(resp);
+            }
+        }
+    }
     let io = TokioIo::new(Prefixed::new(prefix, stream));
-    let service = service_fn(move |req| proxy::handle(Arc::clone(&shared), Arc::clone(&conn), req));
+    let first = std::cell::Cell::new(first);
+    let service = service_fn(move |req| {
+        let answered = first.take();
+        let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
+        async move {
+            match answered {
+                Some(resp) => Ok(resp),
+                None => proxy::handle(shared, conn, req).await,
+            }
+        }
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -399,4 +447,67 @@ async fn serve_connection<T: Transport>(
         // hyper's Date header reads the wall clock; backends send their own.
         .auto_date_header(false);
     let _ = builder.serve_connection(io, service).with_upgrades().await;
+}
+
+/// Watches a client while its handshake is routed, as hyper watches a
+/// connection whose request is in flight: ends if the client closes (or
+/// its connection fails), and the request is abandoned. Bytes the client
+/// sends meanwhile (its first frames) are kept in `early`, and the watch
+/// stops there, as hyper's does once it holds unread bytes.
+async fn watch_for_close<S: AsyncRead + Unpin>(stream: &mut S, early: &mut Vec<u8>) {
+    match stream.read_buf(early).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
+}
+
+/// What the client sent after its handshake's head: the rest of what was
+/// read with the head, then what arrived while it was routed. Empty, and
+/// not holding the head's buffer, in the usual case that there was none.
+fn after_head(mut read: Vec<u8>, head_len: usize, early: Vec<u8>) -> Vec<u8> {
+    if head_len >= read.len() {
+        return early;
+    }
+    let mut rest = read.split_off(head_len);
+    rest.extend_from_slice(&early);
+    rest
+}
+
+/// Writes a 101 head to the client, and flushes it out of TLS.
+async fn write_switch<S: AsyncWrite + Unpin>(stream: &mut S, head: &[u8]) -> std::io::Result<()> {
+    stream.write_all(head).await?;
+    stream.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_follows_a_head_is_kept_in_order_and_nothing_else() {
+        let read = b"GET / HTTP/1.1\r\n\r\nab".to_vec();
+        assert_eq!(after_head(read.clone(), 18, b"cd".to_vec()), b"abcd");
+        assert_eq!(after_head(read, 18, Vec::new()), b"ab");
+        let whole = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+        assert_eq!(after_head(whole.clone(), 18, b"cd".to_vec()), b"cd");
+        // Nothing followed: the head's buffer is not kept for the session.
+        let rest = after_head(whole, 18, Vec::new());
+        assert!(rest.is_empty() && rest.capacity() == 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watched_client_ends_the_watch_only_by_leaving() {
+        // It closes: the watch ends.
+        let mut closed: &[u8] = b"";
+        let mut early = Vec::new();
+        watch_for_close(&mut closed, &mut early).await;
+        assert!(early.is_empty());
+        // It sends bytes: they are kept, and the watch goes on.
+        let mut sending: &[u8] = b"\x81\x80abcd";
+        let mut early = Vec::new();
+        // Paused time: the timeout fires when nothing else can run.
+        let watched = tokio::time::timeout(Duration::from_secs(1), watch_for_close(&mut sending, &mut early));
+        assert!(watched.await.is_err(), "the watch ended on bytes");
+        assert_eq!(early, b"\x81\x80abcd");
+    }
 }

@@ -1,6 +1,8 @@
 //! The first request head: arbitrary bytes through `head::read_head` (split
 //! into reads of a size the input picks), then, for a complete head, the
-//! handshake classifier on what httparse makes of it.
+//! handshake classifier on what httparse makes of it, and `head::handshake`
+//! (the gateway's own parse of a handshake it serves without hyper) checked
+//! against that parse.
 //!
 //! Input: byte 0 picks the read size, byte 1 the head limit, the rest is
 //! what the client sends.
@@ -62,6 +64,7 @@ fuzz_target!(|input: &[u8]| {
             assert!(end <= limit, "a head past the limit was accepted");
             assert!(bytes.len() >= end && data.starts_with(&bytes), "bytes lost or invented");
             classify(&bytes[..end]);
+            served_without_hyper(&bytes, end);
         }
         Head::TooLarge => assert!(end.is_none_or(|e| e > limit), "a head within the limit was refused"),
         Head::Closed => assert!(end.is_none() && data.len() <= limit),
@@ -71,16 +74,47 @@ fuzz_target!(|input: &[u8]| {
 
 /// Parses `head` as hyper would and checks the classifier's verdict.
 fn classify(head: &[u8]) {
+    let Some((method, version, headers)) = parse(head) else {
+        return;
+    };
+    for websocket in [true, false] {
+        let verdict = handshake::classify(&method, version, &headers, websocket);
+        if verdict == Verdict::Upgrade {
+            assert!(websocket, "an upgrade on a route without WebSocket");
+            assert_upgrade(&method, version, &headers);
+        }
+    }
+}
+
+/// A head the gateway serves itself must be the one hyper would parse, a
+/// bodiless HTTP/1.1 `GET` that asks for websocket, and end where
+/// `head_end` says.
+fn served_without_hyper(bytes: &[u8], end: usize) {
+    let Some((parts, len)) = head::handshake(bytes) else {
+        return;
+    };
+    assert_eq!(len, end, "httparse and head_end disagree on where the head ends");
+    let (method, version, headers) = parse(&bytes[..end]).expect("hyper would refuse a head served without it");
+    assert_eq!((&parts.method, parts.version), (&method, version));
+    assert_eq!((method, version), (Method::GET, Version::HTTP_11));
+    assert_eq!(parts.headers, headers);
+    assert!(handshake::has_token(&headers, header::UPGRADE, "websocket"));
+    assert!(handshake::has_token(&headers, header::CONNECTION, "upgrade"));
+    assert!(!headers.contains_key(header::CONTENT_LENGTH) && !headers.contains_key(header::TRANSFER_ENCODING));
+}
+
+/// What hyper's server makes of a head: `None` where it refuses it.
+fn parse(head: &[u8]) -> Option<(Method, Version, HeaderMap)> {
     let mut slots = [httparse::EMPTY_HEADER; 100];
     let mut req = httparse::Request::new(&mut slots);
     let Ok(httparse::Status::Complete(_)) = req.parse(head) else {
-        return;
+        return None;
     };
     let (Some(method), Some(version)) = (req.method, req.version) else {
-        return;
+        return None;
     };
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
-        return;
+        return None;
     };
     let version = if version == 1 {
         Version::HTTP_11
@@ -94,17 +128,11 @@ fn classify(head: &[u8]) {
             HeaderName::from_bytes(h.name.as_bytes()),
             HeaderValue::from_bytes(h.value),
         ) else {
-            return;
+            return None;
         };
         headers.append(name, value);
     }
-    for websocket in [true, false] {
-        let verdict = handshake::classify(&method, version, &headers, websocket);
-        if verdict == Verdict::Upgrade {
-            assert!(websocket, "an upgrade on a route without WebSocket");
-            assert_upgrade(&method, version, &headers);
-        }
-    }
+    Some((method, version, headers))
 }
 
 /// What RFC 6455 §4.1 asks of a handshake the gateway lets through.
