@@ -123,12 +123,7 @@ pub fn encode_switch(head: &http::response::Parts) -> Vec<u8> {
     out.push(b' ');
     out.extend_from_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in &head.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::headers::encode(&head.headers, &mut out);
     out.extend_from_slice(b"\r\n");
     out
 }

@@ -6,6 +6,19 @@ use std::net::IpAddr;
 
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
+/// Appends `headers` as an HTTP/1.1 head carries them: one `name: value`
+/// line each, in order, names in lower case as hyper writes them. The one
+/// encoding of a header block, for the request heads the gateway writes to
+/// backends and the 101s it writes to clients.
+pub fn encode(headers: &HeaderMap, out: &mut Vec<u8>) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1),
 /// plus `Proxy-Connection`, which old clients still send, and
 /// `HTTP2-Settings`, which belongs to an h2c upgrade (RFC 7540 §3.2.1) and

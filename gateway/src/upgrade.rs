@@ -97,12 +97,7 @@ pub(crate) fn encode_head(parts: &http::request::Parts, body_length: Option<u64>
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::headers::encode(&parts.headers, out);
     let chunked = is_chunked(&parts.headers);
     if !chunked && !parts.headers.contains_key(header::CONTENT_LENGTH) {
         if let Some(n) = body_length.filter(|n| *n > 0) {
