@@ -292,4 +292,111 @@ mod tests {
             prop_assert_eq!(got, Some(data));
         }
     }
+
+    /// What hyper's own server makes of `raw`: the request parts it hands
+    /// its service, or `None` when it answers (400, 414, …) without
+    /// calling one. The oracle for [`handshake`].
+    fn parsed_by_hyper(raw: &[u8]) -> Option<http::request::Parts> {
+        use std::sync::{Arc, Mutex};
+        use tokio::io::AsyncWriteExt;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (mut client, server) = tokio::io::duplex(64 * 1024);
+            let seen = Arc::new(Mutex::new(None));
+            let record = Arc::clone(&seen);
+            let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                *record.lock().unwrap() = Some(req.into_parts().0);
+                async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+                }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new());
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(server), service);
+            client.write_all(raw).await.unwrap();
+            client.shutdown().await.unwrap();
+            let _ = conn.await;
+            let parts = seen.lock().unwrap().take();
+            parts
+        })
+    }
+
+    /// A request head built from generated pieces, most of them close to a
+    /// handshake, some not valid HTTP at all.
+    fn a_head() -> impl Strategy<Value = Vec<u8>> {
+        let method = prop_oneof![Just("GET"), Just("GET"), Just("POST"), Just("get")];
+        let target = prop_oneof![Just("/".to_string()), "/[a-z0-9/?=&%._~-]{0,16}", "[ -~]{0,12}"];
+        let version = prop_oneof![Just("HTTP/1.1"), Just("HTTP/1.1"), Just("HTTP/1.0"), Just("HTTP/2.0")];
+        let name = prop_oneof![
+            Just("Host".to_string()),
+            Just("Upgrade".to_string()),
+            Just("Connection".to_string()),
+            Just("Content-Length".to_string()),
+            Just("Transfer-Encoding".to_string()),
+            Just("Sec-WebSocket-Key".to_string()),
+            "[a-zA-Z-]{1,8}",
+            "[!-~]{1,6}",
+        ];
+        let value = prop_oneof![
+            Just(b"websocket".to_vec()),
+            Just(b"Upgrade".to_vec()),
+            Just(b"keep-alive, upgrade".to_vec()),
+            Just(b"0".to_vec()),
+            Just(b"chunked".to_vec()),
+            "[ -~]{0,10}".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ];
+        let headers = proptest::collection::vec((name, value), 0..6);
+        (method, target, version, any::<bool>(), headers).prop_map(|(method, target, version, asks, headers)| {
+            let mut raw = format!("{method} {target} {version}\r\n").into_bytes();
+            if asks {
+                raw.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
+            }
+            for (name, value) in headers {
+                raw.extend_from_slice(name.as_bytes());
+                raw.extend_from_slice(b": ");
+                raw.extend_from_slice(&value);
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"\r\n");
+            raw
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Against hyper's own server: a head served without hyper is one
+        /// hyper accepts, parsed into the same request; and every head
+        /// hyper accepts as a bodiless HTTP/1.1 websocket `GET` is served
+        /// without it.
+        #[test]
+        fn a_head_is_served_without_hyper_exactly_when_hyper_would_see_a_handshake(raw in a_head()) {
+            let ours = handshake(&raw);
+            let hypers = parsed_by_hyper(&raw);
+            match (&ours, &hypers) {
+                (Some((parts, len)), Some(h)) => {
+                    prop_assert_eq!(*len, raw.len());
+                    prop_assert_eq!(&parts.method, &h.method);
+                    prop_assert_eq!(&parts.uri, &h.uri);
+                    prop_assert_eq!(parts.version, h.version);
+                    prop_assert_eq!(&parts.headers, &h.headers);
+                }
+                (Some(_), None) => prop_assert!(false, "served a head hyper refuses: {:?}", String::from_utf8_lossy(&raw)),
+                (None, Some(h)) => {
+                    let is_handshake = h.method == Method::GET
+                        && h.version == Version::HTTP_11
+                        && has_token(&h.headers, header::UPGRADE, "websocket")
+                        && has_token(&h.headers, header::CONNECTION, "upgrade")
+                        && !h.headers.contains_key(header::CONTENT_LENGTH)
+                        && !h.headers.contains_key(header::TRANSFER_ENCODING);
+                    prop_assert!(!is_handshake, "left a handshake to hyper: {:?}", String::from_utf8_lossy(&raw));
+                }
+                (None, None) => {}
+            }
+        }
+    }
 }
