@@ -379,7 +379,9 @@ mod tests {
             let hypers = parsed_by_hyper(&raw);
             match (&ours, &hypers) {
                 (Some((parts, len)), Some(h)) => {
-                    prop_assert_eq!(*len, raw.len());
+                    // A generated value may end the head early (a bare LF
+                    // line, then a blank one): hyper and we stop there.
+                    prop_assert_eq!(Some(*len), head_end(&raw));
                     prop_assert_eq!(&parts.method, &h.method);
                     prop_assert_eq!(&parts.uri, &h.uri);
                     prop_assert_eq!(parts.version, h.version);
