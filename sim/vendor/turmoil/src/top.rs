@@ -19,6 +19,12 @@ pub(crate) struct Topology {
     /// Specific configuration overrides between specific hosts.
     links: IndexMap<Pair, Link>,
 
+    /// For each host, the indices in `links` of the links it is on, in
+    /// registration order, so delivering to a host visits its own links
+    /// rather than every pair. Links are never removed, so indices hold.
+    /// (wsgate's patch, see PATCH.md.)
+    by_host: IndexMap<IpAddr, Vec<usize>>,
+
     /// We don't use a Rt for async. Right now, we just use it to tick time
     /// forward in the same way we do it elsewhere. We'd like to represent
     /// network state with async in the future.
@@ -177,6 +183,7 @@ impl Topology {
         Topology {
             config,
             links: IndexMap::new(),
+            by_host: IndexMap::new(),
             rt: Rt::no_software(),
         }
     }
@@ -184,7 +191,11 @@ impl Topology {
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
+        let index = self.links.len();
         assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        // `Pair::new` asserts a != b.
+        self.by_host.entry(a).or_default().push(index);
+        self.by_host.entry(b).or_default().push(index);
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -250,8 +261,13 @@ impl Topology {
 
     // Move messages from any network links to the `dst` host.
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
-        for (pair, link) in &mut self.links {
-            if pair.0 == dst.addr || pair.1 == dst.addr {
+        // The host's own links, in the order the scan over every pair
+        // would have visited them: indices were pushed in insertion order.
+        let Some(indices) = self.by_host.get(&dst.addr) else {
+            return;
+        };
+        for &i in indices {
+            if let Some((_, link)) = self.links.get_index_mut(i) {
                 link.deliver_messages(&self.config, rand, dst);
             }
         }
@@ -446,12 +462,13 @@ impl Link {
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
-        let deliverable = self
-            .deliverable
-            .entry(host.addr)
-            .or_default()
-            .drain(..)
-            .collect::<Vec<Envelope>>();
+        // Nothing queued for this host (most links, most steps): return
+        // before allocating. `deliverable` is only ever read by key, so not
+        // inserting an empty queue changes nothing observable.
+        let deliverable = match self.deliverable.get_mut(&host.addr) {
+            Some(queue) if !queue.is_empty() => queue.drain(..).collect::<Vec<Envelope>>(),
+            _ => return,
+        };
 
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);
