@@ -1,6 +1,5 @@
 use crate::envelope::{Envelope, Protocol};
 use crate::host::Host;
-use crate::rt::Rt;
 use crate::{config, TRACING_TARGET};
 
 use indexmap::IndexMap;
@@ -25,10 +24,13 @@ pub(crate) struct Topology {
     /// (wsgate's patch, see PATCH.md.)
     by_host: IndexMap<IpAddr, Vec<usize>>,
 
-    /// We don't use a Rt for async. Right now, we just use it to tick time
-    /// forward in the same way we do it elsewhere. We'd like to represent
-    /// network state with async in the future.
-    rt: Rt<'static>,
+    /// Network time. Upstream keeps a software-less tokio runtime here and
+    /// steps it by `sleep(tick)` on every step, only to read its clock: a
+    /// runtime entry per step. wsgate's patch (PATCH.md) does the paused
+    /// clock's arithmetic instead: `start` is fixed, and `elapsed` moves as
+    /// that clock would.
+    start: Instant,
+    elapsed: Duration,
 }
 
 /// This type is used as the key in the [`Topology::links`] map. See [`new`]
@@ -184,15 +186,20 @@ impl Topology {
             config,
             links: IndexMap::new(),
             by_host: IndexMap::new(),
-            rt: Rt::no_software(),
+            start: Instant::now(),
+            elapsed: Duration::ZERO,
         }
+    }
+
+    fn now(&self) -> Instant {
+        self.start + self.elapsed
     }
 
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
         let index = self.links.len();
-        assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        assert!(self.links.insert(pair, Link::new(self.now())).is_none());
         // `Pair::new` asserts a != b.
         self.by_host.entry(a).or_default().push(index);
         self.by_host.entry(b).or_default().push(index);
@@ -300,9 +307,10 @@ impl Topology {
     }
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
-        let _ = self.rt.tick(duration);
+        self.elapsed = paused_sleep(self.elapsed, duration);
+        let now = self.now();
         for link in self.links.values_mut() {
-            link.tick(self.rt.now());
+            link.tick(now);
         }
     }
 
@@ -593,5 +601,43 @@ mod tests {
     fn link_access_gives_useful_panic_message() {
         let mut topo = Topology::new(Link::default());
         topo.hold("10.0.0.1".parse().unwrap(), "192.168.0.1".parse().unwrap());
+    }
+}
+
+/// Where a paused tokio clock stands after `sleep(duration)` from `elapsed`
+/// past its start, with nothing else scheduled: the time driver keeps whole
+/// milliseconds from its start, rounds a deadline up to the next one and
+/// advances to it. (wsgate's patch, see PATCH.md.)
+fn paused_sleep(elapsed: Duration, duration: Duration) -> Duration {
+    let deadline = elapsed + duration;
+    let whole_ms = deadline.as_millis() + u128::from(deadline.subsec_nanos() % 1_000_000 != 0);
+    Duration::from_millis(u64::try_from(whole_ms).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod paused_sleep_tests {
+    use super::paused_sleep;
+    use std::time::Duration;
+
+    /// The arithmetic against a real paused runtime, for whole and
+    /// fractional milliseconds.
+    #[test]
+    fn matches_a_paused_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let start = rt.block_on(async { tokio::time::Instant::now() });
+        let mut elapsed = Duration::ZERO;
+        for micros in [10_000, 1_000_000, 1_500, 250, 1, 999, 10_000, 2_000_001] {
+            let tick = Duration::from_micros(micros);
+            let now = rt.block_on(async {
+                tokio::time::sleep(tick).await;
+                tokio::time::Instant::now()
+            });
+            elapsed = paused_sleep(elapsed, tick);
+            assert_eq!(now - start, elapsed, "after a sleep of {tick:?}");
+        }
     }
 }
