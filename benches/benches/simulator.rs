@@ -18,9 +18,11 @@
 //! - `realistic`: 100 client hosts, 3 gateway instances (clients spread
 //!   over them) and 5 backends in the pool (108 hosts).
 //!
-//! turmoil 0.7 keeps a link for every pair of hosts, ticks every link on
-//! every step and, for every host, scans every link for its messages, so a
-//! step costs O(hosts²): the 100-host shapes are the ones that show it.
+//! turmoil 0.7 keeps a link for every pair of hosts and ticks every link on
+//! every step. As published it also scans every link for every host's
+//! messages, O(hosts³) a step; the copy the workspace builds
+//! (`sim/vendor/turmoil`) visits each host's own links, and steps each
+//! host's tokio runtime once a tick, which is most of what is left.
 //!
 //! The tick is 10 ms, the scenario files' default (`WSGATE_SIM_TICK_MS`
 //! overrides it). Every host is stepped once per tick, so wall cost grows
